@@ -1,0 +1,79 @@
+"""`edgeconv convert`: Keras model + representative data -> verified .tflite."""
+from pathlib import Path
+
+import click
+
+from .options import data_option, emit_json, force_option, json_option, print_table, quiet, seed_option, trust_option
+
+MODES = ("int8", "int16x8", "float16", "dynamic", "float32")  # see export/tflite.py
+
+
+@click.command()
+@click.argument("model_path", metavar="MODEL", type=click.Path(path_type=Path))
+@data_option
+@click.option("-o", "--out", type=click.Path(path_type=Path), required=True, help="The .tflite file to write.")
+@click.option("--mode", type=click.Choice(MODES), default="int8", show_default=True,
+              help="int8: full integer; int16x8: 16-bit activations; float16 / dynamic: weights only.")
+@click.option("--io", "io_type", type=click.Choice(["int8", "uint8", "float32"]), default="int8", show_default=True,
+              help="Type of the model's inputs and outputs (integer modes).")
+@click.option("--per-tensor", is_flag=True, help="Per-tensor instead of per-channel weight scales.")
+@click.option("--samples", type=click.IntRange(1), default=200, show_default=True,
+              help="Representative samples used for calibration.")
+@seed_option
+@force_option
+@trust_option
+@json_option
+@click.pass_context
+def convert(ctx, model_path, data_spec, out, mode, io_type, per_tensor, samples, seed, force, trust_model, as_json):
+    """Convert a Keras model to TFLite and prove the result is what was asked for.
+
+    \b
+    Example:
+      edgeconv convert model.keras --data calib.npz -o model_int8.tflite
+      edgeconv convert model.h5 --data calib.npz --io uint8 -o model_uint8.tflite
+    """
+    from ..data import load_dataset
+    from ..export.tflite import ConvertOptions
+    from ..models import load_model, model_format
+    from ..outputs import check_writable, write_bytes
+    from ..pipeline import convert_stage
+    from ..report import Report
+
+    check_writable(out, force)
+    options = ConvertOptions(mode=mode, io_type=io_type, per_channel=not per_tensor, samples=samples, seed=seed)
+    model_format(model_path)  # fails fast, before TensorFlow is imported
+    data = load_dataset(data_spec)
+    report = Report(f"edgeconv convert {model_path.name}")
+    with quiet(ctx):
+        model = load_model(model_path, trust_model=trust_model)
+        with _calibration_bar(as_json or mode not in ("int8", "int16x8"), min(samples, len(data))) as bar:
+            result = convert_stage(model, data, options, report, progress=bar)
+    write_bytes(out, result.tflite, force=force)
+    report.add("output", path=str(out))
+    if as_json:
+        emit_json(report.to_dict())
+        return
+    print_table(f"{model_path.name} -> {out}", [
+        ("mode / io", f"{mode} / {options.boundary_dtype}"),
+        ("size", f"{len(result.tflite):,} B"),
+        ("ops", ", ".join(f"{k} x{v}" for k, v in result.info.op_counts().items())),
+        ("calibration", f"{result.calibration_samples} samples, seed {seed}"),
+        ("checks", ", ".join(f"{'✓' if c.ok else '✗'} {c.name}" for c in report.checks) or "–"),
+    ])
+
+
+class _calibration_bar:
+    """A progress bar on stderr fed by the converter's representative-data generator."""
+
+    def __init__(self, hidden: bool, total: int):
+        self._bar = None if hidden else click.progressbar(length=total, label="calibrating", file=click.get_text_stream("stderr"))
+
+    def __enter__(self):
+        if self._bar is None:
+            return None
+        self._bar.__enter__()
+        return self._bar.update
+
+    def __exit__(self, *exc):
+        if self._bar is not None:
+            self._bar.__exit__(*exc)

@@ -1,0 +1,80 @@
+"""The `edgeconv` group and its one error boundary."""
+from __future__ import annotations
+
+import importlib
+import sys
+import traceback
+
+import click
+
+from .. import __version__
+from ..errors import EXIT_INTERNAL, ConverterError
+from ..logs import log_path
+
+# command name -> "module:function"; modules are imported only when their command runs
+COMMANDS = {
+    "demo": "converter.cli.demo:demo",
+    "convert": "converter.cli.convert:convert",
+    "validate": "converter.cli.validate:validate",
+    "inspect": "converter.cli.inspect:inspect",
+}
+
+
+class EdgeconvGroup(click.Group):
+    def list_commands(self, ctx):
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx, name):
+        if name not in COMMANDS:
+            return None
+        module, attr = COMMANDS[name].split(":")
+        return getattr(importlib.import_module(module), attr)
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except ConverterError as e:
+            report_error(e)
+            ctx.exit(e.exit_code)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except KeyboardInterrupt:
+            click.echo("Interrupted: no output was written.", err=True)
+            ctx.exit(130)
+        except Exception as e:  # a bug: one line for users, the traceback for --verbose
+            if ctx.obj and ctx.obj.get("verbose"):
+                traceback.print_exc()
+            click.echo(f"Error: unexpected {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}", err=True)
+            click.echo(f"This is a bug in edgeconv. Native log: {log_path()}; run with --verbose for the traceback.",
+                       err=True)
+            ctx.exit(EXIT_INTERNAL)
+
+
+def report_error(e: ConverterError) -> None:
+    click.echo(f"Error: {e.message}", err=True)
+    if e.hint:
+        click.echo(f"Hint: {e.hint}", err=True)
+
+
+@click.group(cls=EdgeconvGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="edgeconv")
+@click.option("-v", "--verbose", is_flag=True, help="Show TensorFlow's logs and tracebacks.")
+@click.pass_context
+def cli(ctx, verbose):
+    """Turn Keras models into fully-integer TFLite models for edge devices, and prove them.
+
+    \b
+    Exit codes: 0 ok, 1 a budget or check failed, 2 usage error,
+                3 the input could not be processed, 4 internal error (a bug).
+
+    \b
+    Example:
+      edgeconv demo
+      edgeconv convert model.keras --data calib.npz -o model_int8.tflite
+    """
+    ctx.ensure_object(dict)
+    ctx.obj["verbose"] = verbose
+
+
+def main():
+    sys.exit(cli.main(prog_name="edgeconv", standalone_mode=True))

@@ -1,0 +1,81 @@
+"""`edgeconv validate`: a .tflite candidate against its reference on data."""
+from pathlib import Path
+
+import click
+
+from .options import data_option, emit_json, force_option, json_option, print_table, quiet, trust_option
+
+
+@click.command()
+@click.argument("candidate", type=click.Path(path_type=Path))
+@click.option("--reference", type=click.Path(path_type=Path), required=True,
+              help="The float model: a Keras model file or a float .tflite.")
+@data_option
+@click.option("--kernels", type=click.Choice(["xnnpack", "reference"]), default="xnnpack", show_default=True,
+              help="Host LiteRT kernels; 'reference' is the bit-exact oracle.")
+@click.option("--max-accuracy-drop", type=click.FloatRange(0, 100), default=None,
+              help="Budget in percentage points; exceeding it exits 1.")
+@click.option("-o", "--out", type=click.Path(path_type=Path), default=None,
+              help="Folder for report.json and report.md.")
+@force_option
+@trust_option
+@json_option
+@click.pass_context
+def validate(ctx, candidate, reference, data_spec, kernels, max_accuracy_drop, out, force, trust_model, as_json):
+    """Compare CANDIDATE (.tflite) with its float reference: accuracy, agreement, errors.
+
+    \b
+    Example:
+      edgeconv validate model_int8.tflite --reference model.keras --data test.npz --max-accuracy-drop 1
+    """
+    from ..data import load_dataset
+    from ..outputs import atomic_dir, check_writable
+    from ..pipeline import measure_stage, validate_stage
+    from ..report import Report
+    from ..report.render import to_markdown
+    from ..runtimes.host import HostRuntime
+    from ..tflite.reader import read_model_file
+
+    if out is not None:
+        check_writable(out, force)
+    read_model_file(candidate)
+    data = load_dataset(data_spec)
+    report = Report(f"edgeconv validate {candidate.name}")
+    with quiet(ctx):
+        ref_session = _open_reference(reference, trust_model)
+        cand_session = HostRuntime(kernels=kernels).open(candidate.read_bytes())
+        v = validate_stage(ref_session, cand_session, data, report,
+                           None if max_accuracy_drop is None else max_accuracy_drop / 100)
+        measure_stage(candidate.read_bytes(), "candidate", report)
+    if out is not None:
+        with atomic_dir(out, force=force) as tmp:
+            (tmp / "report.json").write_text(report.to_json())
+            (tmp / "report.md").write_text(to_markdown(report))
+    if as_json:
+        emit_json(report.to_dict())
+    else:
+        print_table(f"{candidate.name} vs {reference.name} on {v.samples} samples", _rows(v, report))
+    ctx.exit(0 if report.ok else 1)
+
+
+def _open_reference(path: Path, trust_model: bool):
+    from ..runtimes.host import HostRuntime
+    from ..runtimes.keras import KerasSession
+
+    if path.is_file() and path.read_bytes()[4:8] == b"TFL3":
+        return HostRuntime(kernels="reference").open(path.read_bytes())
+    from ..models import load_model
+
+    return KerasSession(load_model(path, trust_model=trust_model))
+
+
+def _rows(v, report) -> list[tuple[str, str]]:
+    pct = lambda a: "–" if a is None else f"{a * 100:.2f}%"  # noqa: E731
+    lat = report.sections["latency"]["candidate"]
+    rows = [("accuracy reference / candidate", f"{pct(v.reference_accuracy)} / {pct(v.candidate_accuracy)}"),
+            ("agreement (top-1)", pct(v.agreement))]
+    rows += [(f"output {o.reference}", f"max |err| {o.max_abs:.4g}, cosine {o.cosine:.4f}, SNR {o.snr_db:.1f} dB")
+             for o in v.outputs]
+    rows.append(("latency p50 / p90", f"{lat['p50_ms']:.3f} / {lat['p90_ms']:.3f} ms"))
+    rows.append(("checks", ", ".join(f"{'✓' if c.ok else '✗'} {c.name}" for c in report.checks) or "–"))
+    return rows

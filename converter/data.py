@@ -1,0 +1,119 @@
+"""Datasets: .npz / .npy files and the built-in demo set; calibration sampling; checks
+against a model's inputs. Everything here is NumPy only (no TensorFlow)."""
+from __future__ import annotations
+
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import DataError
+
+DEMO = "demo"
+
+
+@dataclass(frozen=True)
+class Dataset:
+    x: np.ndarray  # samples along axis 0, already preprocessed (what the model consumes)
+    y: np.ndarray | None  # integer class labels, or None when unlabelled
+    source: str
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def take(self, indices: np.ndarray) -> Dataset:
+        return Dataset(self.x[indices], None if self.y is None else self.y[indices], self.source)
+
+
+def load_dataset(spec: str) -> Dataset:
+    """`spec` is 'demo' (held-back digits of the built-in demo) or a path to .npz / .npy."""
+    if spec == DEMO:
+        return demo_digits()[1]
+    path = Path(spec)
+    if not path.exists():
+        raise DataError(f"data file {path} does not exist", hint="pass an .npz (x, optional y) or .npy file, or 'demo'")
+    if path.is_dir():
+        raise DataError(f"data path {path} is a folder", hint="pass an .npz (x, optional y) or .npy file")
+    if path.stat().st_size == 0:
+        raise DataError(f"data file {path} is empty", hint="pass an .npz (x, optional y) or .npy file")
+    loaders = {".npz": _load_npz, ".npy": _load_npy}
+    if path.suffix.lower() not in loaders:
+        raise DataError(f"unsupported data format '{path.suffix}' ({path})", hint="supported: .npz, .npy, or 'demo'")
+    return _checked(loaders[path.suffix.lower()](path), str(path))
+
+
+def _load_npz(path: Path) -> Dataset:
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            if "x" not in f.files:
+                raise DataError(f"{path} has no array named 'x' (found: {', '.join(f.files) or 'none'})",
+                                hint="save inputs as x (and integer labels as y): np.savez(path, x=..., y=...)")
+            return Dataset(f["x"], f["y"] if "y" in f.files else None, str(path))
+    except (OSError, ValueError, zipfile.BadZipFile) as e:
+        raise DataError(f"cannot read {path} as .npz: {e}", hint="write it with numpy.savez") from None
+
+
+def _load_npy(path: Path) -> Dataset:
+    try:
+        return Dataset(np.load(path, allow_pickle=False), None, str(path))
+    except (OSError, ValueError) as e:
+        raise DataError(f"cannot read {path} as .npy: {e}", hint="write it with numpy.save") from None
+
+
+def _checked(ds: Dataset, source: str) -> Dataset:
+    if ds.x.ndim == 0 or len(ds.x) == 0:
+        raise DataError(f"{source} holds no samples", hint="x must have the samples along its first axis")
+    if not (np.issubdtype(ds.x.dtype, np.number) or ds.x.dtype == bool):
+        raise DataError(f"{source}: x has dtype {ds.x.dtype}, not numbers", hint="store numeric arrays")
+    if ds.y is not None and len(ds.y) != len(ds.x):
+        raise DataError(f"{source}: x has {len(ds.x)} samples but y has {len(ds.y)}", hint="give one label per sample")
+    if np.issubdtype(ds.x.dtype, np.floating):
+        bad = int(np.count_nonzero(~np.isfinite(ds.x).reshape(len(ds.x), -1).all(axis=1)))
+        if bad:
+            raise DataError(f"{source}: {bad} sample(s) contain NaN or Inf", hint="clean or drop those samples")
+    return ds
+
+
+def demo_digits(seed: int = 0) -> tuple[Dataset, Dataset]:
+    """scikit-learn's 8x8 digits (shipped with the package: no download), scaled to [0, 1],
+    split 80/20 stratified by label. Returns (train, held_back)."""
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    digits = load_digits()
+    x = (digits.images / 16.0).astype(np.float32)[..., None]
+    y = digits.target.astype(np.int64)
+    x_tr, x_te, y_tr, y_te = train_test_split(x, y, test_size=0.2, random_state=seed, stratify=y)
+    return Dataset(x_tr, y_tr, "digits:train"), Dataset(x_te, y_te, "digits:held-back")
+
+
+def check_fits(ds: Dataset, input_shape: tuple) -> None:
+    """Fail (before any conversion work) when the samples do not fit the model's input.
+    `input_shape` includes the batch dimension; None or -1 means any size."""
+    want = tuple(input_shape[1:])
+    got = tuple(ds.x.shape[1:])
+    if len(want) != len(got) or any(w not in (None, -1) and w != g for w, g in zip(want, got)):
+        raise DataError(
+            f"data samples have shape {got} but the model expects {tuple(None if d in (None, -1) else d for d in want)}",
+            hint=f"reshape or preprocess {ds.source} so each sample matches the model input",
+        )
+
+
+def calibration_indices(ds: Dataset, count: int, seed: int) -> np.ndarray:
+    """Pick `count` samples with a seeded RNG, stratified by label when labels exist, so
+    every class is represented in the quantization ranges."""
+    n = len(ds)
+    if count >= n:
+        return np.arange(n)
+    rng = np.random.default_rng(seed)
+    if ds.y is None:
+        return np.sort(rng.choice(n, size=count, replace=False))
+    classes, counts = np.unique(ds.y, return_counts=True)
+    quota = np.maximum(1, np.floor(counts / n * count)).astype(int)
+    picked = [rng.choice(np.flatnonzero(ds.y == c), size=min(q, k), replace=False)
+              for c, q, k in zip(classes, quota, counts)]
+    chosen = np.concatenate(picked)
+    rest = np.setdiff1d(np.arange(n), chosen)
+    extra = rng.choice(rest, size=max(0, count - len(chosen)), replace=False)
+    return np.sort(np.concatenate([chosen, extra])[:count])

@@ -1,0 +1,94 @@
+"""The built-in demo: train a small CNN on scikit-learn's 8x8 digits, convert it to full int8,
+validate it against the float model on held-back digits, and write a report."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import keras_env
+from .data import demo_digits
+from .export.tflite import ConvertOptions
+from .models import save_model
+from .outputs import atomic_dir
+from .pipeline import convert_stage, gzip_size, measure_stage, validate_stage
+from .report import Report
+from .report.render import to_markdown
+from .runtimes.host import HostRuntime
+from .runtimes.keras import KerasSession
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    out: Path = Path("out/demo")
+    seed: int = 0
+    epochs: int = 30
+    samples: int = 200
+    force: bool = False
+
+
+def build_cnn(input_shape=(8, 8, 1), classes: int = 10, width: int = 16):
+    keras = keras_env.keras()
+    return keras.Sequential([
+        keras.Input(shape=input_shape, name="image"),
+        keras.layers.Conv2D(width, 3, padding="same", activation="relu", name="conv1"),
+        keras.layers.Conv2D(2 * width, 3, padding="same", activation="relu", name="conv2"),
+        keras.layers.MaxPooling2D(2, name="pool"),
+        keras.layers.Flatten(name="flatten"),
+        keras.layers.Dense(4 * width, activation="relu", name="dense"),
+        keras.layers.Dense(classes, activation="softmax", name="probs"),
+    ], name="digits_cnn")
+
+
+def train_cnn(train, seed: int, epochs: int, width: int = 16, verbose: int = 0):
+    keras_env.seed_everything(seed)
+    model = build_cnn(train.x.shape[1:], width=width)
+    model.compile(optimizer=keras_env.keras().optimizers.Adam(2e-3),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(train.x, train.y, epochs=epochs, batch_size=32, verbose=verbose, shuffle=True)
+    return model
+
+
+def run_demo(opts: DemoOptions, progress=print) -> Report:
+    started = time.perf_counter()
+    report = Report("edgeconv demo: digits CNN, float vs full int8")
+    with atomic_dir(opts.out, force=opts.force) as tmp:
+        train, held_back = demo_digits(opts.seed)
+        progress(f"training a small CNN on {len(train)} digits ({opts.epochs} epochs, seed {opts.seed})")
+        model = train_cnn(train, opts.seed, opts.epochs)
+        save_model(model, tmp / "model.keras")
+        report.add("model", name=model.name, parameters=int(model.count_params()),
+                   input_shape=list(model.input_shape[1:]), train_samples=len(train), seed=opts.seed)
+
+        progress(f"converting to full int8 with {opts.samples} representative samples")
+        int8 = convert_stage(model, train, ConvertOptions(samples=opts.samples, seed=opts.seed), report)
+        float_tflite = convert_stage(model, None, ConvertOptions(mode="float32"), Report("scratch")).tflite
+        (tmp / "model_int8.tflite").write_bytes(int8.tflite)
+        (tmp / "model_float.tflite").write_bytes(float_tflite)
+        report.add("size", float_tflite_bytes=len(float_tflite), float_tflite_gzip_bytes=gzip_size(float_tflite),
+                   float_over_int8=round(len(float_tflite) / len(int8.tflite), 2))
+
+        progress(f"validating int8 on host LiteRT against the float model on {len(held_back)} held-back digits")
+        v = validate_stage(KerasSession(model), HostRuntime().open(int8.tflite), held_back, report,
+                           max_accuracy_drop=0.01)
+        measure_stage(int8.tflite, "int8", report)
+        measure_stage(float_tflite, "float", report)
+        report.add("run", seconds=round(time.perf_counter() - started, 1))
+        (tmp / "report.json").write_text(report.to_json())
+        (tmp / "report.md").write_text(to_markdown(report))
+    return report
+
+
+def summary_rows(report: Report) -> list[tuple[str, str]]:
+    s = report.sections
+    v, size, lat, mem = s["validation"], s["size"], s["latency"], s["memory"]
+    return [
+        ("accuracy float / int8", f"{v['reference_accuracy'] * 100:.2f}% / {v['candidate_accuracy'] * 100:.2f}%"),
+        ("agreement", f"{v['agreement'] * 100:.2f}% of {v['samples']} held-back digits"),
+        ("size float / int8", f"{size['float_tflite_bytes']:,} B / {size['int8_tflite_bytes']:,} B "
+                              f"({size['float_over_int8']}x)"),
+        ("latency int8 p50 / p90", f"{lat['int8']['p50_ms'] * 1e3:.1f} / {lat['int8']['p90_ms'] * 1e3:.1f} µs"),
+        ("latency float p50 / p90", f"{lat['float']['p50_ms'] * 1e3:.1f} / {lat['float']['p90_ms'] * 1e3:.1f} µs"),
+        ("arena estimate int8", f"{mem['int8_arena_estimate_bytes']:,} B"),
+        ("checks", ", ".join(f"{'✓' if c.ok else '✗'} {c.name}" for c in report.checks)),
+    ]

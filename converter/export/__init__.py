@@ -1,0 +1,1 @@
+"""Writers of deployable artifacts: TFLite conversion, firmware sources, mobile bundles."""

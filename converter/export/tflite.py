@@ -1,0 +1,171 @@
+"""Keras model -> TFLite flatbuffer, then prove from the file that it is what was asked for."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .. import keras_env
+from ..data import Dataset, calibration_indices, check_fits
+from ..errors import ConversionError
+from ..models import input_shapes, is_graph_model
+from ..tflite.integer_check import IntegerProof, prove_integer
+from ..tflite.reader import ModelInfo, read_model
+
+MODES = ("int8", "int16x8", "float16", "dynamic", "float32")
+IO_TYPES = ("int8", "uint8", "float32")
+
+
+@dataclass(frozen=True)
+class ConvertOptions:
+    mode: str = "int8"
+    io_type: str = "int8"  # the dtype of the model's inputs and outputs (integer modes)
+    per_channel: bool = True
+    samples: int = 200  # representative samples for calibration
+    seed: int = 0
+    batch_size: int = 1  # a fixed batch avoids SHAPE/PACK ops that NPUs and TFLM refuse
+
+    def __post_init__(self):
+        if self.mode not in MODES:
+            raise ConversionError(f"unknown mode '{self.mode}'", hint=f"choose one of {', '.join(MODES)}")
+        if self.io_type not in IO_TYPES:
+            raise ConversionError(f"unknown I/O type '{self.io_type}'", hint=f"choose one of {', '.join(IO_TYPES)}")
+        if self.samples < 1:
+            raise ConversionError("--samples must be at least 1", hint="100-500 samples calibrate most models")
+
+    @property
+    def boundary_dtype(self) -> str:
+        """What the model's inputs and outputs will be: int16x8 uses int16 when integer I/O is asked."""
+        if self.mode in ("float16", "dynamic", "float32") or self.io_type == "float32":
+            return "float32"
+        return "int16" if self.mode == "int16x8" else self.io_type
+
+
+@dataclass
+class ConversionResult:
+    tflite: bytes
+    info: ModelInfo
+    options: ConvertOptions
+    proof: IntegerProof | None
+    seconds: float
+    calibration_samples: int
+    output_names: list[str] = field(default_factory=list)
+
+    def summary(self) -> dict:
+        return {
+            "mode": self.options.mode,
+            "io_type": self.options.boundary_dtype,
+            "per_channel": self.options.per_channel,
+            "calibration_samples": self.calibration_samples,
+            "seed": self.options.seed,
+            "size_bytes": len(self.tflite),
+            "ops": self.info.op_counts(),
+            "outputs": self.output_names,
+            "fully_integer": None if self.proof is None else self.proof.ok,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def convert(model, data: Dataset | None, options: ConvertOptions = ConvertOptions(), progress=None) -> ConversionResult:
+    """Convert and verify. `data` is required for modes that calibrate (int8, int16x8).
+    `progress(n)` is called once per calibration sample fed to the converter."""
+    start = time.perf_counter()
+    needs_data = options.mode in ("int8", "int16x8")
+    if needs_data and data is None:
+        raise ConversionError(f"mode {options.mode} needs representative data", hint="pass --data")
+    if data is not None:
+        for shape in input_shapes(model):
+            check_fits(data, shape)
+    calib = data.take(calibration_indices(data, options.samples, options.seed)) if needs_data else None
+    keras_env.seed_everything(options.seed)
+    converter = _make_converter(model, options)
+    if calib is not None:
+        converter.representative_dataset = _representative(calib, options.batch_size, progress)
+    flatbuffer = _run(converter)
+    info = read_model(flatbuffer, "converted model")
+    proof = prove_integer(info, options.boundary_dtype) if needs_data else None
+    if proof is not None and not proof.ok:
+        raise _not_integer_error(proof, options)
+    return ConversionResult(flatbuffer, info, options, proof, time.perf_counter() - start,
+                            0 if calib is None else len(calib), info.output_names())
+
+
+def _fixed_batch(model, batch_size: int):
+    """Same layers and weights, inputs with a fixed batch dimension."""
+    keras = keras_env.keras()
+    inputs = [keras.Input(batch_shape=(batch_size, *t.shape[1:]), dtype=t.dtype, name=t.name.split(":")[0])
+              for t in model.inputs]
+    fixed = keras.models.clone_model(model, input_tensors=inputs if len(inputs) > 1 else inputs[0])
+    fixed.set_weights(model.get_weights())
+    return fixed
+
+
+def _make_converter(model, options: ConvertOptions):
+    tf = keras_env.tf()
+    if is_graph_model(model):
+        converter = tf.lite.TFLiteConverter.from_keras_model(_fixed_batch(model, options.batch_size))
+    else:  # subclassed: trace a concrete function with a fixed input signature
+        specs = [tf.TensorSpec((options.batch_size, *s[1:]), tf.float32) for s in input_shapes(model)]
+        fn = tf.function(lambda *xs: model(xs[0] if len(xs) == 1 else list(xs), training=False))
+        converter = tf.lite.TFLiteConverter.from_concrete_functions([fn.get_concrete_function(*specs)], model)
+    _configure(converter, options, tf)
+    return converter
+
+
+def _configure(converter, options: ConvertOptions, tf) -> None:
+    if options.mode == "float32":
+        return
+    if options.mode == "float16":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.target_spec.supported_types = [tf.float16]
+        return
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if options.mode == "dynamic":
+        return
+    integer_ops = (tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8
+                   if options.mode == "int16x8" else tf.lite.OpsSet.TFLITE_BUILTINS_INT8)
+    # Float kernels stay allowed so an op that cannot be quantized still converts; the proof
+    # that follows then names it and its layer, instead of the converter's opaque failure.
+    converter.target_spec.supported_ops = [integer_ops, tf.lite.OpsSet.TFLITE_BUILTINS]
+    io = {"int8": tf.int8, "uint8": tf.uint8, "float32": tf.float32}[options.io_type]
+    if options.mode == "int16x8" and options.io_type != "float32":
+        io = tf.int16
+    converter.inference_input_type = io
+    converter.inference_output_type = io
+    converter._experimental_disable_per_channel = not options.per_channel
+
+
+def _representative(calib: Dataset, batch_size: int, progress):
+    def gen():
+        for i in range(0, len(calib) - batch_size + 1, batch_size):
+            if progress:
+                progress(batch_size)
+            yield [calib.x[i:i + batch_size].astype(np.float32)]
+    return gen
+
+
+def _run(converter) -> bytes:
+    try:
+        return converter.convert()
+    except Exception as e:  # the converter raises ConverterError/RuntimeError with MLIR dumps
+        raise _conversion_failure(e) from None
+
+
+def _conversion_failure(e: Exception) -> ConversionError:
+    text = str(e)
+    lines = [ln.strip() for ln in text.splitlines() if "error:" in ln]
+    detail = (lines[0].split("error:", 1)[1].strip() if lines else (text.splitlines() or [""])[0])[:300]
+    if "Flex" in text or "select TensorFlow op" in text.lower() or "TF op" in text:
+        return ConversionError(f"the model uses TensorFlow ops that TFLite builtins lack: {detail}",
+                               hint="replace those layers; Flex (select TF) ops cannot run on edge targets")
+    return ConversionError(f"TFLite conversion failed: {detail}", hint="run with --verbose for the converter log")
+
+
+def _not_integer_error(proof: IntegerProof, options: ConvertOptions) -> ConversionError:
+    problems = [*proof.io_problems, *(o.describe() for o in proof.offences)]
+    ops = sorted({o.op for o in proof.offences})
+    hint = ("try --mode int16x8 (16-bit activations), replace the layers named above, "
+            "or accept float I/O with --io float32") if ops else "check the --io option"
+    listed = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
+    return ConversionError(f"the {options.mode} model is not fully integer: {listed}", hint=hint)

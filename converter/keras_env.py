@@ -1,0 +1,47 @@
+"""The only module that imports TensorFlow, tf_keras and TFMOT.
+
+TFMOT works only with Keras 2 (tf_keras), which TensorFlow picks when TF_USE_LEGACY_KERAS=1
+is set *before* TensorFlow is first imported. Everything else asks this module for the
+frameworks, so commands that do not need them (``--help``, ``inspect``) never pay for the import.
+"""
+import functools
+import os
+
+os.environ["TF_USE_LEGACY_KERAS"] = "1"
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep C++ INFO/WARNING noise off the console
+
+
+@functools.cache
+def tf():
+    import tensorflow
+
+    tensorflow.get_logger().setLevel("ERROR")
+    return tensorflow
+
+
+@functools.cache
+def keras():
+    """tf_keras (Keras 2), the Keras that TFMOT understands."""
+    tf()
+    import tf_keras
+
+    return tf_keras
+
+
+@functools.cache
+def tfmot():
+    keras()
+    import tensorflow_model_optimization
+
+    return tensorflow_model_optimization
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and TensorFlow and make TF ops deterministic (byte-identical outputs)."""
+    keras().utils.set_random_seed(seed)
+    tf().config.experimental.enable_op_determinism()
+
+
+def clear_session() -> None:
+    """Drop Keras' global graph state between models so memory stays bounded."""
+    keras().backend.clear_session()

@@ -1,0 +1,80 @@
+"""Load and save Keras models (tf_keras / Keras 2) of the supported formats, safely."""
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+from . import keras_env
+from .errors import ModelError
+
+_HINT = "pass a Keras model: a .keras file, an .h5 file, or a SavedModel folder"
+
+
+def model_format(path: Path) -> str:
+    """Identify a model file by its content, not its name: 'keras', 'h5' or 'savedmodel'."""
+    if not path.exists():
+        raise ModelError(f"model {path} does not exist", hint=_HINT)
+    if path.is_dir():
+        if (path / "saved_model.pb").is_file():
+            return "savedmodel"
+        raise ModelError(f"{path} is a folder without saved_model.pb", hint=_HINT)
+    with path.open("rb") as f:
+        head = f.read(8)
+    if head.startswith(b"\x89HDF"):
+        return "h5"
+    if head.startswith(b"PK") and zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as z:
+            if "config.json" in z.namelist():
+                return "keras"
+    if head[4:8] == b"TFL3":
+        raise ModelError(f"{path} is a TFLite model, not a Keras model", hint=_HINT)
+    raise ModelError(f"{path} is not a Keras model (unrecognised content)", hint=_HINT)
+
+
+def keras_major_version(path: Path) -> int:
+    """2 for tf_keras files, 3 for files saved by Keras 3 (TensorFlow >= 2.16's default)."""
+    with zipfile.ZipFile(path) as z:
+        meta = json.loads(z.read("metadata.json")) if "metadata.json" in z.namelist() else {}
+    return int(str(meta.get("keras_version", "2")).split(".")[0])
+
+
+def load_model(path: str | Path, trust_model: bool = False):
+    """Load without executing code from the file unless `trust_model` (Lambda layers and
+    custom objects can run arbitrary Python when deserialised)."""
+    path = Path(path)
+    fmt = model_format(path)
+    if fmt == "keras" and keras_major_version(path) >= 3:
+        raise ModelError(f"{path} was saved by Keras 3, which this version cannot rebuild yet",
+                         hint="re-save it with tf_keras (TF_USE_LEGACY_KERAS=1) or as a SavedModel")
+    keras = keras_env.keras()
+    try:
+        if fmt == "savedmodel":
+            return keras.models.load_model(path, compile=False)
+        return keras.models.load_model(path, compile=False, safe_mode=not trust_model)
+    except ValueError as e:
+        if "Lambda" in str(e) or "safe_mode" in str(e):
+            raise ModelError(f"{path} contains a Lambda layer, whose code would run when loaded",
+                             hint="if you trust the file's author, pass --trust-model") from None
+        raise ModelError(f"cannot load {path}: {_first_line(e)}", hint=_HINT) from None
+    except (OSError, TypeError, KeyError) as e:
+        raise ModelError(f"cannot load {path}: {_first_line(e)}", hint=_HINT) from None
+
+
+def save_model(model, path: Path) -> None:
+    """Save to `path` (.keras) so that `load_model` reads it back."""
+    model.save(path)
+
+
+def input_shapes(model) -> list[tuple]:
+    return [tuple(t.shape) for t in model.inputs]
+
+
+def is_graph_model(model) -> bool:
+    """Sequential and Functional models have a layer graph that can be cloned and wrapped."""
+    keras = keras_env.keras()
+    return isinstance(model, keras.Sequential) or getattr(model, "_is_graph_network", False)
+
+
+def _first_line(e: Exception) -> str:
+    return (str(e).strip().splitlines() or [type(e).__name__])[0][:300]

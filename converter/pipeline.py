@@ -1,0 +1,52 @@
+"""Stages shared by the CLI commands and the demo: each takes its inputs, adds its figures and
+checks to the Report, and returns its result."""
+from __future__ import annotations
+
+import gzip
+
+from .data import Dataset
+from .export.tflite import ConversionResult, ConvertOptions, convert
+from .report import Report
+from .runtimes.host import HostRuntime
+from .tflite.arena import plan
+from .validate import Validation, compare
+
+
+def convert_stage(model, data: Dataset | None, options: ConvertOptions, report: Report, progress=None) -> ConversionResult:
+    result = convert(model, data, options, progress)
+    report.add("conversion", **result.summary())
+    report.add("size", **{f"{options.mode}_tflite_bytes": len(result.tflite),
+                          f"{options.mode}_tflite_gzip_bytes": gzip_size(result.tflite)})
+    if result.proof is not None:
+        report.check("fully integer", result.proof.ok,
+                     f"inputs/outputs {options.boundary_dtype}, {sum(result.info.op_counts().values())} ops, none in float")
+    return result
+
+
+def validate_stage(reference, candidate, data: Dataset, report: Report,
+                   max_accuracy_drop: float | None = None) -> Validation:
+    v = compare(reference, candidate, data)
+    report.add("validation", **v.to_dict(), data=data.source)
+    if max_accuracy_drop is not None and v.accuracy_drop is not None:
+        report.check("accuracy drop", v.accuracy_drop <= max_accuracy_drop,
+                     f"{v.accuracy_drop * 100:.2f} points (budget {max_accuracy_drop * 100:.2f})")
+    return v
+
+
+def measure_stage(tflite: bytes, label: str, report: Report, runs: int = 200, threads: int = 1) -> None:
+    """Latency on host LiteRT and the memory figures of one .tflite model."""
+    session = HostRuntime(threads=threads).open(tflite)
+    try:
+        stats = session.benchmark(runs=runs, warmup=20)
+    finally:
+        session.close()
+    report.add("latency", **{label: {"p50_ms": stats.p50_ms, "p90_ms": stats.p90_ms, "p99_ms": stats.p99_ms,
+                                     "mean_ms": stats.mean_ms, "runs": stats.runs, "threads": threads,
+                                     "runtime": "host LiteRT (XNNPACK)"}})
+    arena = plan(session.info.main)
+    report.add("memory", **{f"{label}_arena_estimate_bytes": arena.arena_bytes,
+                            f"{label}_arena_naive_bytes": arena.naive_bytes})
+
+
+def gzip_size(data: bytes) -> int:
+    return len(gzip.compress(data, compresslevel=9, mtime=0))

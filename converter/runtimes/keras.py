@@ -1,0 +1,24 @@
+"""The float Keras model as a Session: the reference that candidates are compared with."""
+from __future__ import annotations
+
+import numpy as np
+
+
+class KerasSession:
+    def __init__(self, model, batch_size: int = 256):
+        self.model = model
+        self.batch_size = batch_size
+        self.input_names = [t.name.split(":")[0] for t in model.inputs]
+        self.output_names = list(model.output_names)
+
+    def predict(self, inputs: list[np.ndarray]) -> dict[str, np.ndarray]:
+        x = inputs[0] if len(inputs) == 1 else inputs
+        out = self.model.predict(x, batch_size=self.batch_size, verbose=0)
+        out = out if isinstance(out, list) else [out]
+        return {name: np.asarray(o, dtype=np.float32) for name, o in zip(self.output_names, out)}
+
+    def memory(self) -> dict:
+        return {"parameters": int(self.model.count_params())}
+
+    def close(self) -> None:
+        self.model = None

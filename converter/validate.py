@@ -1,0 +1,90 @@
+"""Compare a candidate Session with a reference Session on the same data.
+
+Outputs are matched by name, then by shape, never by position (TFLite may reorder them).
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from .data import Dataset
+from .errors import InputError
+
+
+@dataclass(frozen=True)
+class OutputError:
+    reference: str
+    candidate: str
+    max_abs: float
+    mean_abs: float
+    cosine: float
+    snr_db: float
+
+
+@dataclass(frozen=True)
+class Validation:
+    samples: int
+    reference_accuracy: float | None
+    candidate_accuracy: float | None
+    agreement: float  # share of samples whose top-1 class (first output) is the same
+    outputs: tuple[OutputError, ...]
+
+    @property
+    def accuracy_drop(self) -> float | None:
+        if self.reference_accuracy is None:
+            return None
+        return self.reference_accuracy - self.candidate_accuracy
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["accuracy_drop"] = self.accuracy_drop
+        return d
+
+
+def match_outputs(reference: dict[str, np.ndarray], candidate: dict[str, np.ndarray]) -> list[tuple[str, str]]:
+    """Pair outputs by exact name, then the remaining ones by unique shape."""
+    pairs = [(n, n) for n in reference if n in candidate]
+    ref_left = [n for n in reference if n not in candidate]
+    cand_left = [n for n in candidate if n not in reference]
+    for r in ref_left:
+        same = [c for c in cand_left if candidate[c].shape == reference[r].shape]
+        if len(same) != 1:
+            raise InputError(f"cannot match reference output '{r}' {reference[r].shape} to a candidate output "
+                             f"(candidates: {', '.join(f'{c} {candidate[c].shape}' for c in cand_left) or 'none'})",
+                             hint="the two models must have the same outputs")
+        pairs.append((r, same[0]))
+        cand_left.remove(same[0])
+    return pairs
+
+
+def compare(reference, candidate, data: Dataset) -> Validation:
+    ref = reference.predict([data.x])
+    cand = candidate.predict([data.x])
+    pairs = match_outputs(ref, cand)
+    errors = tuple(_output_error(r, c, ref[r], cand[c]) for r, c in pairs)
+    first_ref, first_cand = ref[pairs[0][0]], cand[pairs[0][1]]
+    ref_top, cand_top = _top1(first_ref), _top1(first_cand)
+    labelled = data.y is not None and first_ref.ndim == 2
+    return Validation(
+        samples=len(data),
+        reference_accuracy=float(np.mean(ref_top == data.y)) if labelled else None,
+        candidate_accuracy=float(np.mean(cand_top == data.y)) if labelled else None,
+        agreement=float(np.mean(ref_top == cand_top)),
+        outputs=errors,
+    )
+
+
+def _top1(out: np.ndarray) -> np.ndarray:
+    return out.reshape(len(out), -1).argmax(axis=1)
+
+
+def _output_error(ref_name: str, cand_name: str, ref: np.ndarray, cand: np.ndarray) -> OutputError:
+    a = ref.reshape(len(ref), -1).astype(np.float64)
+    b = cand.reshape(len(cand), -1).astype(np.float64)
+    diff = np.abs(a - b)
+    norms = np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)
+    cosine = np.where(norms > 0, np.sum(a * b, axis=1) / np.where(norms > 0, norms, 1), 1.0)
+    noise = np.sum((a - b) ** 2)
+    snr = float("inf") if noise == 0 else 10 * np.log10(np.sum(a ** 2) / noise)
+    return OutputError(ref_name, cand_name, float(diff.max()), float(diff.mean()), float(cosine.mean()), float(snr))
