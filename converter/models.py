@@ -67,7 +67,15 @@ def save_model(model, path: Path) -> None:
 
 
 def input_shapes(model) -> list[tuple]:
-    return [tuple(t.shape) for t in model.inputs]
+    """Input shapes including the batch dimension (None when free). Subclassed models have no
+    `inputs`; their shapes come from the spec Keras recorded at their first call."""
+    if model.inputs:
+        return [tuple(t.shape) for t in model.inputs]
+    spec = model.save_spec(dynamic_batch=True) if hasattr(model, "save_spec") else None
+    if not spec:
+        raise ModelError(f"the subclassed model '{model.name}' has never been called, so its input shape is unknown",
+                         hint="call the model once on a batch before saving it, or build it as a Functional model")
+    return [tuple(s.shape) for s in keras_env.tf().nest.flatten(spec[0])]
 
 
 def is_graph_model(model) -> bool:

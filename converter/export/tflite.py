@@ -1,6 +1,7 @@
 """Keras model -> TFLite flatbuffer, then prove from the file that it is what was asked for."""
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field
 
@@ -9,7 +10,7 @@ import numpy as np
 from .. import keras_env
 from ..data import Dataset, calibration_indices, check_fits
 from ..errors import ConversionError
-from ..models import input_shapes, is_graph_model
+from ..models import input_shapes
 from ..tflite.integer_check import IntegerProof, prove_integer
 from ..tflite.reader import ModelInfo, read_model
 
@@ -91,24 +92,23 @@ def convert(model, data: Dataset | None, options: ConvertOptions = ConvertOption
                             0 if calib is None else len(calib), info.output_names())
 
 
-def _fixed_batch(model, batch_size: int):
-    """Same layers and weights, inputs with a fixed batch dimension."""
-    keras = keras_env.keras()
-    inputs = [keras.Input(batch_shape=(batch_size, *t.shape[1:]), dtype=t.dtype, name=t.name.split(":")[0])
-              for t in model.inputs]
-    fixed = keras.models.clone_model(model, input_tensors=inputs if len(inputs) > 1 else inputs[0])
-    fixed.set_weights(model.get_weights())
-    return fixed
-
-
 def _make_converter(model, options: ConvertOptions):
+    """Trace the model as a concrete function with a fixed batch and named outputs. This works
+    for Sequential, Functional and subclassed models alike and keeps the Keras output names as
+    the signature's output keys, so outputs can be matched by name after conversion."""
     tf = keras_env.tf()
-    if is_graph_model(model):
-        converter = tf.lite.TFLiteConverter.from_keras_model(_fixed_batch(model, options.batch_size))
-    else:  # subclassed: trace a concrete function with a fixed input signature
-        specs = [tf.TensorSpec((options.batch_size, *s[1:]), tf.float32) for s in input_shapes(model)]
-        fn = tf.function(lambda *xs: model(xs[0] if len(xs) == 1 else list(xs), training=False))
-        converter = tf.lite.TFLiteConverter.from_concrete_functions([fn.get_concrete_function(*specs)], model)
+    in_names = [t.name.split(":")[0] for t in model.inputs] if model.inputs else None
+    shapes = input_shapes(model)
+    in_names = in_names or [f"input_{i}" for i in range(len(shapes))]
+    specs = [tf.TensorSpec((options.batch_size, *s[1:]), tf.float32, name=n) for s, n in zip(shapes, in_names)]
+    out_names = list(model.output_names or [])
+
+    def serve(*xs):
+        outs = tf.nest.flatten(model(xs[0] if len(xs) == 1 else list(xs), training=False))
+        return dict(zip(out_names or [f"output_{i}" for i in range(len(outs))], outs))
+
+    concrete = tf.function(serve).get_concrete_function(*specs)
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete], model)
     _configure(converter, options, tf)
     return converter
 
@@ -154,18 +154,22 @@ def _run(converter) -> bytes:
 
 def _conversion_failure(e: Exception) -> ConversionError:
     text = str(e)
-    lines = [ln.strip() for ln in text.splitlines() if "error:" in ln]
-    detail = (lines[0].split("error:", 1)[1].strip() if lines else (text.splitlines() or [""])[0])[:300]
-    if "Flex" in text or "select TensorFlow op" in text.lower() or "TF op" in text:
-        return ConversionError(f"the model uses TensorFlow ops that TFLite builtins lack: {detail}",
-                               hint="replace those layers; Flex (select TF) ops cannot run on edge targets")
+    select = re.search(r"TF Select ops: ([^\n]+)", text)
+    if select or "flex op" in text:
+        ops = select.group(1).strip() if select else "see the log"
+        return ConversionError(f"the model uses TensorFlow ops that TFLite has no builtin kernel for: {ops}",
+                               hint="replace the layers that use them; Select TF (Flex) ops cannot run on edge targets")
+    lines = [ln.split("error:", 1)[1].strip() for ln in text.splitlines() if "error:" in ln]
+    detail = (lines[0] if lines else (text.strip().splitlines() or [type(e).__name__])[0])[:300]
     return ConversionError(f"TFLite conversion failed: {detail}", hint="run with --verbose for the converter log")
 
 
 def _not_integer_error(proof: IntegerProof, options: ConvertOptions) -> ConversionError:
-    problems = [*proof.io_problems, *(o.describe() for o in proof.offences)]
-    ops = sorted({o.op for o in proof.offences})
-    hint = ("try --mode int16x8 (16-bit activations), replace the layers named above, "
-            "or accept float I/O with --io float32") if ops else "check the --io option"
+    # QUANTIZE/DEQUANTIZE around a float op are symptoms: name the op that computes in float
+    compute = [o for o in proof.offences if o.op not in ("QUANTIZE", "DEQUANTIZE")] or list(proof.offences)
+    problems = [*proof.io_problems, *(o.describe() for o in compute)]
+    ops = sorted({o.op for o in compute})
+    hint = ("those ops have no integer kernel here: replace or remove the layers named above, or, for a "
+            "target with a float CPU, use --mode dynamic or --mode float16") if ops else "check the --io option"
     listed = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
     return ConversionError(f"the {options.mode} model is not fully integer: {listed}", hint=hint)

@@ -8,14 +8,16 @@ class KerasSession:
     def __init__(self, model, batch_size: int = 256):
         self.model = model
         self.batch_size = batch_size
-        self.input_names = [t.name.split(":")[0] for t in model.inputs]
-        self.output_names = list(model.output_names)
+        # Subclassed models have no named inputs/outputs; TFLite calls them output_0, ...
+        self.input_names = [t.name.split(":")[0] for t in model.inputs or []]
+        self.output_names = list(model.output_names or [])
 
     def predict(self, inputs: list[np.ndarray]) -> dict[str, np.ndarray]:
         x = inputs[0] if len(inputs) == 1 else inputs
         out = self.model.predict(x, batch_size=self.batch_size, verbose=0)
         out = out if isinstance(out, list) else [out]
-        return {name: np.asarray(o, dtype=np.float32) for name, o in zip(self.output_names, out)}
+        names = self.output_names or [f"output_{i}" for i in range(len(out))]
+        return {name: np.asarray(o, dtype=np.float32) for name, o in zip(names, out)}
 
     def memory(self) -> dict:
         return {"parameters": int(self.model.count_params())}

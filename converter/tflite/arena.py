@@ -64,7 +64,8 @@ def plan(sg: Subgraph) -> ArenaPlan:
     buffers = sorted(lifetimes(sg), key=lambda b: (-b.size, b.tensor))
     placed: list[tuple[int, Buffer]] = []
     for buf in buffers:
-        live = sorted((off, b) for off, b in placed if b.first <= buf.last and buf.first <= b.last)
+        live = sorted(((off, b) for off, b in placed if b.first <= buf.last and buf.first <= b.last),
+                      key=lambda p: p[0])
         offset = 0
         for off, other in live:
             if offset + buf.size <= off:
