@@ -2,6 +2,7 @@
 against a model's inputs. Everything here is NumPy only (no TensorFlow)."""
 from __future__ import annotations
 
+import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,15 +16,24 @@ DEMO = "demo"
 
 @dataclass(frozen=True)
 class Dataset:
-    x: np.ndarray  # samples along axis 0, already preprocessed (what the model consumes)
+    """Samples along axis 0, already preprocessed (what the model consumes). `x` is one array,
+    or a tuple of arrays for a multi-input model (in the model's input order)."""
+
+    x: np.ndarray | tuple[np.ndarray, ...]
     y: np.ndarray | None  # integer class labels, or None when unlabelled
     source: str
 
+    @property
+    def inputs(self) -> tuple[np.ndarray, ...]:
+        return self.x if isinstance(self.x, tuple) else (self.x,)
+
     def __len__(self) -> int:
-        return len(self.x)
+        return len(self.inputs[0])
 
     def take(self, indices: np.ndarray) -> Dataset:
-        return Dataset(self.x[indices], None if self.y is None else self.y[indices], self.source)
+        x = tuple(a[indices] for a in self.inputs)
+        return Dataset(x if isinstance(self.x, tuple) else x[0], None if self.y is None else self.y[indices],
+                       self.source)
 
 
 def load_dataset(spec: str) -> Dataset:
@@ -46,10 +56,13 @@ def load_dataset(spec: str) -> Dataset:
 def _load_npz(path: Path) -> Dataset:
     try:
         with np.load(path, allow_pickle=False) as f:
-            if "x" not in f.files:
+            numbered = sorted((k for k in f.files if re.fullmatch(r"x\d+", k)), key=lambda k: int(k[1:]))
+            if "x" not in f.files and not numbered:
                 raise DataError(f"{path} has no array named 'x' (found: {', '.join(f.files) or 'none'})",
-                                hint="save inputs as x (and integer labels as y): np.savez(path, x=..., y=...)")
-            return Dataset(f["x"], f["y"] if "y" in f.files else None, str(path))
+                                hint="save inputs as x (and integer labels as y): np.savez(path, x=..., y=...); "
+                                     "for several model inputs use x0, x1, ...")
+            x = f["x"] if "x" in f.files else tuple(f[k] for k in numbered)
+            return Dataset(x, f["y"] if "y" in f.files else None, str(path))
     except (OSError, ValueError, zipfile.BadZipFile) as e:
         raise DataError(f"cannot read {path} as .npz: {e}", hint="write it with numpy.savez") from None
 
@@ -62,17 +75,24 @@ def _load_npy(path: Path) -> Dataset:
 
 
 def _checked(ds: Dataset, source: str) -> Dataset:
-    if ds.x.ndim == 0 or len(ds.x) == 0:
+    for x in ds.inputs:
+        _check_array(x, source)
+    if len({len(x) for x in ds.inputs}) > 1:
+        raise DataError(f"{source}: the input arrays hold different numbers of samples", hint="give one row per sample")
+    if ds.y is not None and (ds.y.ndim == 0 or len(ds.y) != len(ds)):
+        raise DataError(f"{source}: x has {len(ds)} samples but y has {ds.y.size}", hint="give one label per sample")
+    return ds
+
+
+def _check_array(x: np.ndarray, source: str) -> None:
+    if x.ndim == 0 or len(x) == 0:
         raise DataError(f"{source} holds no samples", hint="x must have the samples along its first axis")
-    if not (np.issubdtype(ds.x.dtype, np.number) or ds.x.dtype == bool):
-        raise DataError(f"{source}: x has dtype {ds.x.dtype}, not numbers", hint="store numeric arrays")
-    if ds.y is not None and len(ds.y) != len(ds.x):
-        raise DataError(f"{source}: x has {len(ds.x)} samples but y has {len(ds.y)}", hint="give one label per sample")
-    if np.issubdtype(ds.x.dtype, np.floating):
-        bad = int(np.count_nonzero(~np.isfinite(ds.x).reshape(len(ds.x), -1).all(axis=1)))
+    if not (np.issubdtype(x.dtype, np.number) or x.dtype == bool):
+        raise DataError(f"{source}: x has dtype {x.dtype}, not numbers", hint="store numeric arrays")
+    if np.issubdtype(x.dtype, np.floating):
+        bad = int(np.count_nonzero(~np.isfinite(x).reshape(len(x), -1).all(axis=1)))
         if bad:
             raise DataError(f"{source}: {bad} sample(s) contain NaN or Inf", hint="clean or drop those samples")
-    return ds
 
 
 def demo_digits(seed: int = 0) -> tuple[Dataset, Dataset]:
@@ -88,16 +108,20 @@ def demo_digits(seed: int = 0) -> tuple[Dataset, Dataset]:
     return Dataset(x_tr, y_tr, "digits:train"), Dataset(x_te, y_te, "digits:held-back")
 
 
-def check_fits(ds: Dataset, input_shape: tuple) -> None:
-    """Fail (before any conversion work) when the samples do not fit the model's input.
-    `input_shape` includes the batch dimension; None or -1 means any size."""
-    want = tuple(input_shape[1:])
-    got = tuple(ds.x.shape[1:])
-    if len(want) != len(got) or any(w not in (None, -1) and w != g for w, g in zip(want, got)):
-        raise DataError(
-            f"data samples have shape {got} but the model expects {tuple(None if d in (None, -1) else d for d in want)}",
-            hint=f"reshape or preprocess {ds.source} so each sample matches the model input",
-        )
+def check_fits(ds: Dataset, input_shapes: list[tuple]) -> None:
+    """Fail (before any conversion work) when the samples do not fit the model's inputs.
+    Shapes include the batch dimension; None or -1 means any size."""
+    if len(ds.inputs) != len(input_shapes):
+        raise DataError(f"the model has {len(input_shapes)} inputs but {ds.source} gives {len(ds.inputs)} array(s)",
+                        hint="for several inputs store x0, x1, ... in the .npz, in the model's input order")
+    for k, (x, shape) in enumerate(zip(ds.inputs, input_shapes)):
+        want, got = tuple(shape[1:]), tuple(x.shape[1:])
+        if len(want) != len(got) or any(w not in (None, -1) and w != g for w, g in zip(want, got)):
+            which = f"input {k}" if len(input_shapes) > 1 else "the model"
+            raise DataError(
+                f"data samples have shape {got} but {which} expects {tuple(None if d in (None, -1) else d for d in want)}",
+                hint=f"reshape or preprocess {ds.source} so each sample matches the model input",
+            )
 
 
 def calibration_indices(ds: Dataset, count: int, seed: int) -> np.ndarray:

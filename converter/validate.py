@@ -59,8 +59,8 @@ def match_outputs(reference: dict[str, np.ndarray], candidate: dict[str, np.ndar
 
 
 def compare(reference, candidate, data: Dataset) -> Validation:
-    ref = reference.predict([data.x])
-    cand = candidate.predict([data.x])
+    ref = reference.predict(list(data.inputs))
+    cand = candidate.predict(list(data.inputs))
     pairs = match_outputs(ref, cand)
     errors = tuple(_output_error(r, c, ref[r], cand[c]) for r, c in pairs)
     first_ref, first_cand = ref[pairs[0][0]], cand[pairs[0][1]]

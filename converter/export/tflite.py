@@ -76,8 +76,7 @@ def convert(model, data: Dataset | None, options: ConvertOptions = ConvertOption
     if needs_data and data is None:
         raise ConversionError(f"mode {options.mode} needs representative data", hint="pass --data")
     if data is not None:
-        for shape in input_shapes(model):
-            check_fits(data, shape)
+        check_fits(data, input_shapes(model))
     calib = data.take(calibration_indices(data, options.samples, options.seed)) if needs_data else None
     keras_env.seed_everything(options.seed)
     converter = _make_converter(model, options)
@@ -141,7 +140,7 @@ def _representative(calib: Dataset, batch_size: int, progress):
         for i in range(0, len(calib) - batch_size + 1, batch_size):
             if progress:
                 progress(batch_size)
-            yield [calib.x[i:i + batch_size].astype(np.float32)]
+            yield [x[i:i + batch_size].astype(np.float32) for x in calib.inputs]
     return gen
 
 

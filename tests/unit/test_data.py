@@ -53,9 +53,18 @@ def test_garbage_npz_is_a_clear_error(tmp_path):
 def test_check_fits_names_both_shapes():
     ds = Dataset(np.zeros((3, 28, 28)), None, "mnist.npz")
     with pytest.raises(DataError, match=r"shape \(28, 28\) but the model expects \(8, 8, 1\)"):
-        check_fits(ds, (None, 8, 8, 1))
-    check_fits(Dataset(np.zeros((3, 8, 8, 1)), None, "ok"), (1, 8, 8, 1))
-    check_fits(Dataset(np.zeros((3, 5, 7)), None, "ok"), (None, None, 7))
+        check_fits(ds, [(None, 8, 8, 1)])
+    check_fits(Dataset(np.zeros((3, 8, 8, 1)), None, "ok"), [(1, 8, 8, 1)])
+    check_fits(Dataset(np.zeros((3, 5, 7)), None, "ok"), [(None, None, 7)])
+    with pytest.raises(DataError, match="the model has 2 inputs but mnist.npz gives 1 array"):
+        check_fits(ds, [(None, 28, 28), (None, 3)])
+
+
+def test_multi_input_npz(tmp_path):
+    np.savez(tmp_path / "m.npz", x1=np.ones((4, 3)), x0=np.zeros((4, 2)), y=np.arange(4))
+    ds = load_dataset(str(tmp_path / "m.npz"))
+    assert [a.shape for a in ds.inputs] == [(4, 2), (4, 3)] and len(ds) == 4
+    assert [a.shape for a in ds.take(np.array([0, 2])).inputs] == [(2, 2), (2, 3)]
 
 
 def test_calibration_is_seeded_and_stratified():
