@@ -63,16 +63,21 @@ def convert(ctx, model_path, data_spec, out, mode, io_type, per_tensor, samples,
 
 
 class _calibration_bar:
-    """A progress bar on stderr fed by the converter's representative-data generator."""
+    """A progress bar on stderr fed by the converter's representative-data generator; it
+    appears with the first calibration sample, so early errors print alone."""
 
     def __init__(self, hidden: bool, total: int):
-        self._bar = None if hidden else click.progressbar(length=total, label="calibrating", file=click.get_text_stream("stderr"))
+        self._hidden, self._total, self._bar = hidden, total, None
+
+    def update(self, n: int) -> None:
+        if self._bar is None:
+            self._bar = click.progressbar(length=self._total, label="calibrating",
+                                          file=click.get_text_stream("stderr"))
+            self._bar.__enter__()
+        self._bar.update(n)
 
     def __enter__(self):
-        if self._bar is None:
-            return None
-        self._bar.__enter__()
-        return self._bar.update
+        return None if self._hidden else self.update
 
     def __exit__(self, *exc):
         if self._bar is not None:

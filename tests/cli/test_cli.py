@@ -1,0 +1,144 @@
+"""The CLI as users see it: exact messages, exit codes, no traceback, no stray output files."""
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from converter.cli import cli
+
+
+def run(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+def test_help_and_version_do_not_import_tensorflow():
+    code = ("import sys; from converter.cli import cli\n"
+            "try: cli.main(['--help'], standalone_mode=False)\n"
+            "except SystemExit: pass\n"
+            "assert 'tensorflow' not in sys.modules and 'tf_keras' not in sys.modules, 'TF imported'")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "Commands:" in out.stdout and "convert" in out.stdout
+    assert run("--version").output.startswith("edgeconv, version ")
+
+
+def test_every_command_has_help_with_an_example():
+    for name in ("demo", "convert", "validate", "inspect"):
+        result = run(name, "--help")
+        assert result.exit_code == 0 and "Example:" in result.output, name
+
+
+def test_convert_writes_a_verified_model(chain, tmp_path):
+    out = tmp_path / "m.tflite"
+    result = run("convert", chain.keras_path, "--data", chain.train_npz, "--samples", 40, "-o", out, "--json")
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["ok"] and doc["sections"]["conversion"]["fully_integer"] is True
+    assert doc["sections"]["conversion"]["calibration_samples"] == 40
+    assert out.read_bytes()[4:8] == b"TFL3"
+
+
+def test_convert_missing_model(tmp_path, chain):
+    result = run("convert", tmp_path / "nope.keras", "--data", chain.train_npz, "-o", tmp_path / "o.tflite")
+    assert result.exit_code == 3
+    assert result.stderr.splitlines()[0] == f"Error: model {tmp_path / 'nope.keras'} does not exist"
+    assert "Traceback" not in result.output and not (tmp_path / "o.tflite").exists()
+
+
+def test_convert_non_model_file(tmp_path, chain):
+    result = run("convert", chain.invalid, "--data", chain.train_npz, "-o", tmp_path / "o.tflite")
+    assert result.exit_code == 3
+    assert result.stderr.splitlines()[0] == f"Error: {chain.invalid} is not a Keras model (unrecognised content)"
+    assert not (tmp_path / "o.tflite").exists()
+
+
+def test_convert_tflite_given_as_model(tmp_path, chain):
+    result = run("convert", chain.int8_tflite, "--data", chain.train_npz, "-o", tmp_path / "o.tflite")
+    assert result.exit_code == 3 and "is a TFLite model, not a Keras model" in result.stderr
+
+
+def test_convert_data_of_wrong_shape(tmp_path, chain):
+    np.savez(tmp_path / "mnist.npz", x=np.zeros((10, 28, 28), np.float32))
+    result = run("convert", chain.keras_path, "--data", tmp_path / "mnist.npz", "-o", tmp_path / "o.tflite")
+    assert result.exit_code == 3
+    assert result.stderr.splitlines()[0] == \
+        "Error: data samples have shape (28, 28) but the model expects (8, 8, 1)"
+    assert "Traceback" not in result.output and not (tmp_path / "o.tflite").exists()
+
+
+def test_convert_nan_data(tmp_path, chain):
+    x = np.zeros((10, 8, 8, 1), np.float32)
+    x[4, 0, 0, 0] = np.nan
+    np.save(tmp_path / "nan.npy", x)
+    result = run("convert", chain.keras_path, "--data", tmp_path / "nan.npy", "-o", tmp_path / "o.tflite")
+    assert result.exit_code == 3
+    assert result.stderr.splitlines()[0] == f"Error: {tmp_path / 'nan.npy'}: 1 sample(s) contain NaN or Inf"
+
+
+def test_convert_refuses_to_overwrite(tmp_path, chain):
+    out = tmp_path / "o.tflite"
+    out.write_bytes(b"precious")
+    result = run("convert", chain.keras_path, "--data", chain.train_npz, "-o", out)
+    assert result.exit_code == 3
+    assert result.stderr.splitlines() == [f"Error: output {out} already exists",
+                                          "Hint: pass --force to overwrite it, or choose another path"]
+    assert out.read_bytes() == b"precious"
+
+
+def test_convert_usage_errors_exit_2(chain, tmp_path):
+    assert run("convert", chain.keras_path, "-o", tmp_path / "o.tflite").exit_code == 2  # no --data
+    assert run("convert", chain.keras_path, "--data", chain.train_npz, "-o", tmp_path / "o", "--mode", "int4").exit_code == 2
+
+
+def test_validate_int8_against_keras_and_float_tflite(chain, tmp_path):
+    result = run("validate", chain.int8_tflite, "--reference", chain.keras_path, "--data", chain.test_npz,
+                 "--max-accuracy-drop", 5, "-o", tmp_path / "rep", "--json")
+    assert result.exit_code == 0, result.output
+    v = json.loads(result.stdout)["sections"]["validation"]
+    assert v["samples"] == 360 and v["agreement"] > 0.9
+    assert abs(v["reference_accuracy"] - v["candidate_accuracy"]) < 0.05
+    assert json.loads((tmp_path / "rep" / "report.json").read_text())["sections"]["validation"] == v
+    result = run("validate", chain.int8_tflite, "--reference", chain.float_tflite, "--data", chain.test_npz,
+                 "--kernels", "reference")
+    assert result.exit_code == 0, result.output
+    assert "agreement (top-1)" in result.stdout
+
+
+def test_validate_budget_failure_exits_1(chain, tmp_path):
+    noisy = tmp_path / "noisy.npz"
+    rng = np.random.default_rng(0)
+    np.savez(noisy, x=rng.random((50, 8, 8, 1), dtype=np.float32), y=rng.integers(0, 10, 50))
+    result = run("validate", chain.int8_tflite, "--reference", chain.keras_path, "--data", noisy,
+                 "--max-accuracy-drop", 0, "--json")
+    doc = json.loads(result.stdout)
+    drop = doc["sections"]["validation"]["accuracy_drop"]
+    assert result.exit_code == (1 if drop > 0 else 0)
+    assert [c["ok"] for c in doc["checks"]] == [drop <= 0]
+
+
+def test_validate_garbage_candidate(chain, tmp_path):
+    result = run("validate", chain.invalid, "--reference", chain.keras_path, "--data", chain.test_npz)
+    assert result.exit_code == 3
+    assert result.stderr.splitlines()[0] == f"Error: {chain.invalid} is not a TFLite model (no TFL3 flatbuffer identifier)"
+
+
+def test_inspect_json_and_text(chain):
+    result = run("inspect", chain.int8_tflite, "--json")
+    assert result.exit_code == 0
+    doc = json.loads(result.stdout)
+    assert doc["fully_integer"] is True and doc["op_counts"]["CONV_2D"] == 2
+    assert doc["subgraphs"][0]["inputs"][0]["dtype"] == "int8"
+    assert doc["subgraphs"][0]["arena_estimate_bytes"] > 0
+    text = run("inspect", chain.float_tflite).output
+    assert "fully integer: no" in text and "float32 [1, 8, 8, 1]" in text
+
+
+@pytest.mark.parametrize("name", ["missing.tflite", "dir"])
+def test_inspect_bad_paths(tmp_path, name):
+    (tmp_path / "dir").mkdir()
+    result = run("inspect", tmp_path / name)
+    assert result.exit_code == 3
+    assert result.stderr.splitlines()[0] == f"Error: {tmp_path / name} is not a file"

@@ -1,0 +1,44 @@
+"""The built-in demo end to end, held to the promises of the README."""
+import json
+
+from click.testing import CliRunner
+
+from converter.cli import cli
+from converter.tflite.integer_check import prove_integer
+from converter.tflite.reader import read_model_file
+
+
+def test_demo_produces_a_fully_integer_model_within_one_point(tmp_path):
+    out = tmp_path / "demo"
+    result = CliRunner().invoke(cli, ["demo", "-o", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert sorted(p.name for p in out.iterdir()) == [
+        "model.keras", "model_float.tflite", "model_int8.tflite", "report.json", "report.md"]
+    assert json.loads((out / "report.json").read_text())["sections"]["validation"] == report["sections"]["validation"]
+
+    info = read_model_file(out / "model_int8.tflite")
+    assert prove_integer(info, "int8").ok
+    assert {info.main.tensor(i).dtype for i in (*info.main.inputs, *info.main.outputs)} == {"int8"}
+
+    v = report["sections"]["validation"]
+    assert v["samples"] == 360
+    assert v["reference_accuracy"] > 0.9
+    assert abs(v["reference_accuracy"] - v["candidate_accuracy"]) <= 0.01
+    assert report["sections"]["latency"]["int8"]["p50_ms"] > 0
+    assert report["sections"]["memory"]["int8_arena_estimate_bytes"] > 0
+    assert [c["name"] for c in report["checks"]] == ["fully integer", "accuracy drop"]
+    md = (out / "report.md").read_text()
+    assert "✓ **fully integer**" in md and "## Validation" in md
+
+
+def test_demo_is_reproducible_and_keeps_existing_output(tmp_path):
+    out = tmp_path / "demo"
+    runner = CliRunner()
+    assert runner.invoke(cli, ["demo", "-o", str(out), "--epochs", "2", "--json"]).exit_code in (0, 1)
+    first = (out / "model_int8.tflite").read_bytes()
+    again = runner.invoke(cli, ["demo", "-o", str(out), "--epochs", "2"])
+    assert again.exit_code == 3 and "already exists" in again.stderr
+    assert runner.invoke(cli, ["demo", "-o", str(out), "--epochs", "2", "--force", "--json"]).exit_code in (0, 1)
+    assert (out / "model_int8.tflite").read_bytes() == first  # same seed, byte-identical model
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["demo"]
