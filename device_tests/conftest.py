@@ -1,0 +1,41 @@
+"""Device test suite: `pytest device_tests --target host` (more targets come with issue 6).
+
+Checks a target runtime against host LiteRT's reference kernels, the correctness oracle.
+`--model M.tflite` tests a given int8 model; without it a tiny digits CNN is built here.
+"""
+import pytest
+
+TARGETS = ("host",)
+
+
+def pytest_addoption(parser):
+    parser.addoption("--target", default="host", help=f"runtime to test: {', '.join(TARGETS)}")
+    parser.addoption("--model", default=None, help="an int8 .tflite to test (default: build one)")
+
+
+@pytest.fixture(scope="session")
+def target(request):
+    name = request.config.getoption("--target")
+    if name not in TARGETS:
+        pytest.exit(f"unknown target '{name}'; available: {', '.join(TARGETS)}", returncode=2)
+    from converter.runtimes.host import HostRuntime
+
+    runtime = HostRuntime(kernels="xnnpack")
+    status = runtime.availability()
+    if not status.ok:
+        pytest.skip(f"target {name} unavailable: {status.reason} ({status.install})")
+    return runtime
+
+
+@pytest.fixture(scope="session")
+def int8_model(request, tmp_path_factory) -> bytes:
+    path = request.config.getoption("--model")
+    if path:
+        with open(path, "rb") as f:
+            return f.read()
+    from converter.data import demo_digits
+    from converter.demo import train_cnn
+    from converter.export.tflite import ConvertOptions, convert
+
+    train, _ = demo_digits(0)
+    return convert(train_cnn(train, seed=0, epochs=2, width=4), train, ConvertOptions(samples=50)).tflite

@@ -1,0 +1,41 @@
+"""A target must compute what the reference kernels compute (XNNPACK: within 2 LSB)."""
+import numpy as np
+
+from converter.runtimes.host import HostRuntime
+from converter.tflite.reader import read_model
+
+
+def _inputs(model: bytes, n: int = 32) -> list[np.ndarray]:
+    sg = read_model(model).main
+    rng = np.random.default_rng(0)
+    return [rng.random((n, *sg.tensor(i).shape[1:]), dtype=np.float32) for i in sg.inputs]
+
+
+def _lsb(model: bytes) -> dict[str, float]:
+    info = read_model(model)
+    names = info.output_names()
+    return {n: info.main.tensor(i).scales[0] if info.main.tensor(i).scales else 0.0
+            for n, i in zip(names, info.main.outputs)}
+
+
+def test_outputs_match_reference_kernels(target, int8_model):
+    x = _inputs(int8_model)
+    got = target.open(int8_model).predict(x)
+    want = HostRuntime(kernels="reference").open(int8_model).predict(x)
+    for name, lsb in _lsb(int8_model).items():
+        assert np.max(np.abs(got[name] - want[name])) <= 2 * lsb + 1e-9, name
+
+
+def test_target_is_deterministic(target, int8_model):
+    x = _inputs(int8_model, 8)
+    session = target.open(int8_model)
+    first, second = session.predict(x), session.predict(x)
+    assert all(np.array_equal(first[k], second[k]) for k in first)
+
+
+def test_benchmark_and_memory_figures(target, int8_model):
+    session = target.open(int8_model)
+    stats = session.benchmark(runs=20, warmup=2)
+    assert stats.runs == 20 and 0 < stats.min_ms <= stats.p50_ms <= stats.p99_ms
+    mem = session.memory()
+    assert mem["model_bytes"] == len(int8_model) and mem["arena_estimate_bytes"] > 0
