@@ -45,3 +45,12 @@ def seed_everything(seed: int) -> None:
 def clear_session() -> None:
     """Drop Keras' global graph state between models so memory stays bounded."""
     keras().backend.clear_session()
+
+
+@functools.cache
+def keras3():
+    """Keras 3 (the `keras` package), used only to read models saved by Keras 3."""
+    tf()
+    import keras
+
+    return keras

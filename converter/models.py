@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from . import keras_env
@@ -39,17 +40,44 @@ def keras_major_version(path: Path) -> int:
     return int(str(meta.get("keras_version", "2")).split(".")[0])
 
 
-def load_model(path: str | Path, trust_model: bool = False):
-    """Load without executing code from the file unless `trust_model` (Lambda layers and
-    custom objects can run arbitrary Python when deserialised)."""
+@dataclass
+class Loaded:
+    model: object
+    format: str  # keras, h5, savedmodel
+    keras_version: int
+    intake: dict  # how the model was read: for Keras 3 files the rebuild and its proof
+
+    @property
+    def kind(self) -> str:
+        return type(self.model).__name__ if is_graph_model(self.model) else "subclassed"
+
+
+def load(path: str | Path, trust_model: bool = False) -> Loaded:
+    """Load any supported model file; Keras 3 files are rebuilt in tf_keras and checked."""
     path = Path(path)
     fmt = model_format(path)
     if fmt == "keras" and keras_major_version(path) >= 3:
-        raise ModelError(f"{path} was saved by Keras 3, which this version cannot rebuild yet",
-                         hint="re-save it with tf_keras (TF_USE_LEGACY_KERAS=1) or as a SavedModel")
+        from .keras3 import rebuild
+
+        r = rebuild(path, trust_model)
+        return Loaded(r.model, fmt, 3, r.summary())
+    return Loaded(load_model(path, trust_model), fmt, 2, {"source": "tf_keras"})
+
+
+def load_model(path: str | Path, trust_model: bool = False):
+    """Load a tf_keras model without executing code from the file unless `trust_model`
+    (Lambda layers and custom objects can run arbitrary Python when deserialised)."""
+    path = Path(path)
+    fmt = model_format(path)
+    if fmt == "keras" and keras_major_version(path) >= 3:
+        return load(path, trust_model).model
     keras = keras_env.keras()
     try:
         if fmt == "savedmodel":
+            if not (path / "keras_metadata.pb").is_file():
+                raise ModelError(f"the SavedModel {path} has no Keras metadata (it was exported with "
+                                 "tf.saved_model.save), so its layers cannot be rebuilt",
+                                 hint="save the Keras model with model.save(path) (.keras, .h5 or save_format='tf')")
             return keras.models.load_model(path, compile=False)
         return keras.models.load_model(path, compile=False, safe_mode=not trust_model)
     except ValueError as e:

@@ -34,7 +34,7 @@ def convert(ctx, model_path, data_spec, out, mode, io_type, per_tensor, samples,
     """
     from ..data import load_dataset
     from ..export.tflite import ConvertOptions
-    from ..models import load_model, model_format
+    from ..models import load, model_format
     from ..outputs import check_writable, write_bytes
     from ..pipeline import convert_stage
     from ..report import Report
@@ -45,7 +45,10 @@ def convert(ctx, model_path, data_spec, out, mode, io_type, per_tensor, samples,
     data = load_dataset(data_spec)
     report = Report(f"edgeconv convert {model_path.name}")
     with quiet(ctx):
-        model = load_model(model_path, trust_model=trust_model)
+        loaded = load(model_path, trust_model=trust_model)
+        model = loaded.model
+        report.add("model", path=str(model_path), format=loaded.format, keras_version=loaded.keras_version,
+                   kind=loaded.kind, intake=loaded.intake)
         with _calibration_bar(as_json or mode not in ("int8", "int16x8"), min(samples, len(data))) as bar:
             result = convert_stage(model, data, options, report, progress=bar)
     write_bytes(out, result.tflite, force=force)

@@ -1,0 +1,166 @@
+"""Rebuild models saved by Keras 3 in tf_keras (Keras 2), so TFMOT and the converter can work
+on them, and prove the rebuilt model computes what the original computes.
+
+Keras 3 loads the file; its config is translated to tf_keras' format layer by layer
+(dtype policies, InputLayer's batch_shape, the functional graph's node format), the weights
+are copied by layer name, and both models run on the same seeded random inputs.
+"""
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import keras_env
+from .errors import ModelError
+
+TOLERANCE = 1e-4  # max abs difference allowed between original and rebuilt outputs
+_BASE_LAYER_KEYS = {"name", "trainable", "dtype", "batch_input_shape", "batch_size", "input_shape", "input_dim",
+                    "dynamic", "autocast", "activity_regularizer"}
+_IGNORED = {"quantization_config", "optional", "build_config"}  # Keras 3 only, no effect on inference
+
+
+@dataclass
+class Rebuild:
+    model: object
+    max_abs_diff: float
+    tolerance: float = TOLERANCE
+    dropped: dict[str, list[str]] = field(default_factory=dict)  # layer -> config keys tf_keras lacks
+
+    def summary(self) -> dict:
+        return {"source": "keras3", "max_abs_diff": self.max_abs_diff, "tolerance": self.tolerance,
+                "dropped_config_keys": self.dropped}
+
+
+def rebuild(path: Path, trust_model: bool = False) -> Rebuild:
+    original = _load_keras3(path, trust_model)
+    kind = type(original).__name__
+    if kind not in ("Sequential", "Functional"):
+        raise ModelError(f"{path} holds a subclassed Keras 3 model ({kind}), which has no config to rebuild from",
+                         hint="save it as a Functional/Sequential model, or as a SavedModel (model.export(...))")
+    dropped: dict[str, list[str]] = {}
+    config = original.get_config()
+    config["layers"] = [_layer(entry, dropped) for entry in config["layers"]]
+    keras = keras_env.keras()
+    try:
+        if kind == "Sequential":
+            rebuilt = keras.Sequential.from_config(_sequential(config))
+        else:
+            rebuilt = keras.Model.from_config(_functional(config))
+    except (ValueError, TypeError, KeyError) as e:
+        raise ModelError(f"cannot rebuild the Keras 3 model {path} in tf_keras: {str(e).splitlines()[0][:300]}",
+                         hint="re-save the model with tf_keras (TF_USE_LEGACY_KERAS=1)") from None
+    _copy_weights(original, rebuilt)
+    diff = _max_diff(original, rebuilt)
+    if not diff <= TOLERANCE:
+        raise ModelError(f"the tf_keras rebuild of {path} differs from the original by {diff:.3g} "
+                         f"(tolerance {TOLERANCE}); config keys tf_keras lacks: {dropped or 'none'}",
+                         hint="re-save the model with tf_keras (TF_USE_LEGACY_KERAS=1)")
+    return Rebuild(rebuilt, diff, TOLERANCE, dropped)
+
+
+def _load_keras3(path: Path, trust_model: bool):
+    k3 = keras_env.keras3()
+    try:
+        return k3.saving.load_model(path, compile=False, safe_mode=not trust_model)
+    except ValueError as e:
+        if "Lambda" in str(e) or "safe_mode" in str(e):
+            raise ModelError(f"{path} contains a Lambda layer, whose code would run when loaded",
+                             hint="if you trust the file's author, pass --trust-model") from None
+        raise ModelError(f"cannot load the Keras 3 model {path}: {str(e).splitlines()[0][:300]}",
+                         hint="check that the file is complete and was saved by Keras 3") from None
+    except (TypeError, KeyError, OSError) as e:
+        raise ModelError(f"cannot load the Keras 3 model {path}: {str(e).splitlines()[0][:300]}",
+                         hint="custom layers need their code: pass --trust-model and import them") from None
+
+
+def _layer(entry: dict, dropped: dict) -> dict:
+    """One layer entry of a Keras 3 config in tf_keras' format."""
+    cls_name = entry["class_name"]
+    cls = getattr(keras_env.keras().layers, cls_name, None)
+    name = entry["config"].get("name", entry.get("name"))
+    if cls is None or entry.get("module") not in (None, "keras.layers"):
+        raise ModelError(f"layer '{name}' ({entry.get('module')}.{cls_name}) has no tf_keras equivalent",
+                         hint="replace the layer with a built-in one, or save the model with tf_keras")
+    config = {k: _value(v) for k, v in entry["config"].items() if k not in _IGNORED}
+    if cls_name == "InputLayer":
+        config["batch_input_shape"] = config.pop("batch_shape", config.get("batch_input_shape"))
+    config = {k: v for k, v in config.items() if not k.endswith("_initializer")}  # weights are copied anyway
+    accepted = _init_params(cls)
+    lost = sorted(k for k in config if k not in accepted)
+    if lost:
+        dropped[name] = lost
+    out = {"class_name": cls_name, "config": {k: v for k, v in config.items() if k in accepted}}
+    if "inbound_nodes" in entry:
+        out["name"] = entry.get("name", name)
+        out["inbound_nodes"] = [_node(n) for n in entry["inbound_nodes"]]
+    return out
+
+
+def _init_params(cls) -> set[str]:
+    """Constructor keywords a tf_keras layer accepts, following **kwargs up its base classes."""
+    params = set(_BASE_LAYER_KEYS)
+    for base in cls.__mro__:
+        if "__init__" in vars(base):
+            params |= set(inspect.signature(base.__init__).parameters) - {"self", "args", "kwargs"}
+    return params
+
+
+def _value(v):
+    """Keras 3 serialises dtype policies, regularizers and constraints as module/class dicts."""
+    if isinstance(v, dict) and "class_name" in v:
+        if v["class_name"] in ("DTypePolicy", "FloatDTypePolicy"):
+            return v["config"]["name"]
+        return {"class_name": v["class_name"], "config": v.get("config", {})}
+    return v
+
+
+def _node(node: dict) -> list:
+    """Keras 3 node {'args': [...keras tensors...], 'kwargs': {}} -> [[layer, node, tensor, kwargs], ...]."""
+    history = []
+    _collect_tensors(node.get("args", []), history)
+    kwargs = {k: v for k, v in node.get("kwargs", {}).items() if not _is_tensor(v)}
+    return [[*h, kwargs] for h in history]
+
+
+def _collect_tensors(value, out: list) -> None:
+    if _is_tensor(value):
+        out.append(list(value["config"]["keras_history"]))
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            _collect_tensors(v, out)
+
+
+def _is_tensor(v) -> bool:
+    return isinstance(v, dict) and v.get("class_name") == "__keras_tensor__"
+
+
+def _sequential(config: dict) -> dict:
+    return {"name": config["name"], "layers": config["layers"]}
+
+
+def _functional(config: dict) -> dict:
+    def triples(v):
+        return [v] if v and isinstance(v[0], str) else v
+
+    return {"name": config["name"], "layers": config["layers"],
+            "input_layers": triples(config["input_layers"]), "output_layers": triples(config["output_layers"])}
+
+
+def _copy_weights(original, rebuilt) -> None:
+    for layer in original.layers:
+        weights = layer.get_weights()
+        if weights:
+            rebuilt.get_layer(layer.name).set_weights(weights)
+
+
+def _max_diff(original, rebuilt) -> float:
+    rng = np.random.default_rng(0)
+    inputs = [rng.standard_normal((4, *t.shape[1:])).astype(np.float32) for t in rebuilt.inputs]
+    x = inputs[0] if len(inputs) == 1 else inputs
+    a = original.predict(x, verbose=0)
+    b = rebuilt.predict(x, verbose=0)
+    a, b = (a if isinstance(a, list) else [a]), (b if isinstance(b, list) else [b])
+    return float(max(np.max(np.abs(np.asarray(p) - np.asarray(q))) for p, q in zip(a, b)))
