@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import re
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from .errors import DataError
+from .loaders import read_csv, read_image_folder
+from .preprocess import Preprocess
 
 DEMO = "demo"
 
@@ -22,6 +24,7 @@ class Dataset:
     x: np.ndarray | tuple[np.ndarray, ...]
     y: np.ndarray | None  # integer class labels, or None when unlabelled
     source: str
+    classes: tuple[str, ...] | None = None  # names of the labels, where the source has them
 
     @property
     def inputs(self) -> tuple[np.ndarray, ...]:
@@ -32,25 +35,56 @@ class Dataset:
 
     def take(self, indices: np.ndarray) -> Dataset:
         x = tuple(a[indices] for a in self.inputs)
-        return Dataset(x if isinstance(self.x, tuple) else x[0], None if self.y is None else self.y[indices],
-                       self.source)
+        return replace(self, x=x if isinstance(self.x, tuple) else x[0],
+                       y=None if self.y is None else self.y[indices])
 
 
-def load_dataset(spec: str) -> Dataset:
-    """`spec` is 'demo' (held-back digits of the built-in demo) or a path to .npz / .npy."""
+FORMATS_HINT = ("pass an .npz (x, optional y), an .npy, a .csv, a folder of images (one subfolder per class), "
+                "or 'demo'")
+
+
+def load_dataset(spec: str, preprocess: Preprocess = Preprocess(), input_shape: tuple | None = None,
+                 label_column: str | None = None) -> Dataset:
+    """Read `spec` and apply the preprocessing. `input_shape` (with batch dim) gives image
+    folders their default size and channel count."""
     if spec == DEMO:
         return demo_digits()[1]
-    path = Path(spec)
-    if not path.exists():
-        raise DataError(f"data file {path} does not exist", hint="pass an .npz (x, optional y) or .npy file, or 'demo'")
+    path = check_data_path(spec)
     if path.is_dir():
-        raise DataError(f"data path {path} is a folder", hint="pass an .npz (x, optional y) or .npy file")
+        size, channels = _image_geometry(input_shape)
+        x, y, classes = read_image_folder(path, preprocess, size, channels)
+        return _checked(Dataset(preprocess.apply(x), y, str(path), classes), str(path))
+    if path.suffix.lower() == ".csv":
+        x, y, classes = read_csv(path, label_column)
+        return _checked(Dataset(preprocess.apply(x), y, str(path), classes), str(path))
+    ds = {".npz": _load_npz, ".npy": _load_npy}[path.suffix.lower()](path)
+    if not preprocess.is_identity:
+        ds = replace(ds, x=tuple(preprocess.apply(a) for a in ds.inputs) if isinstance(ds.x, tuple)
+                     else preprocess.apply(ds.x))
+    return _checked(ds, str(path))
+
+
+def check_data_path(spec: str) -> Path:
+    """The cheap checks, done before any model is loaded."""
+    path = Path(spec)
+    if spec == DEMO:
+        return path
+    if not path.exists():
+        raise DataError(f"data path {path} does not exist", hint=FORMATS_HINT)
+    if path.is_dir():
+        return path
     if path.stat().st_size == 0:
-        raise DataError(f"data file {path} is empty", hint="pass an .npz (x, optional y) or .npy file")
-    loaders = {".npz": _load_npz, ".npy": _load_npy}
-    if path.suffix.lower() not in loaders:
-        raise DataError(f"unsupported data format '{path.suffix}' ({path})", hint="supported: .npz, .npy, or 'demo'")
-    return _checked(loaders[path.suffix.lower()](path), str(path))
+        raise DataError(f"data file {path} is empty", hint=FORMATS_HINT)
+    if path.suffix.lower() not in (".npz", ".npy", ".csv"):
+        raise DataError(f"unsupported data format '{path.suffix}' ({path})", hint=FORMATS_HINT)
+    return path
+
+
+def _image_geometry(input_shape: tuple | None):
+    if input_shape is None or len(input_shape) != 4:
+        return None, None
+    h, w, c = input_shape[1:]
+    return ((h, w) if h and w and h > 0 and w > 0 else None), c
 
 
 def _load_npz(path: Path) -> Dataset:

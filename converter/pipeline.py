@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 
 from .data import Dataset
+from .preprocess import Preprocess, range_warning
 from .export.tflite import ConversionResult, ConvertOptions, convert
 from .report import Report
 from .runtimes.host import HostRuntime
@@ -12,8 +13,9 @@ from .tflite.arena import plan
 from .validate import Validation, compare
 
 
-def convert_stage(model, data: Dataset | None, options: ConvertOptions, report: Report, progress=None) -> ConversionResult:
-    result = convert(model, data, options, progress)
+def convert_stage(model, data: Dataset | None, options: ConvertOptions, report: Report, progress=None,
+                  preprocess: Preprocess = Preprocess()) -> ConversionResult:
+    result = convert(model, data, options, progress, preprocess)
     report.add("conversion", **result.summary())
     report.add("size", **{f"{options.mode}_tflite_bytes": len(result.tflite),
                           f"{options.mode}_tflite_gzip_bytes": gzip_size(result.tflite)})
@@ -46,6 +48,13 @@ def measure_stage(tflite: bytes, label: str, report: Report, runs: int = 200, th
     arena = plan(session.info.main)
     report.add("memory", **{f"{label}_arena_estimate_bytes": arena.arena_bytes,
                             f"{label}_arena_naive_bytes": arena.naive_bytes})
+
+
+def warn_if_unnormalised(data: Dataset, spec: Preprocess, report: Report) -> None:
+    for x in data.inputs:
+        message = range_warning(x, spec)
+        if message:
+            report.warn(message)
 
 
 def gzip_size(data: bytes) -> int:

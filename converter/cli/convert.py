@@ -3,7 +3,8 @@ from pathlib import Path
 
 import click
 
-from .options import data_option, emit_json, force_option, json_option, print_table, quiet, seed_option, trust_option
+from .options import (data_option, echo_warnings, emit_json, force_option, json_option, preprocess_from, preprocess_options,
+                      print_table, quiet, seed_option, trust_option)
 
 MODES = ("int8", "int16x8", "float16", "dynamic", "float32")  # see export/tflite.py
 
@@ -19,40 +20,46 @@ MODES = ("int8", "int16x8", "float16", "dynamic", "float32")  # see export/tflit
 @click.option("--per-tensor", is_flag=True, help="Per-tensor instead of per-channel weight scales.")
 @click.option("--samples", type=click.IntRange(1), default=200, show_default=True,
               help="Representative samples used for calibration.")
+@preprocess_options
 @seed_option
 @force_option
 @trust_option
 @json_option
 @click.pass_context
-def convert(ctx, model_path, data_spec, out, mode, io_type, per_tensor, samples, seed, force, trust_model, as_json):
+def convert(ctx, model_path, data_spec, out, mode, io_type, per_tensor, samples, seed, force, trust_model, as_json,
+            **preprocessing):
     """Convert a Keras model to TFLite and prove the result is what was asked for.
 
     \b
     Example:
       edgeconv convert model.keras --data calib.npz -o model_int8.tflite
-      edgeconv convert model.h5 --data calib.npz --io uint8 -o model_uint8.tflite
+      edgeconv convert model.h5 --data images/ --scale 1/255 --io uint8 -o model_uint8.tflite
     """
-    from ..data import load_dataset
+    from ..data import check_data_path, load_dataset
     from ..export.tflite import ConvertOptions
-    from ..models import load, model_format
+    from ..models import input_shapes, load, model_format
     from ..outputs import check_writable, write_bytes
-    from ..pipeline import convert_stage
+    from ..pipeline import convert_stage, warn_if_unnormalised
     from ..report import Report
 
     check_writable(out, force)
     options = ConvertOptions(mode=mode, io_type=io_type, per_channel=not per_tensor, samples=samples, seed=seed)
+    spec, label_column = preprocess_from(preprocessing)
     model_format(model_path)  # fails fast, before TensorFlow is imported
-    data = load_dataset(data_spec)
+    check_data_path(data_spec)
     report = Report(f"edgeconv convert {model_path.name}")
     with quiet(ctx):
         loaded = load(model_path, trust_model=trust_model)
         model = loaded.model
         report.add("model", path=str(model_path), format=loaded.format, keras_version=loaded.keras_version,
                    kind=loaded.kind, intake=loaded.intake)
+        data = load_dataset(data_spec, spec, input_shapes(model)[0], label_column)
+        warn_if_unnormalised(data, spec, report)
         with _calibration_bar(as_json or mode not in ("int8", "int16x8"), min(samples, len(data))) as bar:
-            result = convert_stage(model, data, options, report, progress=bar)
+            result = convert_stage(model, data, options, report, progress=bar, preprocess=spec)
     write_bytes(out, result.tflite, force=force)
     report.add("output", path=str(out))
+    echo_warnings(report)
     if as_json:
         emit_json(report.to_dict())
         return

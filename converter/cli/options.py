@@ -29,6 +29,11 @@ def say(ctx: click.Context, message: str) -> None:
     click.echo(message, err=True)
 
 
+def echo_warnings(report) -> None:
+    for w in report.warnings:
+        click.echo(f"Warning: {w}", err=True)
+
+
 def emit_json(document: dict) -> None:
     click.echo(json.dumps(document, indent=2))
 
@@ -43,3 +48,65 @@ def print_table(title: str, rows: list[tuple[str, str]]) -> None:
     for k, v in rows:
         table.add_row(k, v)
     Console(soft_wrap=True).print(table)
+
+
+def _floats(ctx, param, value):
+    if value is None:
+        return None
+    try:
+        return tuple(float(v) for v in value.split(","))
+    except ValueError:
+        raise click.BadParameter(f"'{value}' is not a comma-separated list of numbers") from None
+
+
+def _size(ctx, param, value):
+    if value is None:
+        return None
+    try:
+        h, w = (int(v) for v in value.lower().split("x"))
+        assert h > 0 and w > 0
+        return h, w
+    except (ValueError, AssertionError):
+        raise click.BadParameter(f"'{value}' is not HEIGHTxWIDTH, e.g. 224x224") from None
+
+
+def _fraction(ctx, param, value):
+    if value is None:
+        return None
+    try:
+        num, _, den = value.partition("/")
+        return float(num) / float(den) if den else float(num)
+    except (ValueError, ZeroDivisionError):
+        raise click.BadParameter(f"'{value}' is not a number or a fraction like 1/255") from None
+
+
+_PREPROCESS_OPTIONS = [
+    click.option("--resize", callback=_size, metavar="HxW", help="Image size (default: the model's input size)."),
+    click.option("--scale", callback=_fraction, metavar="S", help="Input = raw * S + offset (e.g. 1/255)."),
+    click.option("--offset", type=float, default=None, help="Added after --scale."),
+    click.option("--mean", callback=_floats, metavar="M[,M..]", help="Input = (raw - mean) / std, per channel."),
+    click.option("--std", callback=_floats, metavar="S[,S..]", help="See --mean."),
+    click.option("--bgr", is_flag=True, default=None, help="Feed image channels in BGR order."),
+    click.option("--grayscale", is_flag=True, default=None, help="Convert images to one channel."),
+    click.option("--label-column", default=None, help="CSV column that holds the labels."),
+]
+
+
+def preprocess_options(f):
+    """Options that describe how raw data becomes model input (stored with converted models)."""
+    for option in reversed(_PREPROCESS_OPTIONS):
+        f = option(f)
+    return f
+
+
+def preprocess_from(kwargs: dict, stored: dict | None = None):
+    """Build the spec from CLI options, on top of a spec stored in a model (options win).
+    Pops the options from `kwargs`; returns (Preprocess, label_column)."""
+    from ..preprocess import Preprocess
+
+    given = {"resize": kwargs.pop("resize"), "scale": kwargs.pop("scale"), "offset": kwargs.pop("offset"),
+             "mean": kwargs.pop("mean"), "std": kwargs.pop("std"), "grayscale": kwargs.pop("grayscale"),
+             "channel_order": "bgr" if kwargs.pop("bgr") else None}
+    base = Preprocess.from_json(json.dumps(stored)) if stored else Preprocess()
+    spec = Preprocess(**{**base.__dict__, **{k: v for k, v in given.items() if v is not None}})
+    return spec, kwargs.pop("label_column")

@@ -1,9 +1,11 @@
 """`edgeconv validate`: a .tflite candidate against its reference on data."""
+import json
 from pathlib import Path
 
 import click
 
-from .options import data_option, emit_json, force_option, json_option, print_table, quiet, trust_option
+from .options import (data_option, echo_warnings, emit_json, force_option, json_option, preprocess_from,
+                      preprocess_options, print_table, quiet, trust_option)
 
 
 @click.command()
@@ -17,12 +19,18 @@ from .options import data_option, emit_json, force_option, json_option, print_ta
               help="Budget in percentage points; exceeding it exits 1.")
 @click.option("-o", "--out", type=click.Path(path_type=Path), default=None,
               help="Folder for report.json and report.md.")
+@preprocess_options
 @force_option
 @trust_option
 @json_option
 @click.pass_context
-def validate(ctx, candidate, reference, data_spec, kernels, max_accuracy_drop, out, force, trust_model, as_json):
+def validate(ctx, candidate, reference, data_spec, kernels, max_accuracy_drop, out, force, trust_model, as_json,
+             **preprocessing):
     """Compare CANDIDATE (.tflite) with its float reference: accuracy, agreement, errors.
+
+    \b
+    The preprocessing stored in CANDIDATE by `edgeconv convert` is applied to the data;
+    preprocessing options given here override it.
 
     \b
     Example:
@@ -34,23 +42,28 @@ def validate(ctx, candidate, reference, data_spec, kernels, max_accuracy_drop, o
     from ..report import Report
     from ..report.render import to_markdown
     from ..runtimes.host import HostRuntime
+    from ..tflite.metadata import edgeconv_info
     from ..tflite.reader import read_model_file
 
     if out is not None:
         check_writable(out, force)
-    read_model_file(candidate)
-    data = load_dataset(data_spec)
+    info = read_model_file(candidate)
+    model_bytes = candidate.read_bytes()
+    spec, label_column = preprocess_from(preprocessing, edgeconv_info(model_bytes).get("preprocess"))
+    data = load_dataset(data_spec, spec, info.main.tensor(info.main.inputs[0]).shape, label_column)
     report = Report(f"edgeconv validate {candidate.name}")
     with quiet(ctx):
         ref_session = _open_reference(reference, trust_model)
-        cand_session = HostRuntime(kernels=kernels).open(candidate.read_bytes())
+        cand_session = HostRuntime(kernels=kernels).open(model_bytes)
         v = validate_stage(ref_session, cand_session, data, report,
                            None if max_accuracy_drop is None else max_accuracy_drop / 100)
-        measure_stage(candidate.read_bytes(), "candidate", report)
+        measure_stage(model_bytes, "candidate", report)
     if out is not None:
         with atomic_dir(out, force=force) as tmp:
             (tmp / "report.json").write_text(report.to_json())
             (tmp / "report.md").write_text(to_markdown(report))
+    report.add("data", source=data.source, preprocess=json.loads(spec.to_json()))
+    echo_warnings(report)
     if as_json:
         emit_json(report.to_dict())
     else:

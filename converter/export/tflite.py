@@ -1,6 +1,7 @@
 """Keras model -> TFLite flatbuffer, then prove from the file that it is what was asked for."""
 from __future__ import annotations
 
+import json
 import re
 import time
 from dataclasses import dataclass, field
@@ -11,7 +12,9 @@ from .. import keras_env
 from ..data import Dataset, calibration_indices, check_fits
 from ..errors import ConversionError
 from ..models import input_shapes
+from ..preprocess import Preprocess
 from ..tflite.integer_check import IntegerProof, prove_integer
+from ..tflite.metadata import set_edgeconv_info
 from ..tflite.reader import ModelInfo, read_model
 
 MODES = ("int8", "int16x8", "float16", "dynamic", "float32")
@@ -68,9 +71,11 @@ class ConversionResult:
         }
 
 
-def convert(model, data: Dataset | None, options: ConvertOptions = ConvertOptions(), progress=None) -> ConversionResult:
+def convert(model, data: Dataset | None, options: ConvertOptions = ConvertOptions(), progress=None,
+            preprocess: Preprocess = Preprocess()) -> ConversionResult:
     """Convert and verify. `data` is required for modes that calibrate (int8, int16x8).
-    `progress(n)` is called once per calibration sample fed to the converter."""
+    `progress(n)` is called once per calibration sample fed to the converter. The
+    preprocessing spec and output names are stored in the file (tflite/metadata.py)."""
     start = time.perf_counter()
     needs_data = options.mode in ("int8", "int16x8")
     if needs_data and data is None:
@@ -83,6 +88,10 @@ def convert(model, data: Dataset | None, options: ConvertOptions = ConvertOption
     if calib is not None:
         converter.representative_dataset = _representative(calib, options.batch_size, progress)
     flatbuffer = _run(converter)
+    names = read_model(flatbuffer, "converted model").output_names()
+    flatbuffer = set_edgeconv_info(flatbuffer, {
+        "preprocess": json.loads(preprocess.to_json()), "outputs": names, "mode": options.mode,
+        "classes": list(data.classes) if data is not None and data.classes else None})
     info = read_model(flatbuffer, "converted model")
     proof = prove_integer(info, options.boundary_dtype) if needs_data else None
     if proof is not None and not proof.ok:

@@ -20,6 +20,7 @@ class Report:
     title: str
     sections: dict[str, dict] = field(default_factory=dict)
     checks: list[Check] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     def add(self, section: str, **figures) -> None:
         self.sections.setdefault(section, {}).update(figures)
@@ -28,6 +29,10 @@ class Report:
         c = Check(name, bool(ok), detail)
         self.checks.append(c)
         return c
+
+    def warn(self, message: str) -> None:
+        """Something the user should see that does not fail the run (the CLI prints it)."""
+        self.warnings.append(message)
 
     @property
     def ok(self) -> bool:
@@ -42,6 +47,7 @@ class Report:
             "title": self.title,
             "ok": self.ok,
             "checks": [c.__dict__ for c in self.checks],
+            "warnings": self.warnings,
             "sections": self.sections,
         })
 

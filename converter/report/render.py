@@ -22,6 +22,8 @@ def to_markdown(report: Report) -> str:
         lines += ["## Checks", ""]
         lines += [f"- {'✓' if c.ok else '✗'} **{c.name}**: {c.detail}" for c in report.checks]
         lines.append("")
+    if report.warnings:
+        lines += ["## Warnings", ""] + [f"- ⚠ {w}" for w in report.warnings] + [""]
     for name, figures in report.sections.items():
         lines += [f"## {name.replace('_', ' ').capitalize()}", "", "| figure | value |", "|---|---|"]
         lines += [f"| {k} | {fmt(v)} |" for k, v in figures.items()]

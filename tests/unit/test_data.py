@@ -21,12 +21,12 @@ def test_demo_is_the_held_back_digits():
 
 @pytest.mark.parametrize("make, message", [
     (lambda p: p, "does not exist"),
-    (lambda p: (p.mkdir(), p)[1], "is a folder"),
+    (lambda p: (p.mkdir(), p)[1], "no PNG or JPEG images in"),
     (lambda p: (p.write_bytes(b""), p)[1], "is empty"),
     (lambda p: (p.write_text("a,b\n1,2\n"), p)[1], "unsupported data format"),
 ])
 def test_unreadable_inputs(tmp_path, make, message):
-    suffix = ".csv" if "unsupported" in message else ".npz"
+    suffix = ".txt" if "unsupported" in message else ".npz"
     path = make(tmp_path / f"d{suffix}")
     with pytest.raises(DataError, match=message):
         load_dataset(str(path))
@@ -76,3 +76,60 @@ def test_calibration_is_seeded_and_stratified():
     assert len(a) == 50 and len(set(a)) == 50
     assert set(y[a]) == set(range(10))  # the rare class is represented too
     assert len(calibration_indices(ds, 5000, seed=0)) == len(y)
+
+
+def _png(path, value, size=(10, 12), mode="RGB"):
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new(mode, (size[1], size[0]), value).save(path)
+
+
+def test_image_folder_with_classes_resized_to_model_input(tmp_path):
+    from converter.preprocess import Preprocess
+
+    _png(tmp_path / "cat" / "a.png", (255, 0, 0))
+    _png(tmp_path / "cat" / "b.jpg", (250, 0, 0))
+    _png(tmp_path / "dog" / "c.PNG", (0, 0, 255))
+    ds = load_dataset(str(tmp_path), Preprocess(scale=1 / 255), input_shape=(None, 4, 5, 3))
+    assert ds.x.shape == (3, 4, 5, 3) and list(ds.y) == [0, 0, 1] and ds.classes == ("cat", "dog")
+    assert ds.x.dtype == np.float32 and ds.x[0, 0, 0, 0] == pytest.approx(1.0)
+    bgr = load_dataset(str(tmp_path), Preprocess(scale=1 / 255, channel_order="bgr"), input_shape=(None, 4, 5, 3))
+    assert bgr.x[0, 0, 0, 2] == pytest.approx(1.0)
+    gray = load_dataset(str(tmp_path), Preprocess(resize=(8, 8)), input_shape=(None, 4, 5, 1))
+    assert gray.x.shape == (3, 8, 8, 1)
+
+
+def test_unreadable_image_is_named(tmp_path):
+    _png(tmp_path / "a" / "ok.png", (1, 2, 3))
+    (tmp_path / "a" / "broken.png").write_bytes(b"not a png")
+    with pytest.raises(DataError, match="cannot read image .*broken.png"):
+        load_dataset(str(tmp_path), input_shape=(None, 4, 4, 3))
+
+
+def test_csv_with_named_label_column(tmp_path):
+    (tmp_path / "t.csv").write_text("a,kind,b\n1,spam,2.5\n3,ham,4\n5,spam,6\n")
+    ds = load_dataset(str(tmp_path / "t.csv"), label_column="kind")
+    assert ds.x.tolist() == [[1, 2.5], [3, 4], [5, 6]] and list(ds.y) == [1, 0, 1] and ds.classes == ("ham", "spam")
+    with pytest.raises(DataError, match="label column 'label' is not in .* \\(columns: a, kind, b\\)"):
+        load_dataset(str(tmp_path / "t.csv"), label_column="label")
+    with pytest.raises(DataError, match="line 2, column 'kind': 'spam' is not a number"):
+        load_dataset(str(tmp_path / "t.csv"))
+
+
+def test_preprocess_spec_round_trips_and_applies():
+    from converter.preprocess import Preprocess
+
+    spec = Preprocess(resize=(4, 4), mean=(127.5,), std=(127.5,), grayscale=True)
+    assert Preprocess.from_json(spec.to_json()) == spec
+    assert spec.apply(np.array([0, 255])).tolist() == [-1.0, 1.0]
+    with pytest.raises(DataError, match="--mean and --std go together"):
+        Preprocess(mean=(1.0,))
+
+
+def test_raw_pixels_trigger_a_range_warning():
+    from converter.preprocess import Preprocess, range_warning
+
+    raw = np.arange(256, dtype=np.float32).reshape(1, 16, 16)
+    assert "like raw pixels" in range_warning(raw, Preprocess())
+    assert range_warning(raw / 255, Preprocess()) is None
