@@ -121,7 +121,7 @@ def _checked(ds: Dataset, source: str) -> Dataset:
 def _check_array(x: np.ndarray, source: str) -> None:
     if x.ndim == 0 or len(x) == 0:
         raise DataError(f"{source} holds no samples", hint="x must have the samples along its first axis")
-    if not (np.issubdtype(x.dtype, np.number) or x.dtype == bool):
+    if not (np.issubdtype(x.dtype, np.integer) or np.issubdtype(x.dtype, np.floating) or x.dtype == bool):
         raise DataError(f"{source}: x has dtype {x.dtype}, not numbers", hint="store numeric arrays")
     if np.issubdtype(x.dtype, np.floating):
         bad = int(np.count_nonzero(~np.isfinite(x).reshape(len(x), -1).all(axis=1)))

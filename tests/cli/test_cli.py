@@ -142,3 +142,33 @@ def test_inspect_bad_paths(tmp_path, name):
     result = run("inspect", tmp_path / name)
     assert result.exit_code == 3
     assert result.stderr.splitlines()[0] == f"Error: {tmp_path / name} is not a file"
+
+
+def _strings(p):
+    np.save(p / "d.npy", np.array([["a"] * 64] * 3))
+    return p / "d.npy", f"Error: {p / 'd.npy'}: x has dtype <U1, not numbers"
+
+
+def _empty(p):
+    (p / "d.npz").write_bytes(b"")
+    return p / "d.npz", f"Error: data file {p / 'd.npz'} is empty"
+
+
+def _bad_image(p):
+    (p / "imgs" / "cat").mkdir(parents=True)
+    (p / "imgs" / "cat" / "x.png").write_bytes(b"garbage")
+    return p / "imgs", f"Error: cannot read image {p / 'imgs' / 'cat' / 'x.png'}"
+
+
+def _complex(p):
+    np.save(p / "d.npy", np.zeros((3, 8, 8, 1), np.complex64))
+    return p / "d.npy", f"Error: {p / 'd.npy'}: x has dtype complex64, not numbers"
+
+
+@pytest.mark.parametrize("make", [_strings, _empty, _bad_image, _complex])
+def test_convert_bad_data_table(chain, tmp_path, make):
+    data, first_line = make(tmp_path)
+    result = run("convert", chain.keras_path, "--data", data, "-o", tmp_path / "o.tflite")
+    assert result.exit_code == 3, result.output
+    assert result.stderr.splitlines()[0].startswith(first_line)
+    assert "Traceback" not in result.output and not (tmp_path / "o.tflite").exists()

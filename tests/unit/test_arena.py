@@ -44,3 +44,12 @@ def test_arena_of_real_model_is_below_naive(chain):
 
     p = plan(read_model_file(chain.int8_tflite).main)
     assert 0 < p.arena_bytes < p.naive_bytes
+
+
+def test_macs_of_the_digits_cnn(chain):
+    from converter.tflite.macs import model_macs
+    from converter.tflite.reader import read_model_file
+
+    # width-4 demo CNN: conv 1->4 3x3 and 4->8 3x3 on 8x8, dense 128->16, dense 16->10
+    expected = 64 * 4 * 9 + 64 * 8 * 9 * 4 + 16 * 128 + 10 * 16
+    assert model_macs(read_model_file(chain.int8_tflite).main) == expected
