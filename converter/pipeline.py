@@ -8,8 +8,9 @@ from .data import Dataset
 from .preprocess import Preprocess, range_warning
 from .export.tflite import ConversionResult, ConvertOptions, convert
 from .report import Report
-from .runtimes.host import HostRuntime
 from .tflite.arena import plan
+from .tflite.macs import model_macs
+from .tflite.reader import read_model
 from .validate import Validation, compare
 
 
@@ -29,6 +30,10 @@ def validate_stage(reference, candidate, data: Dataset, report: Report,
                    max_accuracy_drop: float | None = None) -> Validation:
     v = compare(reference, candidate, data)
     report.add("validation", **v.to_dict(), data=data.source)
+    if v.failures:
+        f = v.failures[0]
+        report.check("every sample ran", False, f"{len(v.failures)} sample(s) failed; first: sample {f.index}, "
+                                                 f"op {f.op}: {f.message}")
     if max_accuracy_drop is not None and v.accuracy_drop is not None:
         report.check("accuracy drop", v.accuracy_drop <= max_accuracy_drop,
                      f"{v.accuracy_drop * 100:.2f} points (budget {max_accuracy_drop * 100:.2f})")
@@ -36,18 +41,25 @@ def validate_stage(reference, candidate, data: Dataset, report: Report,
 
 
 def measure_stage(tflite: bytes, label: str, report: Report, runs: int = 200, threads: int = 1) -> None:
-    """Latency on host LiteRT and the memory figures of one .tflite model."""
-    session = HostRuntime(threads=threads).open(tflite)
+    """Latency and memory of one .tflite model on host LiteRT, in a worker process (whose
+    peak RSS is then the runtime's own)."""
+    from .runtimes.worker import WorkerSession
+
+    session = WorkerSession(tflite, threads)
     try:
-        stats = session.benchmark(runs=runs, warmup=20)
+        stats = session.benchmark(runs, 20)
+        memory = session.memory()
     finally:
         session.close()
+    info = read_model(tflite)
+    macs = model_macs(info.main)
     report.add("latency", **{label: {"p50_ms": stats.p50_ms, "p90_ms": stats.p90_ms, "p99_ms": stats.p99_ms,
-                                     "mean_ms": stats.mean_ms, "runs": stats.runs, "threads": threads,
-                                     "runtime": "host LiteRT (XNNPACK)"}})
-    arena = plan(session.info.main)
-    report.add("memory", **{f"{label}_arena_estimate_bytes": arena.arena_bytes,
-                            f"{label}_arena_naive_bytes": arena.naive_bytes})
+                                     "mean_ms": stats.mean_ms, "std_ms": stats.std_ms, "runs": stats.runs,
+                                     "threads": threads, "runtime": "host LiteRT (XNNPACK)"}})
+    report.add("memory", **{f"{label}_arena_estimate_bytes": memory["arena_estimate_bytes"],
+                            f"{label}_arena_naive_bytes": plan(info.main).naive_bytes,
+                            f"{label}_runtime_peak_rss_bytes": memory["peak_rss_bytes"]})
+    report.add("compute", **{f"{label}_macs": macs, f"{label}_mac_per_s": macs / (stats.p50_ms / 1e3)})
 
 
 def warn_if_unnormalised(data: Dataset, spec: Preprocess, report: Report) -> None:

@@ -10,6 +10,7 @@ import numpy as np
 
 from .data import Dataset
 from .errors import InputError
+from .runtimes.base import SampleFailure
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,9 @@ class Validation:
     candidate_accuracy: float | None
     agreement: float  # share of samples whose top-1 class (first output) is the same
     outputs: tuple[OutputError, ...]
+    reference_top5: float | None = None
+    candidate_top5: float | None = None
+    failures: tuple[SampleFailure, ...] = ()  # samples the candidate runtime could not run
 
     @property
     def accuracy_drop(self) -> float | None:
@@ -59,24 +63,43 @@ def match_outputs(reference: dict[str, np.ndarray], candidate: dict[str, np.ndar
 
 
 def compare(reference, candidate, data: Dataset) -> Validation:
+    """Metrics over the samples both sides ran; samples the candidate failed on are listed."""
     ref = reference.predict(list(data.inputs))
     cand = candidate.predict(list(data.inputs))
+    failures = tuple(getattr(candidate, "failures", ()))
     pairs = match_outputs(ref, cand)
-    errors = tuple(_output_error(r, c, ref[r], cand[c]) for r, c in pairs)
-    first_ref, first_cand = ref[pairs[0][0]], cand[pairs[0][1]]
-    ref_top, cand_top = _top1(first_ref), _top1(first_cand)
-    labelled = data.y is not None and first_ref.ndim == 2
+    ok = np.ones(len(data), bool)
+    ok[[f.index for f in failures]] = False
+    if not ok.any():
+        raise InputError(f"the candidate failed on every sample (first: sample {failures[0].index}, op "
+                         f"{failures[0].op}: {failures[0].message})", hint="see `edgeconv inspect` for the op")
+    errors = tuple(_output_error(r, c, ref[r][ok], cand[c][ok]) for r, c in pairs)
+    first_ref, first_cand = ref[pairs[0][0]][ok], cand[pairs[0][1]][ok]
+    labels = data.y[ok] if data.y is not None and first_ref.ndim == 2 else None
     return Validation(
-        samples=len(data),
-        reference_accuracy=float(np.mean(ref_top == data.y)) if labelled else None,
-        candidate_accuracy=float(np.mean(cand_top == data.y)) if labelled else None,
-        agreement=float(np.mean(ref_top == cand_top)),
+        samples=int(ok.sum()),
+        reference_accuracy=_top_k(first_ref, labels, 1),
+        candidate_accuracy=_top_k(first_cand, labels, 1),
+        agreement=float(np.mean(_top1(first_ref) == _top1(first_cand))),
         outputs=errors,
+        reference_top5=_top_k(first_ref, labels, 5),
+        candidate_top5=_top_k(first_cand, labels, 5),
+        failures=failures,
     )
 
 
 def _top1(out: np.ndarray) -> np.ndarray:
     return out.reshape(len(out), -1).argmax(axis=1)
+
+
+def _top_k(out: np.ndarray, labels: np.ndarray | None, k: int) -> float | None:
+    """Share of samples whose label is among the k highest scores (None without labels or
+    when there are not more than k classes, where top-k says nothing)."""
+    classes = out.reshape(len(out), -1).shape[1]
+    if labels is None or (k > 1 and classes <= k):
+        return None
+    top = np.argsort(-out.reshape(len(out), -1), axis=1, kind="stable")[:, :k]
+    return float(np.mean((top == labels[:, None]).any(axis=1)))
 
 
 def _output_error(ref_name: str, cand_name: str, ref: np.ndarray, cand: np.ndarray) -> OutputError:

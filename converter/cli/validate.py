@@ -15,6 +15,8 @@ from .options import (data_option, echo_warnings, emit_json, force_option, json_
 @data_option
 @click.option("--kernels", type=click.Choice(["xnnpack", "reference"]), default="xnnpack", show_default=True,
               help="Host LiteRT kernels; 'reference' is the bit-exact oracle.")
+@click.option("--workers", type=click.IntRange(1, 64), default=2, show_default=True,
+              help="Interpreter processes that share the samples (a native crash in one is reported, not fatal).")
 @click.option("--max-accuracy-drop", type=click.FloatRange(0, 100), default=None,
               help="Budget in percentage points; exceeding it exits 1.")
 @click.option("-o", "--out", type=click.Path(path_type=Path), default=None,
@@ -24,7 +26,7 @@ from .options import (data_option, echo_warnings, emit_json, force_option, json_
 @trust_option
 @json_option
 @click.pass_context
-def validate(ctx, candidate, reference, data_spec, kernels, max_accuracy_drop, out, force, trust_model, as_json,
+def validate(ctx, candidate, reference, data_spec, kernels, workers, max_accuracy_drop, out, force, trust_model, as_json,
              **preprocessing):
     """Compare CANDIDATE (.tflite) with its float reference: accuracy, agreement, errors.
 
@@ -41,7 +43,7 @@ def validate(ctx, candidate, reference, data_spec, kernels, max_accuracy_drop, o
     from ..pipeline import measure_stage, validate_stage
     from ..report import Report
     from ..report.render import to_markdown
-    from ..runtimes.host import HostRuntime
+    from ..runtimes.worker import ParallelSession
     from ..tflite.metadata import edgeconv_info
     from ..tflite.reader import read_model_file
 
@@ -54,9 +56,12 @@ def validate(ctx, candidate, reference, data_spec, kernels, max_accuracy_drop, o
     report = Report(f"edgeconv validate {candidate.name}")
     with quiet(ctx):
         ref_session = _open_reference(reference, trust_model)
-        cand_session = HostRuntime(kernels=kernels).open(model_bytes)
-        v = validate_stage(ref_session, cand_session, data, report,
-                           None if max_accuracy_drop is None else max_accuracy_drop / 100)
+        cand_session = ParallelSession(model_bytes, workers, kernels)
+        try:
+            v = validate_stage(ref_session, cand_session, data, report,
+                               None if max_accuracy_drop is None else max_accuracy_drop / 100)
+        finally:
+            cand_session.close()
         measure_stage(model_bytes, "candidate", report)
     if out is not None:
         with atomic_dir(out, force=force) as tmp:
@@ -89,6 +94,10 @@ def _rows(v, report) -> list[tuple[str, str]]:
             ("agreement (top-1)", pct(v.agreement))]
     rows += [(f"output {o.reference}", f"max |err| {o.max_abs:.4g}, cosine {o.cosine:.4f}, SNR {o.snr_db:.1f} dB")
              for o in v.outputs]
+    if v.candidate_top5 is not None:
+        rows.insert(1, ("top-5 reference / candidate", f"{pct(v.reference_top5)} / {pct(v.candidate_top5)}"))
+    if v.failures:
+        rows.append(("failed samples", f"{len(v.failures)}; first #{v.failures[0].index} in {v.failures[0].op}"))
     rows.append(("latency p50 / p90", f"{lat['p50_ms']:.3f} / {lat['p90_ms']:.3f} ms"))
     rows.append(("checks", ", ".join(f"{'✓' if c.ok else '✗'} {c.name}" for c in report.checks) or "–"))
     return rows

@@ -19,6 +19,15 @@ class Availability:
 
 
 @dataclass(frozen=True)
+class SampleFailure:
+    """The runtime failed on one sample: which one, in which op, and what it said."""
+
+    index: int
+    op: str
+    message: str
+
+
+@dataclass(frozen=True)
 class LatencyStats:
     runs: int
     warmup: int

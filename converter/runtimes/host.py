@@ -1,11 +1,12 @@
 """LiteRT on this machine: XNNPACK (default) or reference kernels (the correctness oracle)."""
 from __future__ import annotations
 
+import re
 import time
 
 import numpy as np
 
-from .base import Availability, LatencyStats
+from .base import Availability, LatencyStats, SampleFailure
 from ..errors import ModelError
 from ..tflite.arena import plan
 from ..tflite.reader import read_model
@@ -34,11 +35,16 @@ class HostRuntime:
 
 
 class HostSession:
+    """One interpreter. Samples run one batch (usually 1) at a time; a sample on which the
+    interpreter fails is recorded in `failures` and its outputs are NaN, so one bad sample
+    does not hide the results of the others."""
+
     def __init__(self, model: bytes, threads: int = 1, kernels: str = "xnnpack"):
         from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
         self.info = read_model(model)
         self.threads = threads
+        self.failures: list[SampleFailure] = []
         resolver = OpResolverType.BUILTIN_REF if kernels == "reference" else OpResolverType.AUTO
         try:
             self._interp = Interpreter(model_content=model, num_threads=threads,
@@ -49,6 +55,7 @@ class HostSession:
                              hint="the model may use ops this runtime lacks; see `edgeconv inspect`") from None
         self._inputs = self._interp.get_input_details()
         self._outputs = self._interp.get_output_details()
+        self._stateful = any(t.is_variable or t.dtype == "resource" for sg in self.info.subgraphs for t in sg.tensors)
         self.input_names = self.info.input_names()
         self.output_names = self.info.output_names()
 
@@ -57,12 +64,35 @@ class HostSession:
         batch = max(int(self._inputs[0]["shape"][0]), 1)
         results: list[list[np.ndarray]] = [[] for _ in self._outputs]
         for start in range(0, n, batch):
-            for detail, x in zip(self._inputs, inputs):
-                self._interp.set_tensor(detail["index"], _quantize(x[start:start + batch], detail))
-            self._interp.invoke()
-            for k, detail in enumerate(self._outputs):
-                results[k].append(_dequantize(self._interp.get_tensor(detail["index"]), detail))
+            chunk = [x[start:start + batch] for x in inputs]
+            for k, out in enumerate(self._run(chunk, start)):
+                results[k].append(out)
         return {name: np.concatenate(r)[:n] for name, r in zip(self.output_names, results)}
+
+    def _run(self, chunk: list[np.ndarray], index: int) -> list[np.ndarray]:
+        self._fit_shapes(chunk)
+        if self._stateful:
+            self._interp.reset_all_variables()  # each sample starts from the initial state
+        for detail, x in zip(self._inputs, chunk):
+            self._interp.set_tensor(detail["index"], _quantize(x, detail))
+        try:
+            self._interp.invoke()
+        except RuntimeError as e:
+            self.failures.append(SampleFailure(index, _failed_op(str(e)), str(e).strip().splitlines()[0][:300]))
+            return [np.full((len(chunk[0]), *d["shape"][1:]), np.nan, np.float32) for d in self._outputs]
+        return [_dequantize(self._interp.get_tensor(d["index"]), d) for d in self._outputs]
+
+    def _fit_shapes(self, chunk: list[np.ndarray]) -> None:
+        """Dynamic dimensions (and a batch that differs from the model's) are resized to the data."""
+        changed = False
+        for detail, x in zip(self._inputs, chunk):
+            if tuple(detail["shape"]) != x.shape:
+                self._interp.resize_tensor_input(detail["index"], list(x.shape), strict=False)
+                changed = True
+        if changed:
+            self._interp.allocate_tensors()
+            self._inputs = self._interp.get_input_details()
+            self._outputs = self._interp.get_output_details()
 
     def benchmark(self, runs: int = 100, warmup: int = 10) -> LatencyStats:
         rng = np.random.default_rng(0)
@@ -82,6 +112,11 @@ class HostSession:
 
     def close(self) -> None:
         self._interp = None
+
+
+def _failed_op(message: str) -> str:
+    m = re.search(r"Node number \d+ \((\w+)\) failed", message)
+    return m.group(1) if m else "unknown"
 
 
 def _quantize(x: np.ndarray, detail: dict) -> np.ndarray:

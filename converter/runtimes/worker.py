@@ -1,0 +1,156 @@
+"""Run a host interpreter in a child process, so a crash in native code (a malformed model,
+a kernel bug) becomes a clear error instead of a dead CLI; and split work across several
+children to use every core.
+
+The child is a fresh `python -m converter.runtimes.worker` (not a fork: TensorFlow's threads
+in the parent must not be copied; not multiprocessing's spawn: that re-imports the caller's
+main module). It imports only NumPy and LiteRT and talks over a socket pair.
+"""
+from __future__ import annotations
+
+import resource
+import signal
+import socket
+import subprocess
+import sys
+from multiprocessing.connection import Connection
+
+import numpy as np
+
+from .base import LatencyStats
+from ..errors import ConverterError, ModelError
+
+_HINT = "the model or a kernel is faulty: try --kernels reference, and `edgeconv inspect` the model"
+
+
+def _serve(conn) -> None:
+    from .host import HostSession
+
+    model, threads, kernels = conn.recv()
+    try:
+        session = HostSession(model, threads, kernels)
+    except ConverterError as e:
+        conn.send(("error", e.message, e.hint))
+        return
+    conn.send(("ok", (session.input_names, session.output_names)))
+    handlers = {
+        "predict": lambda inputs: (session.predict(inputs), _drain(session.failures)),
+        "benchmark": session.benchmark,
+        "memory": lambda: {**session.memory(), "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024},
+    }
+    while True:
+        command, *args = conn.recv()
+        if command == "close":
+            return
+        try:
+            conn.send(("ok", handlers[command](*args)))
+        except ConverterError as e:
+            conn.send(("error", e.message, e.hint))
+
+
+def _drain(items: list) -> list:
+    out = list(items)
+    items.clear()
+    return out
+
+
+class WorkerSession:
+    """A HostSession in a child process; same interface, plus `failures` per predict."""
+
+    def __init__(self, model: bytes, threads: int = 1, kernels: str = "xnnpack", timeout: float = 600.0):
+        parent, child = socket.socketpair()
+        self._proc = subprocess.Popen([sys.executable, "-m", __name__, str(child.fileno())], pass_fds=[child.fileno()],
+                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+        child.close()
+        self._conn = Connection(parent.detach())
+        self._conn.send((model, threads, kernels))
+        self.timeout = timeout
+        self.failures = []
+        self.input_names, self.output_names = self._receive("loading the model")
+
+    def send(self, command: str, *args) -> None:
+        self._conn.send((command, *args))
+
+    def _receive(self, doing: str):
+        if not self._conn.poll(self.timeout):
+            self.close()
+            raise ModelError(f"the runtime did not answer within {self.timeout:.0f} s while {doing}", hint=_HINT)
+        try:
+            status, *payload = self._conn.recv()
+        except (EOFError, ConnectionResetError):
+            raise ModelError(f"the runtime crashed ({self._exit_reason()}) while {doing}", hint=_HINT) from None
+        if status == "error":
+            raise ModelError(payload[0], hint=payload[1])
+        return payload[0]
+
+    def _exit_reason(self) -> str:
+        try:
+            code = self._proc.wait(5)
+        except subprocess.TimeoutExpired:
+            code = None
+        if code is not None and code < 0:
+            return f"killed by {signal.Signals(-code).name}"
+        return f"exit code {code}"
+
+    def predict(self, inputs: list[np.ndarray]) -> dict[str, np.ndarray]:
+        self.send("predict", inputs)
+        outputs, failures = self._receive(f"running {len(inputs[0])} samples")
+        self.failures.extend(failures)
+        return outputs
+
+    def benchmark(self, runs: int = 100, warmup: int = 10) -> LatencyStats:
+        self.send("benchmark", runs, warmup)
+        return self._receive("benchmarking")
+
+    def memory(self) -> dict:
+        self.send("memory")
+        return self._receive("measuring memory")
+
+    def close(self) -> None:
+        if self._conn.closed:
+            return
+        if self._proc.poll() is None:
+            try:
+                self._conn.send(("close",))
+                self._proc.wait(2)
+            except (BrokenPipeError, OSError, subprocess.TimeoutExpired):
+                self._proc.kill()
+                self._proc.wait()
+        self._conn.close()
+
+
+class ParallelSession:
+    """Several WorkerSessions; predict splits the samples into contiguous shards, one each."""
+
+    def __init__(self, model: bytes, workers: int = 2, kernels: str = "xnnpack"):
+        self._workers = [WorkerSession(model, 1, kernels) for _ in range(max(1, workers))]
+        self.input_names = self._workers[0].input_names
+        self.output_names = self._workers[0].output_names
+        self.failures = []
+
+    def predict(self, inputs: list[np.ndarray]) -> dict[str, np.ndarray]:
+        n = len(inputs[0])
+        bounds = np.linspace(0, n, len(self._workers) + 1).astype(int)
+        shards = [(w, a, b) for w, a, b in zip(self._workers, bounds[:-1], bounds[1:]) if b > a]
+        for w, a, b in shards:
+            w.send("predict", [x[a:b] for x in inputs])
+        parts = []
+        for w, a, b in shards:
+            outputs, failures = w._receive(f"running samples {a}..{b - 1}")
+            self.failures.extend(f.__class__(f.index + a, f.op, f.message) for f in failures)
+            parts.append(outputs)
+        return {k: np.concatenate([p[k] for p in parts]) for k in self.output_names}
+
+    def benchmark(self, runs: int = 100, warmup: int = 10) -> LatencyStats:
+        return self._workers[0].benchmark(runs, warmup)
+
+    def memory(self) -> dict:
+        return self._workers[0].memory()
+
+    def close(self) -> None:
+        for w in self._workers:
+            w.close()
+
+
+if __name__ == "__main__":
+    _serve(Connection(int(sys.argv[1])))
