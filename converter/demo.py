@@ -11,7 +11,8 @@ from .data import demo_digits
 from .export.tflite import ConvertOptions
 from .models import save_model
 from .outputs import atomic_dir
-from .pipeline import convert_stage, gzip_size, measure_stage, validate_stage
+from .bench import gzip_size
+from .pipeline import convert_stage, measure_stage, validate_stage
 from .report import Report
 from .report.render import to_markdown
 from .runtimes.host import HostRuntime

@@ -2,8 +2,7 @@
 checks to the Report, and returns its result."""
 from __future__ import annotations
 
-import gzip
-
+from .bench import gzip_size
 from .data import Dataset
 from .preprocess import Preprocess, range_warning
 from .export.tflite import ConversionResult, ConvertOptions, convert
@@ -67,7 +66,3 @@ def warn_if_unnormalised(data: Dataset, spec: Preprocess, report: Report) -> Non
         message = range_warning(x, spec)
         if message:
             report.warn(message)
-
-
-def gzip_size(data: bytes) -> int:
-    return len(gzip.compress(data, compresslevel=9, mtime=0))

@@ -17,6 +17,7 @@ COMMANDS = {
     "convert": "converter.cli.convert:convert",
     "validate": "converter.cli.validate:validate",
     "inspect": "converter.cli.inspect:inspect",
+    "bench": "converter.cli.bench:bench",
 }
 
 

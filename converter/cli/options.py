@@ -38,8 +38,15 @@ def emit_json(document: dict) -> None:
     click.echo(json.dumps(document, indent=2))
 
 
-def print_table(title: str, rows: list[tuple[str, str]]) -> None:
+def console():
+    """A rich console that does not squeeze tables to 80 columns when output is piped."""
     from rich.console import Console
+
+    c = Console()
+    return c if c.is_terminal else Console(width=160)
+
+
+def print_table(title: str, rows: list[tuple[str, str]]) -> None:
     from rich.table import Table
 
     table = Table(title=title, show_header=False, title_justify="left")
@@ -47,7 +54,7 @@ def print_table(title: str, rows: list[tuple[str, str]]) -> None:
     table.add_column()
     for k, v in rows:
         table.add_row(k, v)
-    Console(soft_wrap=True).print(table)
+    console().print(table)
 
 
 def _floats(ctx, param, value):

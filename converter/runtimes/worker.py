@@ -19,6 +19,7 @@ import numpy as np
 
 from .base import LatencyStats
 from ..errors import ConverterError, ModelError
+from ..logs import log_path
 
 _HINT = "the model or a kernel is faulty: try --kernels reference, and `edgeconv inspect` the model"
 
@@ -59,8 +60,12 @@ class WorkerSession:
 
     def __init__(self, model: bytes, threads: int = 1, kernels: str = "xnnpack", timeout: float = 600.0):
         parent, child = socket.socketpair()
-        self._proc = subprocess.Popen([sys.executable, "-m", __name__, str(child.fileno())], pass_fds=[child.fileno()],
-                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+        log = log_path()
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with open(log, "ab") as native_log:  # LiteRT's INFO lines and any child traceback
+            self._proc = subprocess.Popen([sys.executable, "-m", __name__, str(child.fileno())],
+                                          pass_fds=[child.fileno()], stdin=subprocess.DEVNULL,
+                                          stdout=subprocess.DEVNULL, stderr=native_log)
         child.close()
         self._conn = Connection(parent.detach())
         self._conn.send((model, threads, kernels))

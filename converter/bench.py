@@ -1,0 +1,60 @@
+"""Latency and memory of .tflite models on the host, across thread counts and kernels.
+
+Each configuration runs in its own worker process, so its peak RSS is the runtime's alone.
+"""
+from __future__ import annotations
+
+import gzip
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from .runtimes.base import LatencyStats
+from .runtimes.worker import WorkerSession
+from .tflite.arena import plan
+from .tflite.macs import model_macs
+from .tflite.reader import read_model, read_model_file
+
+
+@dataclass(frozen=True)
+class BenchRow:
+    model: str
+    kernels: str
+    threads: int
+    latency: LatencyStats
+    peak_rss_bytes: int
+    macs: int
+
+    @property
+    def mac_per_s(self) -> float:
+        return self.macs / (self.latency.p50_ms / 1e3) if self.latency.p50_ms > 0 else 0.0
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "mac_per_s": self.mac_per_s}
+
+
+def bench_model(path: Path, threads: list[int], kernels: list[str], runs: int, warmup: int) -> list[BenchRow]:
+    model = path.read_bytes()
+    macs = model_macs(read_model(model, str(path)).main)
+    rows = []
+    for k in kernels:
+        for t in threads:
+            session = WorkerSession(model, t, k)
+            try:
+                stats = session.benchmark(runs, warmup)
+                rss = session.memory()["peak_rss_bytes"]
+            finally:
+                session.close()
+            rows.append(BenchRow(path.name, k, t, stats, rss, macs))
+    return rows
+
+
+def gzip_size(data: bytes) -> int:
+    """What a model costs in an app download or an OTA update (pruned weights pay off here)."""
+    return len(gzip.compress(data, compresslevel=9, mtime=0))
+
+
+def size_figures(path: Path) -> dict:
+    info = read_model_file(path)  # clear errors for missing or non-model files
+    data = path.read_bytes()
+    return {"model": path.name, "size_bytes": len(data), "gzip_bytes": gzip_size(data),
+            "arena_estimate_bytes": plan(info.main).arena_bytes, "macs": model_macs(info.main)}

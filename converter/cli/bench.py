@@ -1,0 +1,64 @@
+"""`edgeconv bench`: latency, memory and MAC/s of .tflite models, side by side."""
+from pathlib import Path
+
+import click
+
+from .options import console, emit_json, json_option
+
+
+def _ints(ctx, param, value):
+    try:
+        values = [int(v) for v in value.split(",")]
+        assert all(v > 0 for v in values)
+        return values
+    except (ValueError, AssertionError):
+        raise click.BadParameter(f"'{value}' is not a comma-separated list of positive integers") from None
+
+
+@click.command()
+@click.argument("models", nargs=-1, required=True, type=click.Path(path_type=Path), metavar="MODEL.tflite...")
+@click.option("--threads", default="1", callback=_ints, show_default=True, help="Thread counts, e.g. 1,2.")
+@click.option("--kernels", default="xnnpack", show_default=True,
+              type=click.Choice(["xnnpack", "reference", "xnnpack,reference"]), help="Kernel sets to measure.")
+@click.option("--runs", type=click.IntRange(1), default=200, show_default=True)
+@click.option("--warmup", type=click.IntRange(0), default=20, show_default=True)
+@json_option
+def bench(models, threads, kernels, runs, warmup, as_json):
+    """Measure latency (p50/p90/p99), peak RSS, size and MAC/s of each model on host LiteRT.
+
+    Give the float and the int8 model together to see them side by side: int8 is not
+    always faster.
+
+    \b
+    Example:
+      edgeconv bench out/demo/model_float.tflite out/demo/model_int8.tflite --threads 1,2
+    """
+    from ..bench import bench_model, size_figures
+
+    sizes = [size_figures(m) for m in models]  # reads and validates every file before measuring
+    rows = [r for m in models for r in bench_model(m, threads, kernels.split(","), runs, warmup)]
+    if as_json:
+        emit_json({"models": sizes, "runs": [r.to_dict() for r in rows]})
+        return
+    _print(sizes, rows)
+
+
+def _print(sizes, rows) -> None:
+    from rich.table import Table
+
+    table = Table(title="host LiteRT latency")
+    for col in ("model", "kernels", "threads", "p50 ms", "p90 ms", "p99 ms", "peak RSS MB", "GMAC/s"):
+        table.add_column(col, justify="left" if col in ("model", "kernels") else "right")
+    for r in rows:
+        s = r.latency
+        table.add_row(r.model, r.kernels, str(r.threads), f"{s.p50_ms:.4g}", f"{s.p90_ms:.4g}", f"{s.p99_ms:.4g}",
+                      f"{r.peak_rss_bytes / 2**20:.1f}", f"{r.mac_per_s / 1e9:.2f}")
+    sizes_table = Table(title="size and memory")
+    for col in ("model", "bytes", "gzip bytes", "arena estimate", "MACs"):
+        sizes_table.add_column(col, justify="left" if col == "model" else "right")
+    for s in sizes:
+        sizes_table.add_row(s["model"], f"{s['size_bytes']:,}", f"{s['gzip_bytes']:,}",
+                            f"{s['arena_estimate_bytes']:,}", f"{s['macs']:,}")
+    out = console()
+    out.print(table)
+    out.print(sizes_table)

@@ -1,0 +1,35 @@
+import json
+
+from click.testing import CliRunner
+
+from converter.cli import cli
+
+
+def run(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+def test_bench_float_and_int8_side_by_side(chain):
+    result = run("bench", chain.float_tflite, chain.int8_tflite, "--threads", "1,2", "--runs", 5, "--warmup", 1,
+                 "--json")
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert [(r["model"], r["threads"]) for r in doc["runs"]] == [
+        ("model_float.tflite", 1), ("model_float.tflite", 2), ("model_int8.tflite", 1), ("model_int8.tflite", 2)]
+    assert all(r["latency"]["p50_ms"] > 0 and r["peak_rss_bytes"] > 0 and r["mac_per_s"] > 0 for r in doc["runs"])
+    float_size, int8_size = (m["size_bytes"] for m in doc["models"])
+    assert float_size > 3 * int8_size
+
+
+def test_bench_text_output(chain):
+    result = run("bench", chain.int8_tflite, "--runs", 3, "--warmup", 0, "--kernels", "reference")
+    assert result.exit_code == 0 and "host LiteRT latency" in result.stdout and "reference" in result.stdout
+
+
+def test_bench_bad_inputs(chain, tmp_path):
+    result = run("bench", tmp_path / "none.tflite")
+    assert result.exit_code == 3 and result.stderr.splitlines()[0] == f"Error: {tmp_path / 'none.tflite'} is not a file"
+    result = run("bench", chain.invalid)
+    assert result.exit_code == 3 and "is not a TFLite model" in result.stderr
+    result = run("bench", chain.int8_tflite, "--threads", "0")
+    assert result.exit_code == 2 and "'0' is not a comma-separated list of positive integers" in result.stderr
