@@ -8,9 +8,10 @@ from .options import emit_json, json_option
 
 @click.command()
 @click.argument("model_path", metavar="MODEL.tflite", type=click.Path(path_type=Path))
+@click.option("--tensors", is_flag=True, help="List every tensor with its quantization.")
 @json_option
-def inspect(model_path, as_json):
-    """Ops, inputs, outputs, quantization and the tensor-arena estimate of a .tflite model.
+def inspect(model_path, tensors, as_json):
+    """Ops, inputs, outputs, quantization, MACs and the tensor-arena estimate of a .tflite model.
 
     \b
     Example:
@@ -18,21 +19,40 @@ def inspect(model_path, as_json):
     """
     from ..tflite.summary import summarize
 
-    summary = summarize(model_path)
+    summary = summarize(model_path, tensors)
     if as_json:
         emit_json(summary)
         return
-    click.echo(f"{model_path}: {summary['size_bytes']:,} bytes, {len(summary['subgraphs'])} subgraph(s)")
+    w = summary["weights"]
+    click.echo(f"{model_path}: {summary['size_bytes']:,} bytes, {len(summary['subgraphs'])} subgraph(s), "
+               f"{summary['macs']:,} MACs per inference")
     for sg in summary["subgraphs"]:
-        click.echo(f"subgraph {sg['index']} {sg['name']}: {sg['operator_count']} ops, "
-                   f"arena estimate {sg['arena_estimate_bytes']:,} B")
+        click.echo(f"subgraph {sg['index']} {sg['name']}: {sg['operator_count']} ops, arena estimate "
+                   f"{sg['arena_estimate_bytes']:,} B{', dynamic input' if sg['dynamic'] else ''}"
+                   f"{', %d variable(s)' % sg['variables'] if sg['variables'] else ''}")
         for kind in ("inputs", "outputs"):
             for t in sg[kind]:
                 click.echo(f"  {kind[:-1]:<6} {t['name']}: {t['dtype']} {t['shape']}{_quant(t)}")
-    click.echo("ops: " + ", ".join(f"{k} x{v}" for k, v in summary["op_counts"].items()))
+        for t in sg.get("tensors", []):
+            click.echo(f"  tensor {t['index']:>4} {t['name']}: {t['dtype']} {t['shape']}"
+                       f"{' const' if t.get('constant') else ''}{_quant(t)}")
+    versions = {}
+    for sg in summary["subgraphs"]:
+        for op in sg["operators"]:
+            versions.setdefault(op["op"], set()).add(op["version"])
+    click.echo("ops: " + ", ".join(f"{k} x{v} (v{','.join(map(str, sorted(versions[k])))})"
+                                   for k, v in summary["op_counts"].items()))
+    if summary["custom_ops"]:
+        click.echo("custom ops: " + ", ".join(summary["custom_ops"]))
+    click.echo("weights: " + ", ".join(f"{k} {v:,} B" for k, v in w["bytes_by_dtype"].items())
+               + (f"; {w['sparse_tensors']} sparse tensor(s)" if w["sparse_tensors"] else ""))
     click.echo(f"fully integer: {'yes' if summary['fully_integer'] else 'no'}")
 
 
 def _quant(t: dict) -> str:
     q = t.get("quantization")
-    return f" (scale {q['scale'][0]:.6g}, zero point {q['zero_point'][0]})" if q else ""
+    if not q:
+        return ""
+    if len(q["scale"]) > 1:
+        return f" (per-channel on axis {q['axis']}: {len(q['scale'])} scales)"
+    return f" (scale {q['scale'][0]:.6g}, zero point {q['zero_point'][0]})"

@@ -45,19 +45,26 @@ class HostSession:
         self.info = read_model(model)
         self.threads = threads
         self.failures: list[SampleFailure] = []
-        resolver = OpResolverType.BUILTIN_REF if kernels == "reference" else OpResolverType.AUTO
+        self._make = lambda: Interpreter(
+            model_content=model, num_threads=threads,
+            experimental_op_resolver_type=OpResolverType.BUILTIN_REF if kernels == "reference" else OpResolverType.AUTO)
+        self._load()
+        tensors = [t for sg in self.info.subgraphs for t in sg.tensors]
+        # Variable tensors reset in place; resource variables only by a fresh interpreter.
+        self._reset = (self._load if any(t.dtype == "resource" for t in tensors)
+                       else self._interp.reset_all_variables if any(t.is_variable for t in tensors) else None)
+        self.input_names = self.info.input_names()
+        self.output_names = self.info.output_names()
+
+    def _load(self) -> None:
         try:
-            self._interp = Interpreter(model_content=model, num_threads=threads,
-                                       experimental_op_resolver_type=resolver)
+            self._interp = self._make()
             self._interp.allocate_tensors()
         except (RuntimeError, ValueError) as e:
             raise ModelError(f"LiteRT cannot load the model: {str(e).strip()[:300]}",
                              hint="the model may use ops this runtime lacks; see `edgeconv inspect`") from None
         self._inputs = self._interp.get_input_details()
         self._outputs = self._interp.get_output_details()
-        self._stateful = any(t.is_variable or t.dtype == "resource" for sg in self.info.subgraphs for t in sg.tensors)
-        self.input_names = self.info.input_names()
-        self.output_names = self.info.output_names()
 
     def predict(self, inputs: list[np.ndarray]) -> dict[str, np.ndarray]:
         n = len(inputs[0])
@@ -70,9 +77,9 @@ class HostSession:
         return {name: np.concatenate(r)[:n] for name, r in zip(self.output_names, results)}
 
     def _run(self, chunk: list[np.ndarray], index: int) -> list[np.ndarray]:
+        if self._reset:
+            self._reset()  # each sample starts from the model's initial state
         self._fit_shapes(chunk)
-        if self._stateful:
-            self._interp.reset_all_variables()  # each sample starts from the initial state
         for detail, x in zip(self._inputs, chunk):
             self._interp.set_tensor(detail["index"], _quantize(x, detail))
         try:

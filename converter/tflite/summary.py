@@ -5,10 +5,13 @@ from pathlib import Path
 
 from .arena import plan
 from .integer_check import prove_integer
+from .macs import model_macs
 from .reader import ModelInfo, Subgraph, TensorInfo, read_model_file
 
+INTEGER_IO = ("int8", "uint8", "int16")
 
-def summarize(path: Path) -> dict:
+
+def summarize(path: Path, tensors: bool = False) -> dict:
     info = read_model_file(path)
     io_type = info.main.tensor(info.main.inputs[0]).dtype if info.main.inputs else "int8"
     return {
@@ -16,26 +19,51 @@ def summarize(path: Path) -> dict:
         "size_bytes": info.size_bytes,
         "schema_version": info.version,
         "op_counts": info.op_counts(),
-        "fully_integer": prove_integer(info, io_type).ok if io_type in ("int8", "uint8", "int16") else False,
-        "subgraphs": [_subgraph(info, sg) for sg in info.subgraphs],
+        "custom_ops": sorted({op.op for sg in info.subgraphs for op in sg.operators if op.is_custom}),
+        "fully_integer": io_type in INTEGER_IO and prove_integer(info, io_type).ok,
+        "weights": _weights(info),
+        "macs": model_macs(info.main),
+        "metadata": list(info.metadata_names),
+        "subgraphs": [_subgraph(sg, tensors) for sg in info.subgraphs],
         "signatures": [{"key": s.key, "inputs": s.inputs, "outputs": s.outputs} for s in info.signatures],
     }
 
 
-def _subgraph(info: ModelInfo, sg: Subgraph) -> dict:
-    return {
+def _weights(info: ModelInfo) -> dict:
+    """Bytes of constant tensors by dtype, and which are sparse (DENSIFY) or float16."""
+    by_dtype: dict[str, int] = {}
+    sparse = 0
+    for sg in info.subgraphs:
+        for t in sg.tensors:
+            if t.is_constant:
+                by_dtype[t.dtype] = by_dtype.get(t.dtype, 0) + t.nbytes
+                sparse += t.is_sparse
+    return {"bytes_by_dtype": dict(sorted(by_dtype.items())), "sparse_tensors": sparse,
+            "float16": "float16" in by_dtype}
+
+
+def _subgraph(sg: Subgraph, tensors: bool) -> dict:
+    out = {
         "index": sg.index,
         "name": sg.name,
         "operator_count": len(sg.operators),
         "inputs": [_tensor(sg.tensor(i)) for i in sg.inputs],
         "outputs": [_tensor(sg.tensor(i)) for i in sg.outputs],
         "operators": [{"op": op.op, "version": op.version} for op in sg.operators],
+        "dynamic": any(sg.tensor(i).is_dynamic for i in sg.inputs),
+        "variables": sum(t.is_variable or t.dtype == "resource" for t in sg.tensors),
         "arena_estimate_bytes": plan(sg).arena_bytes,
     }
+    if tensors:
+        out["tensors"] = [_tensor(t) for t in sg.tensors]
+    return out
 
 
 def _tensor(t: TensorInfo) -> dict:
-    d = {"name": t.name, "dtype": t.dtype, "shape": list(t.shape_signature)}
+    d = {"index": t.index, "name": t.name, "dtype": t.dtype, "shape": list(t.shape_signature)}
+    if t.is_constant:
+        d["constant"] = True
     if t.is_quantized:
-        d["quantization"] = {"scale": list(t.scales), "zero_point": list(t.zero_points)}
+        d["quantization"] = {"scale": list(t.scales), "zero_point": list(t.zero_points),
+                             "axis": t.quantized_dimension}
     return d
