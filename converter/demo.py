@@ -12,9 +12,9 @@ from .export.tflite import ConvertOptions
 from .models import save_model
 from .outputs import atomic_dir
 from .bench import gzip_size
-from .pipeline import convert_stage, measure_stage, validate_stage
+from .pipeline import convert_stage, layer_error_stage, measure_stage, validate_stage
 from .report import Report
-from .report.render import to_markdown
+from .report.render import to_html, to_markdown
 from .runtimes.host import HostRuntime
 from .runtimes.keras import KerasSession
 
@@ -72,11 +72,13 @@ def run_demo(opts: DemoOptions, progress=print) -> Report:
         progress(f"validating int8 on host LiteRT against the float model on {len(held_back)} held-back digits")
         v = validate_stage(KerasSession(model), HostRuntime().open(int8.tflite), held_back, report,
                            max_accuracy_drop=0.01)
+        layer_error_stage(model, train, held_back, ConvertOptions(samples=opts.samples, seed=opts.seed), report)
         measure_stage(int8.tflite, "int8", report)
         measure_stage(float_tflite, "float", report)
         report.add("run", seconds=round(time.perf_counter() - started, 1))
         (tmp / "report.json").write_text(report.to_json())
         (tmp / "report.md").write_text(to_markdown(report))
+        (tmp / "report.html").write_text(to_html(report))
     return report
 
 

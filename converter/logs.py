@@ -49,3 +49,12 @@ def _is_fd2(stream) -> bool:
         return stream.fileno() == 2
     except (AttributeError, OSError, ValueError):
         return False
+
+
+@contextlib.contextmanager
+def quiet_python_warnings():
+    """TensorFlow's Python-level deprecation chatter (e.g. about tf.lite.Interpreter) is not
+    the user's concern when edgeconv calls TensorFlow on their behalf."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield

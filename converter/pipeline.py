@@ -25,6 +25,16 @@ def convert_stage(model, data: Dataset | None, options: ConvertOptions, report: 
     return result
 
 
+def layer_error_stage(model, calibration: Dataset, debug: Dataset, options: ConvertOptions, report: Report,
+                      top: int = 5) -> None:
+    """The layers that lose the most to quantization (pitfall: accurate in Keras, not in TFLite)."""
+    from .quant_debug import layer_errors
+
+    worst = layer_errors(model, calibration, debug, options)[:top]
+    report.add("layer_errors", metric="RMSE / quantization step (LSB)", debug_samples=min(50, len(debug)),
+               worst=[w.to_dict() for w in worst])
+
+
 def validate_stage(reference, candidate, data: Dataset, report: Report,
                    max_accuracy_drop: float | None = None) -> Validation:
     v = compare(reference, candidate, data)

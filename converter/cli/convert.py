@@ -20,13 +20,16 @@ MODES = ("int8", "int16x8", "float16", "dynamic", "float32")  # see export/tflit
 @click.option("--per-tensor", is_flag=True, help="Per-tensor instead of per-channel weight scales.")
 @click.option("--samples", type=click.IntRange(1), default=200, show_default=True,
               help="Representative samples used for calibration.")
+@click.option("--layer-errors", type=click.IntRange(0), default=0, show_default=True, metavar="N",
+              help="Rank the N layers that lose the most to quantization (QuantizationDebugger).")
 @preprocess_options
 @seed_option
 @force_option
 @trust_option
 @json_option
 @click.pass_context
-def convert(ctx, model_path, data_spec, out, mode, io_type, per_tensor, samples, seed, force, trust_model, as_json,
+def convert(ctx, model_path, data_spec, out, mode, io_type, per_tensor, samples, layer_errors, seed, force, trust_model,
+            as_json,
             **preprocessing):
     """Convert a Keras model to TFLite and prove the result is what was asked for.
 
@@ -39,7 +42,7 @@ def convert(ctx, model_path, data_spec, out, mode, io_type, per_tensor, samples,
     from ..export.tflite import ConvertOptions
     from ..models import input_shapes, load, model_format
     from ..outputs import check_writable, write_bytes
-    from ..pipeline import convert_stage, warn_if_unnormalised
+    from ..pipeline import convert_stage, layer_error_stage, warn_if_unnormalised
     from ..report import Report
 
     check_writable(out, force)
@@ -57,6 +60,8 @@ def convert(ctx, model_path, data_spec, out, mode, io_type, per_tensor, samples,
         warn_if_unnormalised(data, spec, report)
         with _calibration_bar(as_json or mode not in ("int8", "int16x8"), min(samples, len(data))) as bar:
             result = convert_stage(model, data, options, report, progress=bar, preprocess=spec)
+        if layer_errors and mode in ("int8", "int16x8"):
+            layer_error_stage(model, data, data, options, report, top=layer_errors)
     write_bytes(out, result.tflite, force=force)
     report.add("output", path=str(out))
     echo_warnings(report)
@@ -68,6 +73,8 @@ def convert(ctx, model_path, data_spec, out, mode, io_type, per_tensor, samples,
         ("size", f"{len(result.tflite):,} B"),
         ("ops", ", ".join(f"{k} x{v}" for k, v in result.info.op_counts().items())),
         ("calibration", f"{result.calibration_samples} samples, seed {seed}"),
+        *[(f"layer error #{k + 1}", f"{w['layer']} ({w['op']}): {w['rmse_lsb']:.2f} LSB RMSE")
+          for k, w in enumerate(report.sections.get("layer_errors", {}).get("worst", []))],
         ("checks", ", ".join(f"{'✓' if c.ok else '✗'} {c.name}" for c in report.checks) or "–"),
     ])
 

@@ -42,7 +42,7 @@ def validate(ctx, candidate, reference, data_spec, kernels, workers, max_accurac
     from ..outputs import atomic_dir, check_writable
     from ..pipeline import measure_stage, validate_stage
     from ..report import Report
-    from ..report.render import to_markdown
+    from ..report.render import to_html, to_markdown
     from ..runtimes.worker import ParallelSession
     from ..tflite.metadata import edgeconv_info
     from ..tflite.reader import read_model_file
@@ -67,6 +67,7 @@ def validate(ctx, candidate, reference, data_spec, kernels, workers, max_accurac
         with atomic_dir(out, force=force) as tmp:
             (tmp / "report.json").write_text(report.to_json())
             (tmp / "report.md").write_text(to_markdown(report))
+            (tmp / "report.html").write_text(to_html(report))
     report.add("data", source=data.source, preprocess=json.loads(spec.to_json()))
     echo_warnings(report)
     if as_json:

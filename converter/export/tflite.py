@@ -84,9 +84,9 @@ def convert(model, data: Dataset | None, options: ConvertOptions = ConvertOption
         check_fits(data, input_shapes(model))
     calib = data.take(calibration_indices(data, options.samples, options.seed)) if needs_data else None
     keras_env.seed_everything(options.seed)
-    converter = _make_converter(model, options)
+    converter = make_converter(model, options)
     if calib is not None:
-        converter.representative_dataset = _representative(calib, options.batch_size, progress)
+        converter.representative_dataset = representative(calib, options.batch_size, progress)
     flatbuffer = _run(converter)
     names = read_model(flatbuffer, "converted model").output_names()
     flatbuffer = set_edgeconv_info(flatbuffer, {
@@ -100,7 +100,7 @@ def convert(model, data: Dataset | None, options: ConvertOptions = ConvertOption
                             0 if calib is None else len(calib), info.output_names())
 
 
-def _make_converter(model, options: ConvertOptions):
+def make_converter(model, options: ConvertOptions):
     """Trace the model as a concrete function with a fixed batch and named outputs. This works
     for Sequential, Functional and subclassed models alike and keeps the Keras output names as
     the signature's output keys, so outputs can be matched by name after conversion."""
@@ -144,7 +144,7 @@ def _configure(converter, options: ConvertOptions, tf) -> None:
     converter._experimental_disable_per_channel = not options.per_channel
 
 
-def _representative(calib: Dataset, batch_size: int, progress):
+def representative(calib: Dataset, batch_size: int, progress=None):
     def gen():
         for i in range(0, len(calib) - batch_size + 1, batch_size):
             if progress:

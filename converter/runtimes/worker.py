@@ -37,7 +37,7 @@ def _serve(conn) -> None:
     handlers = {
         "predict": lambda inputs: (session.predict(inputs), _drain(session.failures)),
         "benchmark": session.benchmark,
-        "memory": lambda: {**session.memory(), "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024},
+        "memory": lambda: {**session.memory(), "peak_rss_bytes": _peak_rss()},
     }
     while True:
         command, *args = conn.recv()
@@ -47,6 +47,16 @@ def _serve(conn) -> None:
             conn.send(("ok", handlers[command](*args)))
         except ConverterError as e:
             conn.send(("error", e.message, e.hint))
+
+
+def _peak_rss() -> int:
+    """This process's own high-water mark. ru_maxrss is not: on Linux it survives exec and so
+    includes the moment the child was a fork of the (large) parent."""
+    try:
+        with open("/proc/self/status") as f:
+            return next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmHWM:"))
+    except (OSError, StopIteration):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 def _drain(items: list) -> list:

@@ -14,7 +14,7 @@ def test_demo_produces_a_fully_integer_model_within_one_point(tmp_path):
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert sorted(p.name for p in out.iterdir()) == [
-        "model.keras", "model_float.tflite", "model_int8.tflite", "report.json", "report.md"]
+        "model.keras", "model_float.tflite", "model_int8.tflite", "report.html", "report.json", "report.md"]
     assert json.loads((out / "report.json").read_text())["sections"]["validation"] == report["sections"]["validation"]
 
     info = read_model_file(out / "model_int8.tflite")
@@ -29,7 +29,10 @@ def test_demo_produces_a_fully_integer_model_within_one_point(tmp_path):
     assert report["sections"]["memory"]["int8_arena_estimate_bytes"] > 0
     assert [c["name"] for c in report["checks"]] == ["fully integer", "accuracy drop"]
     md = (out / "report.md").read_text()
-    assert "✓ **fully integer**" in md and "## Validation" in md
+    assert "✓ **fully integer**" in md and "## Validation" in md and "## Layer errors" in md
+    page = (out / "report.html").read_text()
+    assert page.count("data:image/png;base64,") == 3 and "src='http" not in page
+    assert report["sections"]["layer_errors"]["worst"][0]["rmse_lsb"] > 0
 
 
 def test_demo_is_reproducible_and_keeps_existing_output(tmp_path):
