@@ -17,8 +17,6 @@ def convert_stage(model, data: Dataset | None, options: ConvertOptions, report: 
                   preprocess: Preprocess = Preprocess()) -> ConversionResult:
     result = convert(model, data, options, progress, preprocess)
     report.add("conversion", **result.summary())
-    report.add("size", **{f"{options.mode}_tflite_bytes": len(result.tflite),
-                          f"{options.mode}_tflite_gzip_bytes": gzip_size(result.tflite)})
     if result.proof is not None:
         report.check("fully integer", result.proof.ok,
                      f"inputs/outputs {options.boundary_dtype}, {sum(result.info.op_counts().values())} ops, none in float")
@@ -35,17 +33,13 @@ def layer_error_stage(model, calibration: Dataset, debug: Dataset, options: Conv
                worst=[w.to_dict() for w in worst])
 
 
-def validate_stage(reference, candidate, data: Dataset, report: Report,
-                   max_accuracy_drop: float | None = None) -> Validation:
+def validate_stage(reference, candidate, data: Dataset, report: Report) -> Validation:
     v = compare(reference, candidate, data)
     report.add("validation", **v.to_dict(), data=data.source)
     if v.failures:
         f = v.failures[0]
         report.check("every sample ran", False, f"{len(v.failures)} sample(s) failed; first: sample {f.index}, "
                                                  f"op {f.op}: {f.message}")
-    if max_accuracy_drop is not None and v.accuracy_drop is not None:
-        report.check("accuracy drop", v.accuracy_drop <= max_accuracy_drop,
-                     f"{v.accuracy_drop * 100:.2f} points (budget {max_accuracy_drop * 100:.2f})")
     return v
 
 
@@ -69,6 +63,7 @@ def measure_stage(tflite: bytes, label: str, report: Report, runs: int = 200, th
                             f"{label}_arena_naive_bytes": plan(info.main).naive_bytes,
                             f"{label}_runtime_peak_rss_bytes": memory["peak_rss_bytes"]})
     report.add("compute", **{f"{label}_macs": macs, f"{label}_mac_per_s": macs / (stats.p50_ms / 1e3)})
+    report.add("size", **{f"{label}_bytes": len(tflite), f"{label}_gzip_bytes": gzip_size(tflite)})
 
 
 def warn_if_unnormalised(data: Dataset, spec: Preprocess, report: Report) -> None:

@@ -117,3 +117,26 @@ def preprocess_from(kwargs: dict, stored: dict | None = None):
     base = Preprocess.from_json(json.dumps(stored)) if stored else Preprocess()
     spec = Preprocess(**{**base.__dict__, **{k: v for k, v in given.items() if v is not None}})
     return spec, kwargs.pop("label_column")
+
+
+_BUDGET_OPTIONS = [
+    click.option("--max-accuracy-drop", type=click.FloatRange(0), help="Budget: accuracy drop in percentage points."),
+    click.option("--min-agreement", type=click.FloatRange(0, 100), help="Budget: top-1 agreement in percent."),
+    click.option("--max-latency-ms", type=click.FloatRange(0), help="Budget: host p50 latency in ms."),
+    click.option("--max-arena-kb", type=click.FloatRange(0), help="Budget: tensor-arena estimate in KB."),
+    click.option("--max-size-kb", type=click.FloatRange(0), help="Budget: model file size in KB."),
+]
+
+
+def budget_options(f):
+    """Budgets for build pipelines: each is a ✓/✗ check; any failed budget exits 1."""
+    for option in reversed(_BUDGET_OPTIONS):
+        f = option(f)
+    return f
+
+
+def budgets_from(kwargs: dict):
+    from ..budgets import Budgets
+
+    return Budgets(**{k: kwargs.pop(k) for k in ("max_accuracy_drop", "min_agreement", "max_latency_ms",
+                                                 "max_arena_kb", "max_size_kb")})

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import click
 
-from .options import (data_option, echo_warnings, emit_json, force_option, json_option, preprocess_from,
+from .options import (budget_options, budgets_from, data_option, echo_warnings, emit_json, force_option, json_option, preprocess_from,
                       preprocess_options, print_table, quiet, trust_option)
 
 
@@ -17,8 +17,7 @@ from .options import (data_option, echo_warnings, emit_json, force_option, json_
               help="Host LiteRT kernels; 'reference' is the bit-exact oracle.")
 @click.option("--workers", type=click.IntRange(1, 64), default=2, show_default=True,
               help="Interpreter processes that share the samples (a native crash in one is reported, not fatal).")
-@click.option("--max-accuracy-drop", type=click.FloatRange(0, 100), default=None,
-              help="Budget in percentage points; exceeding it exits 1.")
+@budget_options
 @click.option("-o", "--out", type=click.Path(path_type=Path), default=None,
               help="Folder for report.json and report.md.")
 @preprocess_options
@@ -26,8 +25,8 @@ from .options import (data_option, echo_warnings, emit_json, force_option, json_
 @trust_option
 @json_option
 @click.pass_context
-def validate(ctx, candidate, reference, data_spec, kernels, workers, max_accuracy_drop, out, force, trust_model, as_json,
-             **preprocessing):
+def validate(ctx, candidate, reference, data_spec, kernels, workers, out, force, trust_model, as_json,
+             **options):
     """Compare CANDIDATE (.tflite) with its float reference: accuracy, agreement, errors.
 
     \b
@@ -36,7 +35,8 @@ def validate(ctx, candidate, reference, data_spec, kernels, workers, max_accurac
 
     \b
     Example:
-      edgeconv validate model_int8.tflite --reference model.keras --data test.npz --max-accuracy-drop 1
+      edgeconv validate model_int8.tflite --reference model.keras --data test.npz \
+          --max-accuracy-drop 1 --max-latency-ms 5 --max-arena-kb 64
     """
     from ..data import load_dataset
     from ..outputs import atomic_dir, check_writable
@@ -51,18 +51,19 @@ def validate(ctx, candidate, reference, data_spec, kernels, workers, max_accurac
         check_writable(out, force)
     info = read_model_file(candidate)
     model_bytes = candidate.read_bytes()
-    spec, label_column = preprocess_from(preprocessing, edgeconv_info(model_bytes).get("preprocess"))
+    budgets = budgets_from(options)
+    spec, label_column = preprocess_from(options, edgeconv_info(model_bytes).get("preprocess"))
     data = load_dataset(data_spec, spec, info.main.tensor(info.main.inputs[0]).shape, label_column)
     report = Report(f"edgeconv validate {candidate.name}")
     with quiet(ctx):
         ref_session = _open_reference(reference, trust_model)
         cand_session = ParallelSession(model_bytes, workers, kernels)
         try:
-            v = validate_stage(ref_session, cand_session, data, report,
-                               None if max_accuracy_drop is None else max_accuracy_drop / 100)
+            v = validate_stage(ref_session, cand_session, data, report)
         finally:
             cand_session.close()
         measure_stage(model_bytes, "candidate", report)
+    budgets.apply(report, "candidate")
     if out is not None:
         with atomic_dir(out, force=force) as tmp:
             (tmp / "report.json").write_text(report.to_json())

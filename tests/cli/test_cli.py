@@ -172,3 +172,28 @@ def test_convert_bad_data_table(chain, tmp_path, make):
     assert result.exit_code == 3, result.output
     assert result.stderr.splitlines()[0].startswith(first_line)
     assert "Traceback" not in result.output and not (tmp_path / "o.tflite").exists()
+
+
+def test_validate_budgets_pass_and_fail_as_set(chain):
+    base = ["validate", chain.int8_tflite, "--reference", chain.keras_path, "--data", chain.test_npz, "--json"]
+    generous = run(*base, "--max-accuracy-drop", 50, "--min-agreement", 50, "--max-latency-ms", 1000,
+                   "--max-arena-kb", 1024, "--max-size-kb", 1024)
+    assert generous.exit_code == 0, generous.output
+    checks = {c["name"]: c for c in json.loads(generous.stdout)["checks"]}
+    assert set(checks) == {"accuracy drop", "agreement", "latency", "arena", "size"}
+    assert all(c["ok"] for c in checks.values())
+    tight = run(*base, "--max-latency-ms", 0, "--max-size-kb", 1)
+    assert tight.exit_code == 1
+    checks = {c["name"]: c for c in json.loads(tight.stdout)["checks"]}
+    assert not checks["latency"]["ok"] and "(budget 0 ms)" in checks["latency"]["detail"]
+    assert not checks["size"]["ok"] and checks["size"]["detail"].endswith("KB (budget 1 KB)")
+
+
+def test_validate_corrupt_and_random_candidates(chain, tmp_path):
+    data = chain.int8_tflite.read_bytes()
+    (tmp_path / "cut.tflite").write_bytes(data[: len(data) // 2])
+    (tmp_path / "random.tflite").write_bytes(np.random.default_rng(0).bytes(4096))
+    for name in ("cut.tflite", "random.tflite"):
+        result = run("validate", tmp_path / name, "--reference", chain.keras_path, "--data", chain.test_npz)
+        assert result.exit_code == 3, result.output
+        assert result.stderr.startswith("Error: ") and "Traceback" not in result.output
