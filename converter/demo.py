@@ -12,7 +12,7 @@ from .export.tflite import ConvertOptions
 from .models import save_model
 from .outputs import atomic_dir
 from .budgets import Budgets
-from .pipeline import convert_stage, layer_error_stage, measure_stage, validate_stage
+from .stages import convert_stage, layer_error_stage, measure_stage, validate_stage
 from .report import Report
 from .report.render import to_html, to_markdown
 from .runtimes.host import HostRuntime

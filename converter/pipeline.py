@@ -1,73 +1,120 @@
-"""Stages shared by the CLI commands and the demo: each takes its inputs, adds its figures and
-checks to the Report, and returns its result."""
+"""Run a Recipe: its stages in order, every artifact and the report written atomically into
+one output folder, with the resolved recipe and a manifest of sha256 sums."""
 from __future__ import annotations
 
-from .bench import gzip_size
-from .data import Dataset
-from .preprocess import Preprocess, range_warning
-from .export.tflite import ConversionResult, ConvertOptions, convert
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from .budgets import Budgets
+from .data import Dataset, demo_digits, load_dataset
+from .export.tflite import ConvertOptions
+from .outputs import atomic_dir
+from .recipe import ConvertStage, PackageStage, Recipe, ValidateStage, to_yaml
 from .report import Report
-from .tflite.arena import plan
-from .tflite.macs import model_macs
-from .tflite.reader import read_model
-from .validate import Validation, compare
+from .report.render import to_html, to_markdown
+from .stages import convert_stage, layer_error_stage, measure_stage, validate_stage
 
 
-def convert_stage(model, data: Dataset | None, options: ConvertOptions, report: Report, progress=None,
-                  preprocess: Preprocess = Preprocess()) -> ConversionResult:
-    result = convert(model, data, options, progress, preprocess)
-    report.add("conversion", **result.summary())
-    if result.proof is not None:
-        report.check("fully integer", result.proof.ok,
-                     f"inputs/outputs {options.boundary_dtype}, {sum(result.info.op_counts().values())} ops, none in float")
-    return result
+@dataclass
+class Run:
+    recipe: Recipe
+    folder: Path  # the temporary folder being filled
+    report: Report
+    model: object = None
+    calibration: Dataset | None = None
+    validation: Dataset | None = None
+    tflite: bytes = b""
+    tflite_name: str = ""
 
 
-def layer_error_stage(model, calibration: Dataset, debug: Dataset, options: ConvertOptions, report: Report,
-                      top: int = 5) -> None:
-    """The layers that lose the most to quantization (pitfall: accurate in Keras, not in TFLite)."""
-    from .quant_debug import layer_errors
-
-    worst = layer_errors(model, calibration, debug, options)[:top]
-    report.add("layer_errors", metric="RMSE / quantization step (LSB)", debug_samples=min(50, len(debug)),
-               worst=[w.to_dict() for w in worst])
-
-
-def validate_stage(reference, candidate, data: Dataset, report: Report) -> Validation:
-    v = compare(reference, candidate, data)
-    report.add("validation", **v.to_dict(), data=data.source)
-    if v.failures:
-        f = v.failures[0]
-        report.check("every sample ran", False, f"{len(v.failures)} sample(s) failed; first: sample {f.index}, "
-                                                 f"op {f.op}: {f.message}")
-    return v
+def run_recipe(recipe: Recipe, out: Path, force: bool = False, progress=lambda message: None) -> Report:
+    report = Report(f"edgeconv run {recipe.name}")
+    with atomic_dir(out, force) as tmp:
+        run = Run(recipe, tmp, report)
+        progress(f"model: {recipe.model}")
+        _load_inputs(run)
+        for stage in recipe.stages:
+            progress(f"stage: {type(stage).__name__.removesuffix('Stage').lower()}")
+            STAGE_RUNNERS[type(stage)](run, stage)
+        recipe.budgets.apply(report, "model")
+        _write_outputs(run)
+    return report
 
 
-def measure_stage(tflite: bytes, label: str, report: Report, runs: int = 200, threads: int = 1) -> None:
-    """Latency and memory of one .tflite model on host LiteRT, in a worker process (whose
-    peak RSS is then the runtime's own)."""
-    from .runtimes.worker import WorkerSession
+def _load_inputs(run: Run) -> None:
+    from .models import load, save_model
 
-    session = WorkerSession(tflite, threads)
+    r = run.recipe
+    if r.model == "demo":
+        from .demo import train_cnn
+
+        train, held_back = demo_digits(r.seed)
+        run.model = train_cnn(train, r.seed, epochs=30)
+        save_model(run.model, run.folder / "model.keras")
+        run.report.add("model", source="demo digits CNN (trained here)", parameters=int(run.model.count_params()))
+    else:
+        loaded = load(r.model)
+        run.model = loaded.model
+        run.report.add("model", source=r.model, format=loaded.format, keras_version=loaded.keras_version,
+                       intake=loaded.intake)
+    shape = tuple(run.model.inputs[0].shape) if run.model.inputs else None
+    if r.data == "demo":
+        run.calibration, run.validation = demo_digits(r.seed)
+    else:
+        run.calibration = load_dataset(r.data, r.preprocess, shape)
+        run.validation = load_dataset(r.validation_data, r.preprocess, shape) if r.validation_data else run.calibration
+
+
+def _convert(run: Run, stage: ConvertStage) -> None:
+    options = ConvertOptions(mode=stage.mode, io_type=stage.io, per_channel=stage.per_channel,
+                             samples=stage.samples, seed=run.recipe.seed)
+    result = convert_stage(run.model, run.calibration, options, run.report, preprocess=run.recipe.preprocess)
+    if stage.layer_errors and stage.mode in ("int8", "int16x8"):
+        layer_error_stage(run.model, run.calibration, run.validation, options, run.report, stage.layer_errors)
+    run.tflite, run.tflite_name = result.tflite, f"model_{stage.mode}.tflite"
+    (run.folder / run.tflite_name).write_bytes(run.tflite)
+    measure_stage(run.tflite, "model", run.report)
+
+
+def _validate(run: Run, stage: ValidateStage) -> None:
+    from .runtimes.keras import KerasSession
+    from .runtimes.worker import ParallelSession
+
+    candidate = ParallelSession(run.tflite, stage.workers, stage.kernels)
     try:
-        stats = session.benchmark(runs, 20)
-        memory = session.memory()
+        validate_stage(KerasSession(run.model), candidate, run.validation, run.report)
     finally:
-        session.close()
-    info = read_model(tflite)
-    macs = model_macs(info.main)
-    report.add("latency", **{label: {"p50_ms": stats.p50_ms, "p90_ms": stats.p90_ms, "p99_ms": stats.p99_ms,
-                                     "mean_ms": stats.mean_ms, "std_ms": stats.std_ms, "runs": stats.runs,
-                                     "threads": threads, "runtime": "host LiteRT (XNNPACK)"}})
-    report.add("memory", **{f"{label}_arena_estimate_bytes": memory["arena_estimate_bytes"],
-                            f"{label}_arena_naive_bytes": plan(info.main).naive_bytes,
-                            f"{label}_runtime_peak_rss_bytes": memory["peak_rss_bytes"]})
-    report.add("compute", **{f"{label}_macs": macs, f"{label}_mac_per_s": macs / (stats.p50_ms / 1e3)})
-    report.add("size", **{f"{label}_bytes": len(tflite), f"{label}_gzip_bytes": gzip_size(tflite)})
+        candidate.close()
 
 
-def warn_if_unnormalised(data: Dataset, spec: Preprocess, report: Report) -> None:
-    for x in data.inputs:
-        message = range_warning(x, spec)
-        if message:
-            report.warn(message)
+def _package(run: Run, stage: PackageStage) -> None:
+    from .export.firmware import c_array
+    from .export.mobile import write_bundle
+
+    if stage.firmware is not None:
+        arena = run.report.sections["memory"]["model_arena_estimate_bytes"]
+        src = c_array(run.tflite, run.tflite_name, arena, stage.firmware.xxd_names, stage.firmware.alignment)
+        folder = run.folder / "firmware"
+        folder.mkdir()
+        (folder / src.header_name).write_text(src.header)
+        (folder / src.source_name).write_text(src.source)
+    if stage.mobile:
+        write_bundle(run.folder / "mobile", run.tflite, run.tflite_name, run.report, stage.description)
+
+
+STAGE_RUNNERS = {ConvertStage: _convert, ValidateStage: _validate, PackageStage: _package}
+
+
+def _write_outputs(run: Run) -> None:
+    (run.folder / "recipe.yaml").write_text(to_yaml(run.recipe))
+    (run.folder / "report.json").write_text(run.report.to_json())
+    (run.folder / "report.md").write_text(to_markdown(run.report))
+    (run.folder / "report.html").write_text(to_html(run.report))
+    files = sorted(p for p in run.folder.rglob("*") if p.is_file())
+    manifest = {str(p.relative_to(run.folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
+    (run.folder / "manifest.json").write_text(json.dumps(manifest, indent=2))
+
+
+__all__ = ["run_recipe", "Budgets"]

@@ -42,7 +42,7 @@ def convert(ctx, model_path, data_spec, out, mode, io_type, per_tensor, samples,
     from ..export.tflite import ConvertOptions
     from ..models import input_shapes, load, model_format
     from ..outputs import check_writable, write_bytes
-    from ..pipeline import convert_stage, layer_error_stage, warn_if_unnormalised
+    from ..stages import convert_stage, layer_error_stage, warn_if_unnormalised
     from ..report import Report
 
     check_writable(out, force)

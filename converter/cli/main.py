@@ -18,6 +18,8 @@ COMMANDS = {
     "validate": "converter.cli.validate:validate",
     "inspect": "converter.cli.inspect:inspect",
     "bench": "converter.cli.bench:bench",
+    "run": "converter.cli.run:run",
+    "recipes": "converter.cli.run:recipes",
 }
 
 

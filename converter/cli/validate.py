@@ -40,7 +40,7 @@ def validate(ctx, candidate, reference, data_spec, kernels, workers, out, force,
     """
     from ..data import load_dataset
     from ..outputs import atomic_dir, check_writable
-    from ..pipeline import measure_stage, validate_stage
+    from ..stages import measure_stage, validate_stage
     from ..report import Report
     from ..report.render import to_html, to_markdown
     from ..runtimes.worker import ParallelSession

@@ -1,0 +1,73 @@
+"""Stages shared by the recipe runner, the CLI commands and the demo: each takes its inputs,
+adds its figures and checks to the Report, and returns its result."""
+from __future__ import annotations
+
+from .bench import gzip_size
+from .data import Dataset
+from .preprocess import Preprocess, range_warning
+from .export.tflite import ConversionResult, ConvertOptions, convert
+from .report import Report
+from .tflite.arena import plan
+from .tflite.macs import model_macs
+from .tflite.reader import read_model
+from .validate import Validation, compare
+
+
+def convert_stage(model, data: Dataset | None, options: ConvertOptions, report: Report, progress=None,
+                  preprocess: Preprocess = Preprocess()) -> ConversionResult:
+    result = convert(model, data, options, progress, preprocess)
+    report.add("conversion", **result.summary())
+    if result.proof is not None:
+        report.check("fully integer", result.proof.ok,
+                     f"inputs/outputs {options.boundary_dtype}, {sum(result.info.op_counts().values())} ops, none in float")
+    return result
+
+
+def layer_error_stage(model, calibration: Dataset, debug: Dataset, options: ConvertOptions, report: Report,
+                      top: int = 5) -> None:
+    """The layers that lose the most to quantization (pitfall: accurate in Keras, not in TFLite)."""
+    from .quant_debug import layer_errors
+
+    worst = layer_errors(model, calibration, debug, options)[:top]
+    report.add("layer_errors", metric="RMSE / quantization step (LSB)", debug_samples=min(50, len(debug)),
+               worst=[w.to_dict() for w in worst])
+
+
+def validate_stage(reference, candidate, data: Dataset, report: Report) -> Validation:
+    v = compare(reference, candidate, data)
+    report.add("validation", **v.to_dict(), data=data.source)
+    if v.failures:
+        f = v.failures[0]
+        report.check("every sample ran", False, f"{len(v.failures)} sample(s) failed; first: sample {f.index}, "
+                                                 f"op {f.op}: {f.message}")
+    return v
+
+
+def measure_stage(tflite: bytes, label: str, report: Report, runs: int = 200, threads: int = 1) -> None:
+    """Latency and memory of one .tflite model on host LiteRT, in a worker process (whose
+    peak RSS is then the runtime's own)."""
+    from .runtimes.worker import WorkerSession
+
+    session = WorkerSession(tflite, threads)
+    try:
+        stats = session.benchmark(runs, 20)
+        memory = session.memory()
+    finally:
+        session.close()
+    info = read_model(tflite)
+    macs = model_macs(info.main)
+    report.add("latency", **{label: {"p50_ms": stats.p50_ms, "p90_ms": stats.p90_ms, "p99_ms": stats.p99_ms,
+                                     "mean_ms": stats.mean_ms, "std_ms": stats.std_ms, "runs": stats.runs,
+                                     "threads": threads, "runtime": "host LiteRT (XNNPACK)"}})
+    report.add("memory", **{f"{label}_arena_estimate_bytes": memory["arena_estimate_bytes"],
+                            f"{label}_arena_naive_bytes": plan(info.main).naive_bytes,
+                            f"{label}_runtime_peak_rss_bytes": memory["peak_rss_bytes"]})
+    report.add("compute", **{f"{label}_macs": macs, f"{label}_mac_per_s": macs / (stats.p50_ms / 1e3)})
+    report.add("size", **{f"{label}_bytes": len(tflite), f"{label}_gzip_bytes": gzip_size(tflite)})
+
+
+def warn_if_unnormalised(data: Dataset, spec: Preprocess, report: Report) -> None:
+    for x in data.inputs:
+        message = range_warning(x, spec)
+        if message:
+            report.warn(message)

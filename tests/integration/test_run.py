@@ -1,0 +1,105 @@
+"""Recipes end to end: artifacts, manifest, byte-identical reruns, firmware that compiles."""
+import hashlib
+import json
+import shutil
+import subprocess
+
+import pytest
+from click.testing import CliRunner
+
+from converter.cli import cli
+from converter.recipe import bundled_names
+
+
+def run(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+@pytest.fixture(scope="module")
+def mcu_run(tmp_path_factory, chain):
+    out = tmp_path_factory.mktemp("runs") / "mcu"
+    result = run("run", "mcu-int8", "--model", chain.keras_path, "--data", chain.train_npz, "-o", out, "--json",
+                 "--set", "stages.validate.kernels=xnnpack")
+    assert result.exit_code == 0, result.output
+    return out, json.loads(result.stdout)
+
+
+def test_run_writes_artifacts_manifest_and_resolved_recipe(mcu_run, chain):
+    out, report = mcu_run
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert set(manifest) == {"model_int8.tflite", "firmware/model_int8.c", "firmware/model_int8.h", "recipe.yaml",
+                             "report.json", "report.md", "report.html"}
+    for name, digest in manifest.items():
+        assert hashlib.sha256((out / name).read_bytes()).hexdigest() == digest
+    assert f"model: {chain.keras_path}" in (out / "recipe.yaml").read_text()
+    assert {c["name"] for c in report["checks"]} == {"fully integer", "accuracy drop", "arena", "size"}
+
+
+@pytest.mark.skipif(shutil.which("gcc") is None, reason="needs gcc")
+def test_firmware_c_array_compiles(mcu_run, tmp_path):
+    out, report = mcu_run
+    fw = out / "firmware"
+    main = tmp_path / "main.c"
+    main.write_text('#include "model_int8.h"\n#include <stdio.h>\n#include <string.h>\n'
+                    "int main(void){ printf(\"%u %d %d\\n\", model_int8_model_len, MODEL_INT8_ARENA_ESTIMATE_BYTES,"
+                    " memcmp(model_int8_model + 4, \"TFL3\", 4) == 0 && ((unsigned long)model_int8_model % 16) == 0);"
+                    " return 0; }\n")
+    subprocess.run(["gcc", "-c", "-Wall", "-Werror", str(fw / "model_int8.c"), "-o", str(tmp_path / "m.o")],
+                   check=True)
+    subprocess.run(["gcc", "-I", str(fw), str(main), str(fw / "model_int8.c"), "-o", str(tmp_path / "a.out")],
+                   check=True)
+    printed = subprocess.run([str(tmp_path / "a.out")], capture_output=True, text=True, check=True).stdout.split()
+    tflite = (out / "model_int8.tflite").read_bytes()
+    assert printed == [str(len(tflite)), str(report["sections"]["memory"]["model_arena_estimate_bytes"]), "1"]
+
+
+def test_rerun_is_byte_identical_and_budgets_fail_the_build(mcu_run, chain, tmp_path):
+    out, _ = mcu_run
+    result = run("run", "mcu-int8", "--model", chain.keras_path, "--data", chain.train_npz, "-o", tmp_path / "again",
+                 "--set", "stages.validate.kernels=xnnpack", "--set", "budgets.max_arena_kb=0.5")
+    assert result.exit_code == 1
+    assert "✗ 3.0 KB estimated (budget 0.5 KB)" in result.stdout or "budget 0.5 KB" in result.stdout
+    for name in ("model_int8.tflite", "firmware/model_int8.c"):
+        assert (tmp_path / "again" / name).read_bytes() == (out / name).read_bytes()
+
+
+def test_mobile_bundle(chain, tmp_path, digit_folder):
+    out = tmp_path / "mobile"
+    result = run("run", "mobile-int8", "--model", chain.keras_path, "--data", digit_folder, "-o", out,
+                 "--set", "preprocess.scale=0.00392156862745098", "--set", "budgets.max_accuracy_drop=10")
+    assert result.exit_code == 0, result.output
+    from converter.tflite.metadata import edgeconv_info
+
+    bundle = out / "mobile"
+    assert (bundle / "labels.txt").read_text().split() == [str(k) for k in range(10)]
+    info = edgeconv_info((bundle / "model_int8.tflite").read_bytes())
+    assert info["classes"] == [str(k) for k in range(10)] and info["preprocess"]["scale"] == pytest.approx(1 / 255)
+    assert "top-1 agreement" in (bundle / "model_card.md").read_text()
+
+
+@pytest.fixture(scope="module")
+def digit_folder(tmp_path_factory, digits):
+    import numpy as np
+    from PIL import Image
+
+    root = tmp_path_factory.mktemp("digit_pngs")
+    train, _ = digits
+    for k in range(200):
+        folder = root / str(train.y[k])
+        folder.mkdir(exist_ok=True)
+        Image.fromarray((train.x[k, :, :, 0] * 255).round().astype(np.uint8), "L").save(folder / f"{k}.png")
+    return root
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", bundled_names())
+def test_every_bundled_recipe_runs_on_the_demo(name, tmp_path):
+    result = run("run", name, "-o", tmp_path / name, "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["ok"]
+
+
+def test_run_bad_inputs(tmp_path, chain):
+    result = run("run", "mcu-int8", "--model", tmp_path / "missing.keras", "-o", tmp_path / "o")
+    assert result.exit_code == 3 and "does not exist" in result.stderr and not (tmp_path / "o").exists()
+    assert [p.name for p in tmp_path.iterdir()] == []
