@@ -54,3 +54,13 @@ def keras3():
     import keras
 
     return keras
+
+
+def qat_registry():
+    """TFMOT's default 8-bit registry: which layers QAT can wrap (no public accessor exists)."""
+    tfmot()
+    from tensorflow_model_optimization.python.core.quantization.keras.default_8bit import (
+        default_8bit_quantize_registry as registry,
+    )
+
+    return registry.Default8BitQuantizeRegistry()

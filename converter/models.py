@@ -1,6 +1,7 @@
 """Load and save Keras models (tf_keras / Keras 2) of the supported formats, safely."""
 from __future__ import annotations
 
+import contextlib
 import json
 import zipfile
 from dataclasses import dataclass
@@ -71,15 +72,9 @@ def load_model(path: str | Path, trust_model: bool = False):
     fmt = model_format(path)
     if fmt == "keras" and keras_major_version(path) >= 3:
         return load(path, trust_model).model
-    keras = keras_env.keras()
     try:
-        if fmt == "savedmodel":
-            if not (path / "keras_metadata.pb").is_file():
-                raise ModelError(f"the SavedModel {path} has no Keras metadata (it was exported with "
-                                 "tf.saved_model.save), so its layers cannot be rebuilt",
-                                 hint="save the Keras model with model.save(path) (.keras, .h5 or save_format='tf')")
-            return keras.models.load_model(path, compile=False)
-        return keras.models.load_model(path, compile=False, safe_mode=not trust_model)
+        with _tfmot_scope(path):
+            return _load_keras2(path, fmt, trust_model)
     except ValueError as e:
         if "Lambda" in str(e) or "safe_mode" in str(e):
             raise ModelError(f"{path} contains a Lambda layer, whose code would run when loaded",
@@ -89,9 +84,52 @@ def load_model(path: str | Path, trust_model: bool = False):
         raise ModelError(f"cannot load {path}: {_first_line(e)}", hint=_HINT) from None
 
 
+def _load_keras2(path: Path, fmt: str, trust_model: bool):
+    keras = keras_env.keras()
+    if fmt != "savedmodel":
+        return keras.models.load_model(path, compile=False, safe_mode=not trust_model)
+    if not (path / "keras_metadata.pb").is_file():
+        raise ModelError(f"the SavedModel {path} has no Keras metadata (it was exported with "
+                         "tf.saved_model.save), so its layers cannot be rebuilt",
+                         hint="save the Keras model with model.save(path) (.keras, .h5 or save_format='tf')")
+    return keras.models.load_model(path, compile=False)
+
+
+def _tfmot_scope(path: Path):
+    """QAT and pruning wrappers are TFMOT custom objects: load them in TFMOT's scopes (the
+    known reload failure of QAT models) only when the file holds them."""
+    if not _mentions(path, (b"QuantizeWrapper", b"QuantizeLayer", b"PruneLowMagnitude")):
+        return contextlib.nullcontext()
+    tfmot = keras_env.tfmot()
+    stack = contextlib.ExitStack()
+    stack.enter_context(tfmot.quantization.keras.quantize_scope())
+    stack.enter_context(tfmot.sparsity.keras.prune_scope())
+    return stack
+
+
+def _mentions(path: Path, words: tuple[bytes, ...]) -> bool:
+    if path.is_dir():
+        blobs = [p.read_bytes() for p in (path / "keras_metadata.pb", path / "saved_model.pb") if p.is_file()]
+    elif zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as z:
+            blobs = [z.read("config.json")] if "config.json" in z.namelist() else []
+    else:
+        blobs = [path.read_bytes()]
+    return any(w in b for b in blobs for w in words)
+
+
 def save_model(model, path: Path) -> None:
-    """Save to `path` (.keras) so that `load_model` reads it back."""
-    model.save(path)
+    """Save so that `load_model` reads it back. QAT models do not survive the .keras format
+    (TFMOT's QuantizeLayer variables come back misnamed), so they need .h5 or a folder."""
+    path = Path(path)
+    if path.suffix == ".keras" and has_qat_layers(model):
+        raise ModelError(f"a QAT model saved as {path.name} would not load again (a TFMOT limitation of .keras)",
+                         hint="save it as .h5, or as a folder (SavedModel): e.g. -o model_qat.h5")
+    model.save(path, save_format="tf" if path.suffix == "" else None)
+
+
+def has_qat_layers(model) -> bool:
+    return any(type(layer).__name__.startswith("Quantize") for layer in getattr(model, "layers", []))
 
 
 def input_shapes(model) -> list[tuple]:

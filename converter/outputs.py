@@ -63,3 +63,19 @@ def atomic_dir(path: Path, force: bool = False):
             os.replace(tmp, path)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def save_atomically(save, obj, out: Path, force: bool = False) -> None:
+    """For writers that write files themselves (Keras' model.save): save into a temporary
+    sibling folder, then move the result into place."""
+    out = Path(out)
+    check_writable(out, force)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    try:
+        save(obj, tmp / out.name)
+        if out.exists():
+            shutil.rmtree(out) if out.is_dir() else out.unlink()
+        os.replace(tmp / out.name, out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

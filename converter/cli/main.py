@@ -19,6 +19,8 @@ COMMANDS = {
     "inspect": "converter.cli.inspect:inspect",
     "bench": "converter.cli.bench:bench",
     "run": "converter.cli.run:run",
+    "prune": "converter.cli.optimize:prune",
+    "qat": "converter.cli.optimize:qat",
     "recipes": "converter.cli.run:recipes",
 }
 

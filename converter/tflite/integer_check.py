@@ -41,7 +41,8 @@ def layer_of(tensor_name: str) -> str:
     TF ops, e.g. 'sequential/conv2d/Relu;sequential/conv2d/BiasAdd' -> 'conv2d'."""
     first = tensor_name.split(";")[0]
     parts = [p for p in first.split("/") if p and not re.fullmatch(r"StatefulPartitionedCall(:\d+)?", p)]
-    return parts[1] if len(parts) > 2 else (parts[0] if parts else tensor_name)
+    layer = parts[1] if len(parts) > 2 else (parts[0] if parts else tensor_name)
+    return layer.removeprefix("quant_")  # TFMOT's QAT wrappers prefix the wrapped layer's name
 
 
 def prove_integer(info: ModelInfo, io_type: str) -> IntegerProof:

@@ -1,0 +1,1 @@
+"""Training-time optimizations with TFMOT (pruning, QAT) and knowledge distillation."""

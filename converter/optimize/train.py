@@ -1,0 +1,70 @@
+"""The training loop that pruning, QAT and distillation share."""
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import keras_env
+from ..data import Dataset
+from ..errors import DataError
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    epochs: int = 5
+    batch_size: int = 32
+    learning_rate: float = 1e-3
+    seed: int = 0
+    validation_split: float = 0.1  # held out for early stopping on validation loss
+    patience: int = 3  # early stopping on validation loss; 0 turns it off
+    verbose: int = 0  # 1 shows Keras progress bars
+    distribute: bool = False  # MirroredStrategy over the visible devices
+
+
+def outputs_probabilities(model, x: np.ndarray) -> bool:
+    """Whether the model outputs probabilities (non-negative, rows summing to 1) rather than
+    logits. Measured, not read from the last layer: TFMOT wrappers hide its activation."""
+    out = np.asarray(model(np.asarray(x[:16], np.float32), training=False)).reshape(min(16, len(x)), -1)
+    return bool(np.all(out >= 0) and np.allclose(out.sum(axis=1), 1.0, atol=1e-3))
+
+
+def strategy_scope(options: TrainOptions):
+    if not options.distribute:
+        return contextlib.nullcontext()
+    return keras_env.tf().distribute.MirroredStrategy().scope()
+
+
+def compile_for_labels(model, options: TrainOptions, probabilities: bool) -> None:
+    keras = keras_env.keras()
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=not probabilities)
+    model.compile(optimizer=keras.optimizers.Adam(options.learning_rate), loss=loss, metrics=["accuracy"])
+
+
+def fit(model, data: Dataset, options: TrainOptions, callbacks=()) -> dict:
+    """Train on labelled data with early stopping; returns the last epoch's metrics."""
+    if data.y is None:
+        raise DataError(f"{data.source} has no labels, which fine-tuning needs",
+                        hint="give an .npz with y, an image folder with class subfolders, or a CSV --label-column")
+    keras = keras_env.keras()
+    keras_env.seed_everything(options.seed)
+    stop = [keras.callbacks.EarlyStopping(monitor="val_loss", patience=options.patience)] if options.patience else []
+    history = model.fit(np.asarray(data.x), data.y, epochs=options.epochs, batch_size=options.batch_size,
+                        validation_split=options.validation_split, callbacks=[*callbacks, *stop],
+                        verbose=options.verbose, shuffle=True)
+    return {k: float(v[-1]) for k, v in history.history.items()}
+
+
+def steps_per_epoch(data: Dataset, options: TrainOptions) -> int:
+    train = int(len(data) * (1 - options.validation_split))
+    return max(1, -(-train // options.batch_size))
+
+
+def copy_model(model):
+    """An independent copy: TFMOT wraps layer instances in place, and the caller's model must
+    not change under it."""
+    keras = keras_env.keras()
+    clone = keras.models.clone_model(model)
+    clone.set_weights(model.get_weights())
+    return clone

@@ -1,0 +1,97 @@
+"""Pruning and QAT on real TFMOT: targets reached, read back from the .tflite, reloadable."""
+import numpy as np
+import pytest
+
+from converter import keras_env
+from converter.data import Dataset
+from converter.errors import CheckFailed, DataError, ModelError
+from converter.export.tflite import ConvertOptions, convert
+from converter.models import load_model, save_model
+from converter.optimize.prune import PruneOptions, _check_sparsity_reached, prune, satisfies_m_by_n
+from converter.optimize.qat import QatOptions, lint, qat
+from converter.optimize.train import TrainOptions
+from converter.tflite.reader import read_model
+from converter.tflite.weights import tensor_values, weight_sparsity
+
+FAST = TrainOptions(epochs=2, batch_size=64)
+
+
+@pytest.fixture(scope="module")
+def pruned(chain, digits):
+    return prune(chain.model, digits[0], PruneOptions(0.6, train=FAST, overrides={"probs": 0.0}))
+
+
+def test_prune_reaches_targets_and_tflite_keeps_the_zeros(pruned, chain, digits, tmp_path):
+    assert set(pruned.targets) == {"conv1", "conv2", "dense"}  # 'probs' kept dense by its name rule
+    assert all(v >= 0.59 for v in pruned.layer_sparsity.values())
+    assert np.mean(chain.model.get_layer("conv2").get_weights()[0] == 0) < 0.1  # the input model is untouched
+    tflite = convert(pruned.model, digits[0], ConvertOptions(samples=50)).tflite
+    sparsity = weight_sparsity(tflite)
+    assert all(sparsity[k] >= 0.59 for k in ("conv1", "conv2", "dense")) and sparsity["probs"] < 0.1
+    save_model(pruned.model, tmp_path / "pruned.keras")
+    again = load_model(tmp_path / "pruned.keras")
+    x = digits[1].x[:4]
+    np.testing.assert_allclose(again.predict(x, verbose=0), pruned.model.predict(x, verbose=0), atol=1e-6)
+
+
+def test_structured_2_of_4(chain, digits):
+    result = prune(chain.model, digits[0], PruneOptions(0.5, structure=(2, 4), train=FAST, types=("Dense",)))
+    tflite = convert(result.model, digits[0], ConvertOptions(samples=50)).tflite
+    sg = read_model(tflite).main
+    fc = [op for op in sg.operators if op.op == "FULLY_CONNECTED"]
+    for op in fc:  # TFLite FC weights are [out, in]: 2 of every 4 inputs kept
+        w = tensor_values(tflite, 0, op.inputs[1])
+        zero = sg.tensor(op.inputs[1]).zero_points[0]
+        assert satisfies_m_by_n(w - zero, 2, 4, axis=-1)
+
+
+def test_missed_target_fails_naming_the_layer(chain):
+    with pytest.raises(CheckFailed, match=r"layer 'dense' reached \d+\.\d% sparsity, below its target 90%"):
+        _check_sparsity_reached(chain.model, {"dense": 0.9}, None)
+
+
+def test_unlabelled_data_is_refused(chain, digits):
+    with pytest.raises(DataError, match="has no labels, which fine-tuning needs"):
+        prune(chain.model, Dataset(digits[0].x, None, "x.npy"), PruneOptions(train=FAST))
+
+
+def test_qat_with_unsupported_layer_completes_and_lists_it(digits, tmp_path):
+    keras = keras_env.keras()
+    keras_env.seed_everything(0)
+    model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Rescaling(2.0, offset=-1.0, name="rescale"),
+                              keras.layers.Conv2D(4, 3, activation="relu", name="conv"),
+                              keras.layers.Flatten(), keras.layers.Dense(10, name="logits")])
+    items = {i.layer: i for i in lint(model)}
+    assert not items["rescale"].supported and "calibration at conversion" in items["rescale"].action
+    result = qat(model, digits[0], QatOptions(train=FAST))
+    assert result.fallback is None and [i["layer"] for i in result.summary()["not_wrapped"]] == ["rescale"]
+    with pytest.raises(ModelError, match="would not load again"):
+        save_model(result.model, tmp_path / "qat.keras")
+    save_model(result.model, tmp_path / "qat.h5")
+    again = load_model(tmp_path / "qat.h5")
+    x = digits[1].x[:4]
+    np.testing.assert_allclose(again.predict(x, verbose=0), result.model.predict(x, verbose=0), atol=1e-5)
+    converted = convert(again, digits[0], ConvertOptions(samples=50))
+    assert converted.proof.ok
+
+
+def test_pruning_preserving_qat_keeps_zeros(pruned, digits):
+    result = qat(pruned.model, digits[0], QatOptions(preserve_sparsity=True, train=FAST))
+    assert result.fallback is None
+    sparsity = weight_sparsity(convert(result.model, digits[0], ConvertOptions(samples=50)).tflite)
+    assert all(sparsity[k] >= 0.59 for k in ("conv1", "conv2", "dense"))
+
+
+def test_subclassed_models_get_a_precise_error(digits):
+    keras = keras_env.keras()
+
+    class Net(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.d = keras.layers.Dense(10)
+
+        def call(self, x):
+            return self.d(keras.layers.Flatten()(x))
+
+    with pytest.raises(ModelError, match="QAT needs a Sequential or Functional model; this one is subclassed"):
+        qat(Net(), digits[0])
