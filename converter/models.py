@@ -122,10 +122,15 @@ def save_model(model, path: Path) -> None:
     """Save so that `load_model` reads it back. QAT models do not survive the .keras format
     (TFMOT's QuantizeLayer variables come back misnamed), so they need .h5 or a folder."""
     path = Path(path)
-    if path.suffix == ".keras" and has_qat_layers(model):
+    if has_qat_layers(model):
+        check_qat_path(path)
+    model.save(path, save_format="tf" if path.suffix == "" else None)
+
+
+def check_qat_path(path: Path) -> None:
+    if path.suffix == ".keras":
         raise ModelError(f"a QAT model saved as {path.name} would not load again (a TFMOT limitation of .keras)",
                          hint="save it as .h5, or as a folder (SavedModel): e.g. -o model_qat.h5")
-    model.save(path, save_format="tf" if path.suffix == "" else None)
 
 
 def has_qat_layers(model) -> bool:

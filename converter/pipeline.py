@@ -11,7 +11,7 @@ from .budgets import Budgets
 from .data import Dataset, demo_digits, load_dataset
 from .export.tflite import ConvertOptions
 from .outputs import atomic_dir
-from .recipe import ConvertStage, PackageStage, Recipe, ValidateStage, to_yaml
+from .recipe import ConvertStage, PackageStage, PruneStage, QatStage, Recipe, ValidateStage, to_yaml
 from .report import Report
 from .report.render import to_html, to_markdown
 from .stages import convert_stage, layer_error_stage, measure_stage, validate_stage
@@ -22,7 +22,8 @@ class Run:
     recipe: Recipe
     folder: Path  # the temporary folder being filled
     report: Report
-    model: object = None
+    model: object = None  # the model as the stages change it
+    reference: object = None  # the float model as given: what the result is validated against
     calibration: Dataset | None = None
     validation: Dataset | None = None
     tflite: bytes = b""
@@ -59,12 +60,44 @@ def _load_inputs(run: Run) -> None:
         run.model = loaded.model
         run.report.add("model", source=r.model, format=loaded.format, keras_version=loaded.keras_version,
                        intake=loaded.intake)
+    run.reference = run.model
     shape = tuple(run.model.inputs[0].shape) if run.model.inputs else None
     if r.data == "demo":
         run.calibration, run.validation = demo_digits(r.seed)
     else:
         run.calibration = load_dataset(r.data, r.preprocess, shape)
         run.validation = load_dataset(r.validation_data, r.preprocess, shape) if r.validation_data else run.calibration
+
+
+def _prune(run: Run, stage: PruneStage) -> None:
+    from .models import save_model
+    from .optimize.prune import PruneOptions, prune
+    from .optimize.train import TrainOptions
+
+    train = TrainOptions(epochs=stage.epochs, batch_size=stage.batch_size, learning_rate=stage.learning_rate,
+                         seed=run.recipe.seed)
+    structure = tuple(int(v) for v in stage.structure.split(":")) if stage.structure else None
+    result = prune(run.model, run.calibration, PruneOptions(stage.sparsity, stage.schedule, structure,
+                                                             stage.layers, train=train))
+    run.model = result.model
+    save_model(run.model, run.folder / "model_pruned.keras")
+    run.report.add("pruning", **result.summary())
+
+
+def _qat(run: Run, stage: QatStage) -> None:
+    from .models import save_model
+    from .optimize.qat import QatOptions, qat
+    from .optimize.train import TrainOptions
+
+    train = TrainOptions(epochs=stage.epochs, batch_size=stage.batch_size, learning_rate=stage.learning_rate,
+                         seed=run.recipe.seed)
+    result = qat(run.model, run.calibration, QatOptions(stage.preserve_sparsity, train))
+    run.model = result.model
+    if result.fallback:
+        run.report.warn(result.fallback)
+    else:
+        save_model(run.model, run.folder / "model_qat.h5")
+    run.report.add("qat", **result.summary())
 
 
 def _convert(run: Run, stage: ConvertStage) -> None:
@@ -76,6 +109,10 @@ def _convert(run: Run, stage: ConvertStage) -> None:
     run.tflite, run.tflite_name = result.tflite, f"model_{stage.mode}.tflite"
     (run.folder / run.tflite_name).write_bytes(run.tflite)
     measure_stage(run.tflite, "model", run.report)
+    if "pruning" in run.report.sections:  # proof from the file itself that the zeros survived
+        from .tflite.weights import weight_sparsity
+
+        run.report.add("pruning", tflite_weight_sparsity=weight_sparsity(run.tflite))
 
 
 def _validate(run: Run, stage: ValidateStage) -> None:
@@ -84,7 +121,7 @@ def _validate(run: Run, stage: ValidateStage) -> None:
 
     candidate = ParallelSession(run.tflite, stage.workers, stage.kernels)
     try:
-        validate_stage(KerasSession(run.model), candidate, run.validation, run.report)
+        validate_stage(KerasSession(run.reference), candidate, run.validation, run.report)
     finally:
         candidate.close()
 
@@ -104,7 +141,7 @@ def _package(run: Run, stage: PackageStage) -> None:
         write_bundle(run.folder / "mobile", run.tflite, run.tflite_name, run.report, stage.description)
 
 
-STAGE_RUNNERS = {ConvertStage: _convert, ValidateStage: _validate, PackageStage: _package}
+STAGE_RUNNERS = {PruneStage: _prune, QatStage: _qat, ConvertStage: _convert, ValidateStage: _validate, PackageStage: _package}
 
 
 def _write_outputs(run: Run) -> None:

@@ -24,6 +24,37 @@ class RecipeError(InputError):
 
 
 @dataclass(frozen=True)
+class PruneStage:
+    sparsity: float = 0.75
+    schedule: str = "polynomial"
+    structure: str | None = None  # "2:4"
+    layers: dict = field(default_factory=dict)  # layer-name regex -> sparsity
+    epochs: int = 10
+    batch_size: int = 32
+    learning_rate: float = 1e-3
+
+    def __post_init__(self):
+        if self.structure is not None and not _m_by_n(self.structure):
+            raise RecipeError(f"prune.structure '{self.structure}' is not M:N with 0 < M < N", hint="e.g. '2:4'")
+
+
+def _m_by_n(text) -> tuple[int, int] | None:
+    try:
+        m, n = (int(v) for v in str(text).split(":"))
+        return (m, n) if 0 < m < n else None
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class QatStage:
+    preserve_sparsity: bool = False
+    epochs: int = 3
+    batch_size: int = 32
+    learning_rate: float = 1e-4
+
+
+@dataclass(frozen=True)
 class ConvertStage:
     mode: str = "int8"
     io: str = "int8"
@@ -52,7 +83,7 @@ class PackageStage:
 
 
 _PLAIN_TAGS = {"str", "int", "float", "bool", "null", "map", "seq"}
-STAGES = {"convert": ConvertStage, "validate": ValidateStage, "package": PackageStage}
+STAGES = {"prune": PruneStage, "qat": QatStage, "convert": ConvertStage, "validate": ValidateStage, "package": PackageStage}
 NESTED = {"firmware": FirmwareOptions}
 
 
@@ -72,8 +103,15 @@ class Recipe:
         kinds = [type(s) for s in self.stages]
         if ConvertStage not in kinds:
             raise RecipeError(f"recipe '{self.name}' has no convert stage", hint="add `- convert: {}` to stages")
-        if any(k in (ValidateStage, PackageStage) for k in kinds[:kinds.index(ConvertStage)]):
+        first = kinds.index(ConvertStage)
+        if any(k in (ValidateStage, PackageStage) for k in kinds[:first]):
             raise RecipeError("validate and package stages must come after convert", hint="reorder the stages")
+        if any(k in (PruneStage, QatStage) for k in kinds[first:]):
+            raise RecipeError("prune and qat stages must come before convert", hint="reorder the stages")
+        qat = self.stage(QatStage)
+        if qat and qat.preserve_sparsity and PruneStage not in kinds[:kinds.index(QatStage)]:
+            raise RecipeError("qat.preserve_sparsity needs a prune stage before the qat stage",
+                              hint="add `- prune: {sparsity: 0.75}` before qat, or drop preserve_sparsity")
         budgets_need_validation = self.budgets.max_accuracy_drop is not None or self.budgets.min_agreement is not None
         if budgets_need_validation and ValidateStage not in kinds:
             raise RecipeError("accuracy/agreement budgets need a validate stage", hint="add `- validate: {}`")

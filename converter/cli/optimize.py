@@ -130,12 +130,13 @@ def qat(ctx, model_path, data_spec, out, preserve_sparsity, epochs, batch_size, 
     Example:
       edgeconv qat pruned.keras --data train.npz --preserve-sparsity -o model_qat.h5
     """
-    from ..models import save_model
+    from ..models import check_qat_path, save_model
     from ..optimize.qat import QatOptions, qat as run_qat
     from ..optimize.train import TrainOptions
     from ..outputs import check_writable, save_atomically
 
     check_writable(out, force)
+    check_qat_path(out)
     train = _train_options(QatOptions().train, epochs, batch_size, learning_rate, seed, progress)
     with quiet(ctx):
         model, data = _load(model_path, data_spec, trust_model)

@@ -14,7 +14,7 @@ def test_bundled_recipes_load():
     assert {"demo", "mcu-int8", "mobile-int8"} <= set(bundled_names())
     for name in bundled_names():
         recipe = load_recipe(name)
-        assert recipe.name == name and isinstance(recipe.stages[0], ConvertStage)
+        assert recipe.name == name and recipe.stage(ConvertStage) is not None
 
 
 def test_typo_names_key_line_and_suggestion(tmp_path):
@@ -80,3 +80,13 @@ def test_missing_recipe():
     with pytest.raises(RecipeError, match="recipe file missing.yaml does not exist"):
         load_recipe("missing.yaml")
     assert isinstance(load_recipe("demo").stage(ValidateStage), ValidateStage)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("stages: [qat: {preserve_sparsity: true}, convert: {}]\n", "needs a prune stage before the qat stage"),
+    ("stages: [convert: {}, prune: {}]\n", "must come before convert"),
+    ("stages: [prune: {structure: '4:2'}, convert: {}]\n", "is not M:N"),
+])
+def test_optimization_stage_checks(tmp_path, text, message):
+    with pytest.raises(RecipeError, match=message):
+        load_recipe(write(tmp_path, text))

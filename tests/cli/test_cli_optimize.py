@@ -1,0 +1,45 @@
+import json
+
+import numpy as np
+from click.testing import CliRunner
+
+from converter.cli import cli
+
+
+def run(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+def test_prune_then_qat_then_convert(chain, tmp_path):
+    pruned, qat_model, tflite = tmp_path / "p.keras", tmp_path / "q.h5", tmp_path / "m.tflite"
+    result = run("prune", chain.keras_path, "--data", chain.train_npz, "--sparsity", 0.5, "--epochs", 2,
+                 "--layer", "probs=0", "-o", pruned, "--json")
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert "probs" not in doc["targets"] and all(v >= 0.49 for v in doc["reached"].values())
+    result = run("qat", pruned, "--data", chain.train_npz, "--preserve-sparsity", "--epochs", 1, "-o", qat_model)
+    assert result.exit_code == 0, result.output
+    assert "applied" in result.stdout
+    result = run("convert", qat_model, "--data", chain.train_npz, "-o", tflite)
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.tflite", "p.keras", "q.h5"]
+
+
+def test_qat_to_keras_is_refused_before_training(chain, tmp_path):
+    result = run("qat", chain.keras_path, "--data", chain.train_npz, "--epochs", 1, "-o", tmp_path / "q.keras")
+    assert result.exit_code == 3
+    assert result.stderr.splitlines()[0] == "Error: a QAT model saved as q.keras would not load again " \
+                                            "(a TFMOT limitation of .keras)"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_prune_bad_inputs(chain, tmp_path):
+    np.save(tmp_path / "x.npy", np.zeros((10, 8, 8, 1), np.float32))
+    result = run("prune", chain.keras_path, "--data", tmp_path / "x.npy", "-o", tmp_path / "p.keras")
+    assert result.exit_code == 3
+    assert result.stderr.splitlines()[0] == f"Error: {tmp_path / 'x.npy'} has no labels, which fine-tuning needs"
+    for args, message in ((["--structure", "4:2"], "'4:2' is not M:N"), (["--layer", "dense"], "is not REGEX=SPARSITY"),
+                          (["--sparsity", "1.5"], "1.5")):
+        result = run("prune", chain.keras_path, "--data", chain.train_npz, "-o", tmp_path / "p.keras", *args)
+        assert result.exit_code == 2 and message in result.stderr
+    assert not (tmp_path / "p.keras").exists()
