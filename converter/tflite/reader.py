@@ -179,8 +179,22 @@ def _subgraph(sg, index: int, codes, constant: set[int]) -> Subgraph:
         name, version, custom = codes[op.OpcodeIndex()]
         ops.append(Operator(i, name, version, tuple(_ints(op.InputsAsNumpy())),
                             tuple(_ints(op.OutputsAsNumpy())), custom))
-    return Subgraph(index, _str(sg.Name()), tensors, tuple(ops),
-                    tuple(_ints(sg.InputsAsNumpy())), tuple(_ints(sg.OutputsAsNumpy())))
+    result = Subgraph(index, _str(sg.Name()), tensors, tuple(ops),
+                      tuple(_ints(sg.InputsAsNumpy())), tuple(_ints(sg.OutputsAsNumpy())))
+    _check_references(result)
+    return result
+
+
+def _check_references(sg: Subgraph) -> None:
+    """Every tensor index an op or the graph names must exist (-1 marks an omitted input), so
+    later analyses (arena plan, MACs, integer proof) can index without guarding."""
+    n = len(sg.tensors)
+    refs = [("graph input", -1, i) for i in sg.inputs] + [("graph output", -1, i) for i in sg.outputs]
+    refs += [(f"op #{op.index} {op.op}", -2, i) for op in sg.operators for i in (*op.inputs, *op.outputs)]
+    for where, lowest, i in refs:
+        if not lowest < i < n:
+            raise ModelError(f"corrupt model: {where} in subgraph {sg.index} refers to tensor {i}, "
+                             f"but the subgraph has {n} tensors", hint="re-export the model; the file is damaged")
 
 
 def _tensor(t, index: int, constant: set[int]) -> TensorInfo:

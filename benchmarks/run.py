@@ -1,0 +1,78 @@
+"""`make bench`: every performance goal measured side by side in one run; one table, one JSON.
+
+    python benchmarks/run.py [--out out/bench/results.json] [--quick]
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks import convert_speed, inspect_speed, memory_growth, quality, runtime  # noqa: E402
+from benchmarks.common import machine, print_table, write_json  # noqa: E402
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--out", default="out/bench/results.json")
+    p.add_argument("--quick", action="store_true", help="demo model only, fewer repeats")
+    args = p.parse_args(argv)
+    start = time.perf_counter()
+    models = "demo" if args.quick else "demo,mobilenetv2,efficientnetb0"
+    results = {"conversion": convert_speed.main(["--models", models, "--repeats", "2" if args.quick else "3",
+                                                  "--out", str(Path(args.out).with_name("convert.json"))])}
+    results["quality"] = quality.run()
+    mobilenet = runtime.mobilenet_int8(96 if args.quick else 224)
+    results["harness"] = runtime.harness_fidelity(mobilenet)
+    results["validation"] = runtime.validation_throughput(mobilenet, 200 if args.quick else 1000)
+    results["mac_rate"] = runtime.mac_rate(mobilenet)
+    results["inspect"] = inspect_speed.run()
+    results["memory_growth"] = memory_growth.run(10 if args.quick else 30)
+    results["seconds"] = time.perf_counter() - start
+    write_json(args.out, results)
+    print_table(f"edgeconv benchmarks on {machine()['cpu']} ({machine()['cores']} cores)",
+                ["measure", "value", "goal", "met"], rows(results))
+
+
+def rows(r: dict) -> list[list]:
+    q, v = r["quality"], r["quality"]["variants"]
+    out = [[f"convert time vs plain TFLiteConverter ({m})", f"{c['ratio']:.2f}x", "<= 1.15x",
+            c["ratio"] <= 1.15] for m, c in r["conversion"].items()]
+    for name, row in v.items():
+        out.append([f"{name}: accuracy / bytes / gzip / p50 1t, 2t",
+                    f"{row['accuracy'] * 100:.2f}% / {row['bytes']:,} / {row['gzip_bytes']:,} / "
+                    f"{row['p50_ms_1t'] * 1e3:.1f}, {row['p50_ms_2t'] * 1e3:.1f} µs", "", ""])
+    b = q["int8_breakdown"]
+    out.append(["float/int8 size (int8 weights, int32 biases, qparams, other bytes)",
+                f"{q['float_over_int8']:.2f}x ({b['int8_weights']:,}, {b['int32_biases']:,}, {b['quant_params']:,}, "
+                f"{b['other']:,})", f">= plain converter ({q['plain_float_over_int8']:.2f}x)",
+                q["float_over_int8"] >= q["plain_float_over_int8"]])
+    out.append(["prune75+PQAT int8 gzip vs float gzip", f"{q['float_gzip_over_pruned_gzip']:.1f}x", ">= 10x",
+                q["float_gzip_over_pruned_gzip"] >= 10])
+    drop = q["float_accuracy"] - v["prune75_pqat_int8"]["accuracy"]
+    out.append(["prune75+PQAT int8 accuracy drop", f"{drop * 100:.2f} points", "<= 1 point", drop <= 0.01])
+    out.append(["prune75+PQAT int8 gzip vs PTQ int8 gzip", f"{q['ptq_gzip_over_pruned_gzip']:.2f}x", ">= 2.5x",
+                q["ptq_gzip_over_pruned_gzip"] >= 2.5])
+    h = r["harness"]
+    out.append(["latency harness p50 vs bare invoke loop", f"{h['edgeconv_p50_ms']:.3f} vs {h['bare_p50_ms']:.3f} ms "
+                f"({h['difference'] * 100:.1f}%)", "within 3%", h["difference"] <= 0.03])
+    val = r["validation"]
+    out.append(["validation samples/s: 2 workers vs 1 process", f"{val['edgeconv_2_workers_per_s']:.0f} vs "
+                f"{val['single_process_per_s']:.0f} ({val['speedup']:.2f}x)", ">= 1.6x", val["speedup"] >= 1.6])
+    i = r["inspect"]
+    out.append([f"inspect {i['size_bytes'] / 1e6:.0f} MB model", f"{i['seconds_median']:.2f} s, peak RSS "
+                f"{i['peak_rss_bytes'] / 2**20:.0f} MB", "< 1 s", i["seconds_median"] < 1])
+    m = r["mac_rate"]
+    out.append(["int8 MobileNetV2 MAC/s vs 1-core int8 peak", f"{m['mac_per_s'] / 1e9:.1f} G ({m['ratio'] * 100:.1f}% of "
+                f"{m['peak_mac_per_s_1core'] / 1e9:.0f} G; {m['assumption']})", "report", ""])
+    g = r["memory_growth"]
+    out.append([f"RSS growth over {g['models']} conversions", f"{g['growth_bytes'] / 2**20:.0f} MB "
+                f"(second half: {g['growth_second_half_bytes'] / 2**20:.0f} MB)", "bounded", ""])
+    out.append(["bench run time", f"{r['seconds'] / 60:.1f} min", "< 15 min", r["seconds"] < 900])
+    return [[a, b, c, ("yes" if d else "no") if isinstance(d, bool) else d] for a, b, c, d in out]
+
+
+if __name__ == "__main__":
+    main()
