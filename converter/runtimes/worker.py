@@ -8,6 +8,7 @@ main module). It imports only NumPy and LiteRT and talks over a socket pair.
 """
 from __future__ import annotations
 
+import contextlib
 import resource
 import signal
 import socket
@@ -36,6 +37,8 @@ def _serve(conn) -> None:
     conn.send(("ok", (session.input_names, session.output_names)))
     handlers = {
         "predict": lambda inputs: (session.predict(inputs), _drain(session.failures)),
+        "predict_shared": lambda blocks, start, stop: (session.predict(_attach(blocks, start, stop)),
+                                                       _drain(session.failures)),
         "benchmark": session.benchmark,
         "memory": lambda: {**session.memory(), "peak_rss_bytes": _peak_rss()},
     }
@@ -57,6 +60,19 @@ def _peak_rss() -> int:
             return next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmHWM:"))
     except (OSError, StopIteration):
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def _attach(blocks: list[tuple], start: int, stop: int) -> list[np.ndarray]:
+    """Rows start..stop of arrays the parent put in shared memory (no copy through the socket)."""
+    from multiprocessing import resource_tracker, shared_memory
+
+    arrays = []
+    for name, shape, dtype in blocks:
+        shm = shared_memory.SharedMemory(name=name)
+        resource_tracker.unregister(shm._name, "shared_memory")  # the parent owns and unlinks it
+        arrays.append(np.ndarray(shape, dtype, buffer=shm.buf)[start:stop].copy())
+        shm.close()
+    return arrays
 
 
 def _drain(items: list) -> list:
@@ -134,6 +150,25 @@ class WorkerSession:
         self._conn.close()
 
 
+@contextlib.contextmanager
+def _shared(inputs: list[np.ndarray]):
+    """Copy the inputs once into shared memory blocks that every worker reads its rows from."""
+    from multiprocessing import shared_memory
+
+    blocks = []
+    try:
+        for x in inputs:
+            x = np.ascontiguousarray(x)
+            shm = shared_memory.SharedMemory(create=True, size=max(x.nbytes, 1))
+            np.ndarray(x.shape, x.dtype, buffer=shm.buf)[...] = x
+            blocks.append(shm)
+        yield [(shm.name, x.shape, x.dtype.str) for shm, x in zip(blocks, inputs)]
+    finally:
+        for shm in blocks:
+            shm.close()
+            shm.unlink()
+
+
 class ParallelSession:
     """Several WorkerSessions; predict splits the samples into contiguous shards, one each."""
 
@@ -147,8 +182,12 @@ class ParallelSession:
         n = len(inputs[0])
         bounds = np.linspace(0, n, len(self._workers) + 1).astype(int)
         shards = [(w, a, b) for w, a, b in zip(self._workers, bounds[:-1], bounds[1:]) if b > a]
-        for w, a, b in shards:
-            w.send("predict", [x[a:b] for x in inputs])
+        with _shared(inputs) as blocks:
+            for w, a, b in shards:
+                w.send("predict_shared", blocks, int(a), int(b))
+            return self._collect(shards)
+
+    def _collect(self, shards) -> dict[str, np.ndarray]:
         parts = []
         for w, a, b in shards:
             outputs, failures = w._receive(f"running samples {a}..{b - 1}")
