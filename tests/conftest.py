@@ -44,3 +44,17 @@ def chain(tmp_path_factory, digits) -> Chain:
     (root / "invalid.keras").write_bytes(b"this is not a model\n" * 10)
     return Chain(root / "model.keras", root / "model_float.tflite", root / "model_int8.tflite",
                  root / "train.npz", root / "test.npz", root / "invalid.keras", model)
+
+
+@pytest.fixture(scope="session")
+def digit_pngs(tmp_path_factory, digits):
+    """200 training digits as 8-bit grayscale PNGs, one folder per class (an image dataset)."""
+    from PIL import Image
+
+    root = tmp_path_factory.mktemp("digit_pngs")
+    train, _ = digits
+    for k in range(200):
+        folder = root / str(train.y[k])
+        folder.mkdir(exist_ok=True)
+        Image.fromarray((train.x[k, :, :, 0] * 255).round().astype(np.uint8), "L").save(folder / f"{k}.png")
+    return root

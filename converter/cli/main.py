@@ -21,6 +21,7 @@ COMMANDS = {
     "run": "converter.cli.run:run",
     "prune": "converter.cli.optimize:prune",
     "qat": "converter.cli.optimize:qat",
+    "distill": "converter.cli.optimize:distill",
     "recipes": "converter.cli.run:recipes",
 }
 

@@ -149,3 +149,62 @@ def qat(ctx, model_path, data_spec, out, preserve_sparsity, epochs, batch_size, 
     rows = [(f"not wrapped: {i['layer']}", f"{i['type']}: {i['action']}") for i in summary["not_wrapped"]]
     rows.append(("QAT", "applied" if result.fallback is None else result.fallback))
     print_table(f"{model_path.name} -> {out}", rows)
+
+
+@click.command()
+@click.option("--teacher", "teacher_path", type=click.Path(path_type=Path), required=True, help="The large model.")
+@click.option("--student", "student_spec", required=True,
+              help="A Keras model file, or a template: tiny_cnn (images) or tiny_mlp.")
+@click.option("--width", type=click.FloatRange(0.05, 16), default=1.0, show_default=True,
+              help="Width multiplier of a template student.")
+@data_option
+@click.option("-o", "--out", type=click.Path(path_type=Path), required=True, help="The trained student (.keras).")
+@click.option("--alpha", type=click.FloatRange(0, 1), default=0.1, show_default=True,
+              help="Weight of the hard-label loss (ignored without labels).")
+@click.option("--temperature", type=click.FloatRange(0, min_open=True), default=4.0, show_default=True)
+@click.option("--hint", metavar="TEACHER_LAYER:STUDENT_LAYER", help="Also match an intermediate feature.")
+@training_options
+@seed_option
+@force_option
+@trust_option
+@json_option
+@click.pass_context
+def distill(ctx, teacher_path, student_spec, width, data_spec, out, alpha, temperature, hint, epochs, batch_size,
+            learning_rate, progress, seed, force, trust_model, as_json):
+    """Train a small student to mimic a frozen teacher (labels optional).
+
+    \b
+    Example:
+      edgeconv distill --teacher big.keras --student tiny_cnn --width 0.5 --data train.npz -o student.keras
+    """
+    from ..errors import ModelError
+    from ..models import load_model, save_model
+    from ..optimize.distill import DistillOptions, distill as run_distill, student_template
+    from ..outputs import check_writable, save_atomically
+
+    check_writable(out, force)
+    hint_pair = tuple(hint.split(":", 1)) if hint else None
+    if hint and len(hint_pair) != 2:
+        raise click.BadParameter(f"'{hint}' is not TEACHER_LAYER:STUDENT_LAYER", param_hint="--hint")
+    train = _train_options(DistillOptions().train, epochs, batch_size, learning_rate, seed, progress)
+    with quiet(ctx):
+        teacher, data = _load(teacher_path, data_spec, trust_model)
+        if student_spec in ("tiny_cnn", "tiny_mlp"):
+            student = student_template(student_spec, tuple(teacher.inputs[0].shape[1:]),
+                                       int(teacher.outputs[0].shape[-1]), width)
+        elif Path(student_spec).exists():
+            student = load_model(Path(student_spec), trust_model=trust_model)
+        else:
+            raise ModelError(f"student '{student_spec}' is neither a model file nor a template",
+                             hint="templates: tiny_cnn (images), tiny_mlp; or give a Keras model path")
+        result = run_distill(teacher, student, data, DistillOptions(alpha, temperature, hint_pair, train=train))
+        save_atomically(save_model, result.student, out, force)
+    summary = {**result.summary(), "student_parameters": int(result.student.count_params()),
+               "teacher_parameters": int(teacher.count_params())}
+    if as_json:
+        emit_json(summary)
+        return
+    print_table(f"{student_spec} <- {teacher_path.name} -> {out}", [
+        ("parameters teacher / student", f"{summary['teacher_parameters']:,} / {summary['student_parameters']:,}"),
+        ("outputs teacher / student", f"{result.teacher_outputs} / {result.student_outputs}"),
+        ("final loss / accuracy", f"{result.metrics['loss']:.4f} / {result.metrics.get('accuracy', 0):.3f}")])

@@ -37,8 +37,7 @@ def _serve(conn) -> None:
     conn.send(("ok", (session.input_names, session.output_names)))
     handlers = {
         "predict": lambda inputs: (session.predict(inputs), _drain(session.failures)),
-        "predict_shared": lambda blocks, start, stop: (session.predict(_attach(blocks, start, stop)),
-                                                       _drain(session.failures)),
+        "predict_shared": lambda blocks, start, stop: _predict_shared(session, blocks, start, stop),
         "benchmark": session.benchmark,
         "memory": lambda: {**session.memory(), "peak_rss_bytes": _peak_rss()},
     }
@@ -62,17 +61,23 @@ def _peak_rss() -> int:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
-def _attach(blocks: list[tuple], start: int, stop: int) -> list[np.ndarray]:
-    """Rows start..stop of arrays the parent put in shared memory (no copy through the socket)."""
+def _predict_shared(session, blocks: list[tuple], start: int, stop: int):
+    """Predict rows start..stop of arrays the parent put in shared memory: no copy through the
+    socket, no copy here (the views live while the blocks stay attached)."""
     from multiprocessing import resource_tracker, shared_memory
 
-    arrays = []
-    for name, shape, dtype in blocks:
-        shm = shared_memory.SharedMemory(name=name)
-        resource_tracker.unregister(shm._name, "shared_memory")  # the parent owns and unlinks it
-        arrays.append(np.ndarray(shape, dtype, buffer=shm.buf)[start:stop].copy())
-        shm.close()
-    return arrays
+    attached = []
+    try:
+        for name, _, _ in blocks:
+            attached.append(shared_memory.SharedMemory(name=name))
+            resource_tracker.unregister(attached[-1]._name, "shared_memory")  # the parent owns and unlinks it
+        views = [np.ndarray(shape, dtype, buffer=shm.buf)[start:stop] for shm, (_, shape, dtype) in zip(attached, blocks)]
+        result = session.predict(views), _drain(session.failures)
+        del views
+        return result
+    finally:
+        for shm in attached:
+            shm.close()
 
 
 def _drain(items: list) -> list:
@@ -151,18 +156,24 @@ class WorkerSession:
 
 
 @contextlib.contextmanager
-def _shared(inputs: list[np.ndarray]):
-    """Copy the inputs once into shared memory blocks that every worker reads its rows from."""
+def _shared_blocks():
+    """Shared memory blocks created by `put` and freed on exit: each worker reads its shard
+    from its own block, so the first worker starts while the next shard is still copied."""
     from multiprocessing import shared_memory
 
     blocks = []
-    try:
+
+    def put(inputs: list[np.ndarray]) -> list[tuple]:
+        described = []
         for x in inputs:
-            x = np.ascontiguousarray(x)
             shm = shared_memory.SharedMemory(create=True, size=max(x.nbytes, 1))
-            np.ndarray(x.shape, x.dtype, buffer=shm.buf)[...] = x
             blocks.append(shm)
-        yield [(shm.name, x.shape, x.dtype.str) for shm, x in zip(blocks, inputs)]
+            np.ndarray(x.shape, x.dtype, buffer=shm.buf)[...] = x
+            described.append((shm.name, x.shape, x.dtype.str))
+        return described
+
+    try:
+        yield put
     finally:
         for shm in blocks:
             shm.close()
@@ -182,9 +193,9 @@ class ParallelSession:
         n = len(inputs[0])
         bounds = np.linspace(0, n, len(self._workers) + 1).astype(int)
         shards = [(w, a, b) for w, a, b in zip(self._workers, bounds[:-1], bounds[1:]) if b > a]
-        with _shared(inputs) as blocks:
+        with _shared_blocks() as put:
             for w, a, b in shards:
-                w.send("predict_shared", blocks, int(a), int(b))
+                w.send("predict_shared", put([x[a:b] for x in inputs]), 0, int(b - a))
             return self._collect(shards)
 
     def _collect(self, shards) -> dict[str, np.ndarray]:

@@ -14,19 +14,6 @@ def run(*args):
     return CliRunner().invoke(cli, [str(a) for a in args])
 
 
-@pytest.fixture(scope="module")
-def digit_pngs(tmp_path_factory, digits):
-    from PIL import Image
-
-    root = tmp_path_factory.mktemp("pngs")
-    _, test = digits
-    for k in range(60):
-        folder = root / str(test.y[k])
-        folder.mkdir(exist_ok=True)
-        Image.fromarray((test.x[k, :, :, 0] * 255).round().astype(np.uint8), "L").save(folder / f"{k}.png")
-    return root
-
-
 def test_image_folder_preprocessing_is_stored_and_reused(chain, digit_pngs, tmp_path):
     out = tmp_path / "m.tflite"
     result = run("convert", chain.keras_path, "--data", digit_pngs, "--scale", "1/255", "-o", out)

@@ -43,3 +43,25 @@ def test_prune_bad_inputs(chain, tmp_path):
         result = run("prune", chain.keras_path, "--data", chain.train_npz, "-o", tmp_path / "p.keras", *args)
         assert result.exit_code == 2 and message in result.stderr
     assert not (tmp_path / "p.keras").exists()
+
+
+def test_distill_cli(chain, tmp_path):
+    out = tmp_path / "student.keras"
+    result = run("distill", "--teacher", chain.keras_path, "--student", "tiny_cnn", "--width", 0.5, "--data",
+                 chain.train_npz, "--epochs", 1, "-o", out, "--json")
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["teacher_outputs"] == "probabilities" and doc["student_parameters"] < doc["teacher_parameters"]
+    result = run("convert", out, "--data", chain.train_npz, "-o", tmp_path / "s.tflite")
+    assert result.exit_code == 0, result.output
+
+
+def test_distill_bad_inputs(chain, tmp_path):
+    result = run("distill", "--teacher", tmp_path / "none.keras", "--student", "tiny_cnn", "--data", chain.train_npz,
+                 "-o", tmp_path / "s.keras")
+    assert result.exit_code == 3 and result.stderr.splitlines()[0] == f"Error: model {tmp_path / 'none.keras'} does not exist"
+    result = run("distill", "--teacher", chain.keras_path, "--student", "huge_cnn", "--data", chain.train_npz,
+                 "-o", tmp_path / "s.keras")
+    assert result.exit_code == 3 and result.stderr.splitlines()[0] == \
+        "Error: student 'huge_cnn' is neither a model file nor a template"
+    assert not (tmp_path / "s.keras").exists()

@@ -63,9 +63,9 @@ def test_rerun_is_byte_identical_and_budgets_fail_the_build(mcu_run, chain, tmp_
         assert (tmp_path / "again" / name).read_bytes() == (out / name).read_bytes()
 
 
-def test_mobile_bundle(chain, tmp_path, digit_folder):
+def test_mobile_bundle(chain, tmp_path, digit_pngs):
     out = tmp_path / "mobile"
-    result = run("run", "mobile-int8", "--model", chain.keras_path, "--data", digit_folder, "-o", out,
+    result = run("run", "mobile-int8", "--model", chain.keras_path, "--data", digit_pngs, "-o", out,
                  "--set", "preprocess.scale=0.00392156862745098", "--set", "budgets.max_accuracy_drop=10")
     assert result.exit_code == 0, result.output
     from converter.tflite.metadata import edgeconv_info
@@ -75,20 +75,6 @@ def test_mobile_bundle(chain, tmp_path, digit_folder):
     info = edgeconv_info((bundle / "model_int8.tflite").read_bytes())
     assert info["classes"] == [str(k) for k in range(10)] and info["preprocess"]["scale"] == pytest.approx(1 / 255)
     assert "top-1 agreement" in (bundle / "model_card.md").read_text()
-
-
-@pytest.fixture(scope="module")
-def digit_folder(tmp_path_factory, digits):
-    import numpy as np
-    from PIL import Image
-
-    root = tmp_path_factory.mktemp("digit_pngs")
-    train, _ = digits
-    for k in range(200):
-        folder = root / str(train.y[k])
-        folder.mkdir(exist_ok=True)
-        Image.fromarray((train.x[k, :, :, 0] * 255).round().astype(np.uint8), "L").save(folder / f"{k}.png")
-    return root
 
 
 @pytest.mark.slow

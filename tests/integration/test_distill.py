@@ -1,0 +1,71 @@
+"""Knowledge distillation: the loss as a hand computation, labelled and unlabelled training."""
+import numpy as np
+import pytest
+
+from converter import keras_env
+from converter.data import Dataset
+from converter.errors import ModelError
+from converter.export.tflite import ConvertOptions, convert
+from converter.optimize.distill import DistillOptions, distill, distillation_loss, student_template
+from converter.optimize.train import TrainOptions
+
+
+def _softmax(z):
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def test_loss_matches_a_hand_computation():
+    teacher = np.array([[2.0, 0.5, -1.0], [0.1, 0.2, 3.0]], np.float32)
+    student = np.array([[1.0, 1.0, 0.0], [0.0, -1.0, 1.5]], np.float32)
+    y = np.array([0, 2])
+    T, alpha = 3.0, 0.25
+    pt, ps = _softmax(teacher / T), _softmax(student / T)
+    kl = np.mean(np.sum(pt * (np.log(pt) - np.log(ps)), axis=1)) * T ** 2
+    ce = np.mean(-np.log(_softmax(student)[np.arange(2), y]))
+    got = float(distillation_loss(y, teacher, student, alpha, T, False, False))
+    assert got == pytest.approx(alpha * ce + (1 - alpha) * kl, rel=1e-5)
+    assert float(distillation_loss(None, teacher, student, alpha, T, False, False)) == pytest.approx(kl, rel=1e-5)
+    # a teacher that outputs probabilities gives the same loss as its logits
+    probs = float(distillation_loss(y, _softmax(teacher), student, alpha, T, True, False))
+    assert probs == pytest.approx(got, rel=1e-4)
+
+
+@pytest.fixture(scope="module")
+def teacher(chain):
+    return chain.model  # ends in softmax: probabilities
+
+
+def test_labelled_distillation_trains_a_template_student(teacher, digits):
+    train, test = digits
+    student = student_template("tiny_cnn", (8, 8, 1), 10, width=0.5)
+    result = distill(teacher, student, train, DistillOptions(train=TrainOptions(epochs=3, patience=0)))
+    assert (result.teacher_outputs, result.student_outputs) == ("probabilities", "logits")
+    assert result.metrics["accuracy"] > 0.3
+    converted = convert(result.student, train, ConvertOptions(samples=50))
+    assert converted.proof.ok
+
+
+def test_unlabelled_distillation_lowers_the_loss(teacher, digits):
+    train, _ = digits
+    unlabelled = Dataset(train.x, None, "x.npy")
+    student = student_template("tiny_mlp", (8, 8, 1), 10, width=1)
+    short = distill(teacher, student, unlabelled, DistillOptions(train=TrainOptions(epochs=1, patience=0)))
+    longer = distill(teacher, student, unlabelled, DistillOptions(train=TrainOptions(epochs=4, patience=0)))
+    assert longer.metrics["loss"] < short.metrics["loss"]
+
+
+def test_hint_loss_between_named_layers(teacher, digits):
+    keras = keras_env.keras()
+    student = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(2, 3, padding="same", name="s_conv"),
+                                keras.layers.Flatten(), keras.layers.Dense(10)])
+    result = distill(teacher, student, digits[0], DistillOptions(hint=("conv1", "s_conv"),
+                                                                 train=TrainOptions(epochs=1, patience=0)))
+    assert result.metrics["loss"] > 0
+    with pytest.raises(ModelError, match="the teacher has no layer 'nope'"):
+        distill(teacher, student, digits[0], DistillOptions(hint=("nope", "s_conv")))
+
+
+def test_incompatible_student_is_refused(teacher, digits):
+    with pytest.raises(ModelError, match=r"the student's output shape \(3,\) differs from the teacher's \(10,\)"):
+        distill(teacher, student_template("tiny_mlp", (8, 8, 1), 3), digits[0])
