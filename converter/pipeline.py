@@ -11,7 +11,7 @@ from .budgets import Budgets
 from .data import Dataset, demo_digits, load_dataset
 from .export.tflite import ConvertOptions
 from .outputs import atomic_dir
-from .recipe import ConvertStage, PackageStage, PruneStage, QatStage, Recipe, ValidateStage, to_yaml
+from .recipe import ConvertStage, DistillStage, PackageStage, PruneStage, QatStage, Recipe, ValidateStage, to_yaml
 from .report import Report
 from .report.render import to_html, to_markdown
 from .stages import convert_stage, layer_error_stage, measure_stage, validate_stage
@@ -67,6 +67,27 @@ def _load_inputs(run: Run) -> None:
     else:
         run.calibration = load_dataset(r.data, r.preprocess, shape)
         run.validation = load_dataset(r.validation_data, r.preprocess, shape) if r.validation_data else run.calibration
+
+
+def _distill(run: Run, stage: DistillStage) -> None:
+    """The student replaces the model for the following stages; validation still compares
+    with the model as given (the teacher)."""
+    from .models import load_model, save_model
+    from .optimize.distill import TEMPLATES, DistillOptions, distill, student_template
+    from .optimize.train import TrainOptions
+
+    if stage.student in TEMPLATES:
+        student = student_template(stage.student, tuple(run.model.inputs[0].shape[1:]),
+                                   int(run.model.outputs[0].shape[-1]), stage.width)
+    else:
+        student = load_model(stage.student)
+    train = TrainOptions(epochs=stage.epochs, batch_size=stage.batch_size, learning_rate=stage.learning_rate,
+                         seed=run.recipe.seed, patience=0)
+    result = distill(run.model, student, run.calibration, DistillOptions(stage.alpha, stage.temperature, train=train))
+    run.model = result.student
+    save_model(run.model, run.folder / "model_student.keras")
+    run.report.add("distillation", **result.summary(), teacher_parameters=int(run.reference.count_params()),
+                   student_parameters=int(run.model.count_params()))
 
 
 def _prune(run: Run, stage: PruneStage) -> None:
@@ -141,7 +162,7 @@ def _package(run: Run, stage: PackageStage) -> None:
         write_bundle(run.folder / "mobile", run.tflite, run.tflite_name, run.report, stage.description)
 
 
-STAGE_RUNNERS = {PruneStage: _prune, QatStage: _qat, ConvertStage: _convert, ValidateStage: _validate, PackageStage: _package}
+STAGE_RUNNERS = {DistillStage: _distill, PruneStage: _prune, QatStage: _qat, ConvertStage: _convert, ValidateStage: _validate, PackageStage: _package}
 
 
 def _write_outputs(run: Run) -> None:

@@ -24,6 +24,17 @@ class RecipeError(InputError):
 
 
 @dataclass(frozen=True)
+class DistillStage:
+    student: str = "tiny_cnn"  # a template (tiny_cnn, tiny_mlp) or a Keras model path
+    width: float = 1.0
+    alpha: float = 0.1
+    temperature: float = 4.0
+    epochs: int = 20
+    batch_size: int = 32
+    learning_rate: float = 2e-3
+
+
+@dataclass(frozen=True)
 class PruneStage:
     sparsity: float = 0.75
     schedule: str = "polynomial"
@@ -83,7 +94,7 @@ class PackageStage:
 
 
 _PLAIN_TAGS = {"str", "int", "float", "bool", "null", "map", "seq"}
-STAGES = {"prune": PruneStage, "qat": QatStage, "convert": ConvertStage, "validate": ValidateStage, "package": PackageStage}
+STAGES = {"distill": DistillStage, "prune": PruneStage, "qat": QatStage, "convert": ConvertStage, "validate": ValidateStage, "package": PackageStage}
 NESTED = {"firmware": FirmwareOptions}
 
 
@@ -106,8 +117,10 @@ class Recipe:
         first = kinds.index(ConvertStage)
         if any(k in (ValidateStage, PackageStage) for k in kinds[:first]):
             raise RecipeError("validate and package stages must come after convert", hint="reorder the stages")
-        if any(k in (PruneStage, QatStage) for k in kinds[first:]):
-            raise RecipeError("prune and qat stages must come before convert", hint="reorder the stages")
+        if any(k in (DistillStage, PruneStage, QatStage) for k in kinds[first:]):
+            raise RecipeError("distill, prune and qat stages must come before convert", hint="reorder the stages")
+        if DistillStage in kinds and any(k in (PruneStage, QatStage) for k in kinds[:kinds.index(DistillStage)]):
+            raise RecipeError("distill must come before prune and qat", hint="distill first, then optimize the student")
         qat = self.stage(QatStage)
         if qat and qat.preserve_sparsity and PruneStage not in kinds[:kinds.index(QatStage)]:
             raise RecipeError("qat.preserve_sparsity needs a prune stage before the qat stage",

@@ -179,7 +179,7 @@ def distill(ctx, teacher_path, student_spec, width, data_spec, out, alpha, tempe
     """
     from ..errors import ModelError
     from ..models import load_model, save_model
-    from ..optimize.distill import DistillOptions, distill as run_distill, student_template
+    from ..optimize.distill import TEMPLATES, DistillOptions, distill as run_distill, student_template
     from ..outputs import check_writable, save_atomically
 
     check_writable(out, force)
@@ -189,7 +189,7 @@ def distill(ctx, teacher_path, student_spec, width, data_spec, out, alpha, tempe
     train = _train_options(DistillOptions().train, epochs, batch_size, learning_rate, seed, progress)
     with quiet(ctx):
         teacher, data = _load(teacher_path, data_spec, trust_model)
-        if student_spec in ("tiny_cnn", "tiny_mlp"):
+        if student_spec in TEMPLATES:
             student = student_template(student_spec, tuple(teacher.inputs[0].shape[1:]),
                                        int(teacher.outputs[0].shape[-1]), width)
         elif Path(student_spec).exists():

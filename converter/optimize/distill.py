@@ -18,6 +18,7 @@ from ..errors import ModelError
 from .train import TrainOptions, copy_model, outputs_probabilities, strategy_scope
 
 EPS = 1e-7
+TEMPLATES = ("tiny_cnn", "tiny_mlp")
 
 
 @dataclass(frozen=True)

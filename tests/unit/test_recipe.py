@@ -86,6 +86,7 @@ def test_missing_recipe():
     ("stages: [qat: {preserve_sparsity: true}, convert: {}]\n", "needs a prune stage before the qat stage"),
     ("stages: [convert: {}, prune: {}]\n", "must come before convert"),
     ("stages: [prune: {structure: '4:2'}, convert: {}]\n", "is not M:N"),
+    ("stages: [prune: {}, distill: {}, convert: {}]\n", "distill must come before prune and qat"),
 ])
 def test_optimization_stage_checks(tmp_path, text, message):
     with pytest.raises(RecipeError, match=message):
