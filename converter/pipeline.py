@@ -11,7 +11,7 @@ from .budgets import Budgets
 from .data import Dataset, demo_digits, load_dataset
 from .export.tflite import ConvertOptions
 from .outputs import atomic_dir
-from .recipe import ConvertStage, DistillStage, PackageStage, PruneStage, QatStage, Recipe, ValidateStage, to_yaml
+from .recipe import ConvertStage, DistillStage, ExplainStage, PackageStage, PruneStage, QatStage, Recipe, ValidateStage, to_yaml
 from .report import Report
 from .report.render import to_html, to_markdown
 from .stages import convert_stage, layer_error_stage, measure_stage, validate_stage
@@ -147,6 +147,16 @@ def _validate(run: Run, stage: ValidateStage) -> None:
         candidate.close()
 
 
+def _explain(run: Run, stage: ExplainStage) -> None:
+    from .explain import ExplainOptions, explain_stage
+    from .runtimes.host import HostSession
+    from .runtimes.keras import KerasSession
+
+    options = ExplainOptions(stage.samples, stage.num_samples, stage.top_k, run.recipe.seed)
+    explain_stage(KerasSession(run.reference), HostSession(run.tflite), run.validation, options, run.report,
+                  figures=run.folder / "explain", min_agreement=stage.min_agreement)
+
+
 def _package(run: Run, stage: PackageStage) -> None:
     from .export.firmware import c_array
     from .export.mobile import write_bundle
@@ -162,7 +172,7 @@ def _package(run: Run, stage: PackageStage) -> None:
         write_bundle(run.folder / "mobile", run.tflite, run.tflite_name, run.report, stage.description)
 
 
-STAGE_RUNNERS = {DistillStage: _distill, PruneStage: _prune, QatStage: _qat, ConvertStage: _convert, ValidateStage: _validate, PackageStage: _package}
+STAGE_RUNNERS = {DistillStage: _distill, PruneStage: _prune, QatStage: _qat, ConvertStage: _convert, ValidateStage: _validate, ExplainStage: _explain, PackageStage: _package}
 
 
 def _write_outputs(run: Run) -> None:

@@ -81,6 +81,14 @@ class ValidateStage:
 
 
 @dataclass(frozen=True)
+class ExplainStage:
+    samples: int = 10
+    num_samples: int = 1000  # LIME perturbations per sample
+    top_k: int = 5
+    min_agreement: float | None = None  # budget on the mean top-k overlap (0..1)
+
+
+@dataclass(frozen=True)
 class FirmwareOptions:
     xxd_names: bool = False  # name the array like `xxd -i` does (model_tflite, model_tflite_len)
     alignment: int = 16
@@ -94,7 +102,8 @@ class PackageStage:
 
 
 _PLAIN_TAGS = {"str", "int", "float", "bool", "null", "map", "seq"}
-STAGES = {"distill": DistillStage, "prune": PruneStage, "qat": QatStage, "convert": ConvertStage, "validate": ValidateStage, "package": PackageStage}
+STAGES = {"distill": DistillStage, "prune": PruneStage, "qat": QatStage, "convert": ConvertStage, "validate": ValidateStage, "explain": ExplainStage,
+          "package": PackageStage}
 NESTED = {"firmware": FirmwareOptions}
 
 
@@ -115,8 +124,8 @@ class Recipe:
         if ConvertStage not in kinds:
             raise RecipeError(f"recipe '{self.name}' has no convert stage", hint="add `- convert: {}` to stages")
         first = kinds.index(ConvertStage)
-        if any(k in (ValidateStage, PackageStage) for k in kinds[:first]):
-            raise RecipeError("validate and package stages must come after convert", hint="reorder the stages")
+        if any(k in (ValidateStage, ExplainStage, PackageStage) for k in kinds[:first]):
+            raise RecipeError("validate, explain and package stages must come after convert", hint="reorder the stages")
         if any(k in (DistillStage, PruneStage, QatStage) for k in kinds[first:]):
             raise RecipeError("distill, prune and qat stages must come before convert", hint="reorder the stages")
         if DistillStage in kinds and any(k in (PruneStage, QatStage) for k in kinds[:kinds.index(DistillStage)]):

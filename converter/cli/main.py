@@ -22,6 +22,7 @@ COMMANDS = {
     "prune": "converter.cli.optimize:prune",
     "qat": "converter.cli.optimize:qat",
     "distill": "converter.cli.optimize:distill",
+    "explain": "converter.cli.explain:explain",
     "recipes": "converter.cli.run:recipes",
 }
 

@@ -111,12 +111,11 @@ def preprocess_from(kwargs: dict, stored: dict | None = None):
     Pops the options from `kwargs`; returns (Preprocess, label_column)."""
     from ..preprocess import Preprocess
 
-    given = {"resize": kwargs.pop("resize"), "scale": kwargs.pop("scale"), "offset": kwargs.pop("offset"),
-             "mean": kwargs.pop("mean"), "std": kwargs.pop("std"), "grayscale": kwargs.pop("grayscale"),
-             "channel_order": "bgr" if kwargs.pop("bgr") else None}
+    given = {k: kwargs.pop(k, None) for k in ("resize", "scale", "offset", "mean", "std", "grayscale")}
+    given["channel_order"] = "bgr" if kwargs.pop("bgr", None) else None
     base = Preprocess.from_json(json.dumps(stored)) if stored else Preprocess()
     spec = Preprocess(**{**base.__dict__, **{k: v for k, v in given.items() if v is not None}})
-    return spec, kwargs.pop("label_column")
+    return spec, kwargs.pop("label_column", None)
 
 
 _BUDGET_OPTIONS = [

@@ -56,7 +56,7 @@ def validate(ctx, candidate, reference, data_spec, kernels, workers, out, force,
     data = load_dataset(data_spec, spec, info.main.tensor(info.main.inputs[0]).shape, label_column)
     report = Report(f"edgeconv validate {candidate.name}")
     with quiet(ctx):
-        ref_session = _open_reference(reference, trust_model)
+        ref_session = open_reference(reference, trust_model)
         cand_session = ParallelSession(model_bytes, workers, kernels)
         try:
             v = validate_stage(ref_session, cand_session, data, report)
@@ -78,7 +78,7 @@ def validate(ctx, candidate, reference, data_spec, kernels, workers, out, force,
     ctx.exit(0 if report.ok else 1)
 
 
-def _open_reference(path: Path, trust_model: bool):
+def open_reference(path: Path, trust_model: bool):
     from ..runtimes.host import HostRuntime
     from ..runtimes.keras import KerasSession
 
