@@ -21,6 +21,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q device_tests --target micro --no-skip
 
 test-all: $(STAMP)
 	$(BIN)/python -m pytest -q -m ""

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks import convert_speed, inspect_speed, memory_growth, quality, runtime  # noqa: E402
+from benchmarks import convert_speed, distill_digits, explain_speed, inspect_speed, memory_growth, quality, runtime  # noqa: E402,E501
 from benchmarks.common import machine, print_table, write_json  # noqa: E402
 from converter.logs import native_logs_to_file  # noqa: E402
 
@@ -39,6 +39,8 @@ def measure(args) -> dict:
     results["mac_rate"] = runtime.mac_rate(mobilenet)
     results["inspect"] = inspect_speed.run()
     results["memory_growth"] = memory_growth.run(10 if args.quick else 30)
+    results["explain"] = explain_speed.run()
+    results["distillation"] = distill_digits.main(["--out", str(Path(args.out).with_name("distill.json"))])
     results["seconds"] = time.perf_counter() - start
     return results
 
@@ -77,6 +79,13 @@ def rows(r: dict) -> list[list]:
     g = r["memory_growth"]
     out.append([f"RSS growth over {g['models']} conversions", f"{g['growth_bytes'] / 2**20:.0f} MB "
                 f"(second half: {g['growth_second_half_bytes'] / 2**20:.0f} MB)", "bounded", ""])
+    for name, e in r["explain"].items():
+        out.append([f"LIME on {name} (1000 perturbations)", f"{e['explanations_per_s']:.1f} explanations/s, "
+                    f"{e['predictions_per_s']:.0f} predictions/s", "report", ""])
+    d = r["distillation"]
+    out.append([f"distilled student ({d['student_parameters']:,} params) vs labels only, 3 seeds",
+                f"{d['mean_distilled'] * 100:.2f}% vs {d['mean_labels_only'] * 100:.2f}%", "distilled higher",
+                d["mean_distilled"] > d["mean_labels_only"]])
     out.append(["bench run time", f"{r['seconds'] / 60:.1f} min", "< 15 min", r["seconds"] < 900])
     return [[a, b, c, ("yes" if d else "no") if isinstance(d, bool) else d] for a, b, c, d in out]
 

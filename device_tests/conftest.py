@@ -1,16 +1,17 @@
-"""Device test suite: `pytest device_tests --target host` (more targets come with issue 6).
+"""Device test suite: `pytest device_tests --target host|micro` (more targets come with issue 6).
 
 Checks a target runtime against host LiteRT's reference kernels, the correctness oracle.
 `--model M.tflite` tests a given int8 model; without it a tiny digits CNN is built here.
 """
 import pytest
 
-TARGETS = ("host",)
+TARGETS = ("host", "micro")
 
 
 def pytest_addoption(parser):
     parser.addoption("--target", default="host", help=f"runtime to test: {', '.join(TARGETS)}")
     parser.addoption("--model", default=None, help="an int8 .tflite to test (default: build one)")
+    parser.addoption("--no-skip", action="store_true", help="a target that is not available fails instead of skipping")
 
 
 @pytest.fixture(scope="session")
@@ -19,11 +20,15 @@ def target(request):
     if name not in TARGETS:
         pytest.exit(f"unknown target '{name}'; available: {', '.join(TARGETS)}", returncode=2)
     from converter.runtimes.host import HostRuntime
+    from converter.runtimes.micro import MicroRuntime
 
-    runtime = HostRuntime(kernels="xnnpack")
+    runtime = {"host": lambda: HostRuntime(kernels="xnnpack"), "micro": MicroRuntime}[name]()
     status = runtime.availability()
     if not status.ok:
-        pytest.skip(f"target {name} unavailable: {status.reason} ({status.install})")
+        message = f"target {name} unavailable: {status.reason} ({status.install})"
+        if request.config.getoption("--no-skip"):
+            pytest.fail(message)
+        pytest.skip(message)
     return runtime
 
 

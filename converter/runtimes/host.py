@@ -81,13 +81,13 @@ class HostSession:
             self._reset()  # each sample starts from the model's initial state
         self._fit_shapes(chunk)
         for detail, x in zip(self._inputs, chunk):
-            self._interp.set_tensor(detail["index"], _quantize(x, detail))
+            self._interp.set_tensor(detail["index"], quantize(x, detail))
         try:
             self._interp.invoke()
         except RuntimeError as e:
             self.failures.append(SampleFailure(index, _failed_op(str(e)), str(e).strip().splitlines()[0][:300]))
             return [np.full((len(chunk[0]), *d["shape"][1:]), np.nan, np.float32) for d in self._outputs]
-        return [_dequantize(self._interp.get_tensor(d["index"]), d) for d in self._outputs]
+        return [dequantize(self._interp.get_tensor(d["index"]), d) for d in self._outputs]
 
     def _fit_shapes(self, chunk: list[np.ndarray]) -> None:
         """Dynamic dimensions (and a batch that differs from the model's) are resized to the data."""
@@ -126,7 +126,7 @@ def _failed_op(message: str) -> str:
     return m.group(1) if m else "unknown"
 
 
-def _quantize(x: np.ndarray, detail: dict) -> np.ndarray:
+def quantize(x: np.ndarray, detail: dict) -> np.ndarray:
     dtype = detail["dtype"]
     if not np.issubdtype(dtype, np.integer) or detail["quantization"] == (0.0, 0):
         return x.astype(dtype)
@@ -135,7 +135,7 @@ def _quantize(x: np.ndarray, detail: dict) -> np.ndarray:
     return np.clip(np.round(x / scale + zero), info.min, info.max).astype(dtype)
 
 
-def _dequantize(q: np.ndarray, detail: dict) -> np.ndarray:
+def dequantize(q: np.ndarray, detail: dict) -> np.ndarray:
     scale, zero = detail["quantization"]
     if not np.issubdtype(q.dtype, np.integer) or scale == 0.0:
         return q.astype(np.float32)

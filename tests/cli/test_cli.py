@@ -26,9 +26,13 @@ def test_help_and_version_do_not_import_tensorflow():
 
 
 def test_every_command_has_help_with_an_example():
-    for name in ("demo", "convert", "validate", "inspect"):
+    from converter.cli.main import COMMANDS
+
+    for name in COMMANDS:
         result = run(name, "--help")
         assert result.exit_code == 0 and "Example:" in result.output, name
+    for sub in ("list", "show"):
+        assert "Example:" in run("recipes", sub, "--help").output
 
 
 def test_convert_writes_a_verified_model(chain, tmp_path):

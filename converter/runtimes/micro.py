@@ -1,0 +1,111 @@
+"""tflite-micro (the [micro] extra): run a model in the microcontroller interpreter on this
+machine, and measure the tensor arena it really needs."""
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+import time
+
+import numpy as np
+
+from .base import Availability, LatencyStats
+from .host import dequantize, quantize
+from ..errors import ModelError
+from ..tflite.arena import plan
+from ..tflite.compat.tflm import unsupported_ops
+from ..tflite.reader import read_model
+
+INSTALL = "pip install 'edgeconv[micro]'  (tflite-micro, x86_64 Linux wheels)"
+DEFAULT_ARENA = 8 * 2**20  # generous for measuring; the recording allocator reports what is used
+
+
+class MicroRuntime:
+    name = "micro"
+
+    def availability(self) -> Availability:
+        try:
+            from tflite_micro import runtime  # noqa: F401
+        except ImportError as e:
+            return Availability(False, f"tflite-micro is not installed ({e})", INSTALL)
+        return Availability(True)
+
+    def open(self, model: bytes) -> MicroSession:
+        status = self.availability()
+        if not status.ok:
+            raise ModelError(status.reason, hint=status.install)
+        return MicroSession(model)
+
+
+class MicroSession:
+    def __init__(self, model: bytes, arena_size: int = DEFAULT_ARENA):
+        from tflite_micro import runtime
+
+        self.info = read_model(model)
+        missing = unsupported_ops(self.info)
+        if missing:
+            raise ModelError(f"tflite-micro cannot run op(s): {', '.join(missing)}",
+                             hint="replace the layers that produce them, or target a runtime with these ops")
+        try:
+            self._interp = runtime.Interpreter.from_bytes(
+                model, arena_size=arena_size, intrepreter_config=runtime.InterpreterConfig.kAllocationRecording)
+        except RuntimeError as e:
+            raise ModelError(f"tflite-micro cannot load the model: {str(e).strip()[:300]}",
+                             hint="see `edgeconv inspect` for its ops") from None
+        self.input_names = self.info.input_names()
+        self.output_names = self.info.output_names()
+        self.failures = []
+
+    def _details(self, kind: str, i: int) -> dict:
+        sg = self.info.main
+        t = sg.tensor((sg.inputs if kind == "input" else sg.outputs)[i])
+        dtype = np.dtype(t.dtype)
+        return {"dtype": dtype.type, "quantization": (t.scales[0], t.zero_points[0]) if t.scales else (0.0, 0),
+                "shape": t.shape}
+
+    def predict(self, inputs: list[np.ndarray]) -> dict[str, np.ndarray]:
+        outputs = [[] for _ in self.output_names]
+        for n in range(len(inputs[0])):
+            for i, x in enumerate(inputs):
+                self._interp.set_input(quantize(x[n:n + 1], self._details("input", i)), i)
+            self._interp.invoke()
+            for k in range(len(self.output_names)):
+                outputs[k].append(dequantize(self._interp.get_output(k), self._details("output", k)))
+        return {name: np.concatenate(o) for name, o in zip(self.output_names, outputs)}
+
+    def benchmark(self, runs: int = 20, warmup: int = 2) -> LatencyStats:
+        x = [np.zeros((1, *self._details("input", i)["shape"][1:]), np.float32) for i in range(len(self.input_names))]
+        for _ in range(warmup):
+            self.predict(x)
+        times = []
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            self._interp.invoke()
+            times.append(time.perf_counter() - t0)
+        return LatencyStats.from_seconds(times, warmup, 1)
+
+    def memory(self) -> dict:
+        measured = self.measured_arena()
+        return {"model_bytes": self.info.size_bytes, "arena_estimate_bytes": plan(self.info.main).arena_bytes,
+                **{f"tflm_arena_{k}_bytes": v for k, v in measured.items()}}
+
+    def measured_arena(self) -> dict:
+        """TFLM's recording allocator prints its totals to C-level stderr: capture them there.
+        'head' is the non-persistent (activation) part our planner estimates."""
+        with tempfile.TemporaryFile() as capture:
+            saved = os.dup(2)
+            os.dup2(capture.fileno(), 2)
+            try:
+                self._interp.print_allocations()
+            finally:
+                os.dup2(saved, 2)
+                os.close(saved)
+            capture.seek(0)
+            text = capture.read().decode(errors="replace")
+        found = dict(re.findall(r"Arena allocation (total|head|tail) (\d+) bytes", text))
+        if not found:
+            raise ModelError("tflite-micro did not report its arena", hint="a newer tflite-micro may print differently")
+        return {k: int(v) for k, v in found.items()}
+
+    def close(self) -> None:
+        self._interp = None

@@ -1,0 +1,1 @@
+"""Rule sets: which ops a target runtime or accelerator can run."""

@@ -1,0 +1,65 @@
+"""tflite-micro: bit-identical to host reference kernels; our arena estimate vs its measured arena."""
+import numpy as np
+import pytest
+
+from converter import keras_env
+from converter.data import Dataset
+from converter.errors import ModelError
+from converter.export.tflite import ConvertOptions, convert
+from converter.runtimes.host import HostRuntime
+from converter.runtimes.micro import MicroRuntime
+from converter.tflite.compat.tflm import unsupported_ops
+from converter.tflite.reader import read_model
+
+pytestmark = pytest.mark.skipif(not MicroRuntime().availability().ok, reason="tflite-micro not installed")
+
+
+def _models():
+    keras = keras_env.keras()
+    i = keras.Input((16, 16, 3))
+    conv = keras.Sequential([i, keras.layers.Conv2D(8, 3, activation="relu"), keras.layers.Conv2D(16, 3, strides=2),
+                             keras.layers.Flatten(), keras.layers.Dense(4)], name="conv")
+    x = keras.layers.Conv2D(8, 1, activation="relu")(i)
+    y = keras.layers.DepthwiseConv2D(3, padding="same", activation="relu")(x)
+    y = keras.layers.Conv2D(8, 1)(y)
+    residual = keras.Model(i, keras.layers.Dense(4)(keras.layers.GlobalAveragePooling2D()(keras.layers.Add()([x, y]))),
+                           name="depthwise_residual")
+    d = keras.Input((32,))
+    dense = keras.Model(d, keras.layers.Dense(4)(keras.layers.Dense(64, activation="relu")(keras.layers.Dense(128)(d))),
+                        name="dense")
+    return [conv, residual, dense]
+
+
+@pytest.fixture(scope="module")
+def models(chain):
+    rng = np.random.default_rng(0)
+    out = {"demo": chain.int8_tflite.read_bytes()}
+    for m in _models():
+        x = rng.random((32, *m.inputs[0].shape[1:]), dtype=np.float32)
+        out[m.name] = convert(m, Dataset(x, None, "r"), ConvertOptions(samples=32)).tflite
+    return out
+
+
+@pytest.mark.parametrize("name", ["demo", "conv", "depthwise_residual", "dense"])
+def test_bit_identical_and_arena_within_5_percent(models, name):
+    model = models[name]
+    sg = read_model(model).main
+    x = np.random.default_rng(1).random((8, *sg.tensor(sg.inputs[0]).shape[1:]), dtype=np.float32)
+    session = MicroRuntime().open(model)
+    got, want = session.predict([x]), HostRuntime(kernels="reference").open(model).predict([x])
+    assert all(np.array_equal(got[k], want[k]) for k in want)
+    memory = session.memory()
+    head, estimate = memory["tflm_arena_head_bytes"], memory["arena_estimate_bytes"]
+    assert abs(estimate - head) <= 0.05 * head, memory
+    assert memory["tflm_arena_total_bytes"] > estimate  # persistent allocations come on top
+
+
+def test_unsupported_ops_are_named_before_running(chain):
+    tf = keras_env.tf()
+    concrete = tf.function(lambda x: tf.math.erf(x)).get_concrete_function(tf.TensorSpec([1, 4], tf.float32))
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete])
+    converter.allow_custom_ops = True
+    model = converter.convert()
+    assert unsupported_ops(read_model(model)) == ["CUSTOM:Erf"]
+    with pytest.raises(ModelError, match="tflite-micro cannot run op\\(s\\): CUSTOM:Erf"):
+        MicroRuntime().open(model)
