@@ -11,7 +11,7 @@ from .budgets import Budgets
 from .data import Dataset, demo_digits, load_dataset
 from .export.tflite import ConvertOptions
 from .outputs import atomic_dir
-from .recipe import ConvertStage, DistillStage, ExplainStage, PackageStage, PruneStage, QatStage, Recipe, ValidateStage, to_yaml
+from .recipe import ConvertStage, DistillStage, EdgeTpuStage, ExplainStage, PackageStage, PruneStage, QatStage, Recipe, ValidateStage, to_yaml
 from .report import Report
 from .report.render import to_html, to_markdown
 from .stages import convert_stage, layer_error_stage, measure_stage, validate_stage
@@ -157,6 +157,20 @@ def _explain(run: Run, stage: ExplainStage) -> None:
                   figures=run.folder / "explain", min_agreement=stage.min_agreement)
 
 
+def _edgetpu(run: Run, stage: EdgeTpuStage) -> None:
+    from .tflite.compat.edgetpu import predict
+    from .tflite.reader import read_model
+
+    prediction = predict(read_model(run.tflite), stage.runtime)
+    (run.folder / "edgetpu_prediction.log").write_text(prediction.log(run.tflite_name) + "\n")
+    run.report.add("edgetpu", **{k: v for k, v in prediction.summary().items() if k != "ops"})
+    split = prediction.split
+    detail = (prediction.fatal or f"{prediction.mapped} of {len(prediction.ops)} ops map"
+              + (f"; splits at op #{split.index} {split.op}: {split.status}" if split else ""))
+    if stage.require_full_mapping or prediction.fatal:
+        run.report.check("edgetpu mapping", prediction.fatal is None and split is None, detail)
+
+
 def _package(run: Run, stage: PackageStage) -> None:
     from .export.firmware import c_array
     from .export.mobile import write_bundle
@@ -172,7 +186,7 @@ def _package(run: Run, stage: PackageStage) -> None:
         write_bundle(run.folder / "mobile", run.tflite, run.tflite_name, run.report, stage.description)
 
 
-STAGE_RUNNERS = {DistillStage: _distill, PruneStage: _prune, QatStage: _qat, ConvertStage: _convert, ValidateStage: _validate, ExplainStage: _explain, PackageStage: _package}
+STAGE_RUNNERS = {DistillStage: _distill, PruneStage: _prune, QatStage: _qat, ConvertStage: _convert, ValidateStage: _validate, ExplainStage: _explain, EdgeTpuStage: _edgetpu, PackageStage: _package}
 
 
 def _write_outputs(run: Run) -> None:

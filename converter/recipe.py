@@ -89,6 +89,12 @@ class ExplainStage:
 
 
 @dataclass(frozen=True)
+class EdgeTpuStage:
+    runtime: int = 14
+    require_full_mapping: bool = True
+
+
+@dataclass(frozen=True)
 class FirmwareOptions:
     xxd_names: bool = False  # name the array like `xxd -i` does (model_tflite, model_tflite_len)
     alignment: int = 16
@@ -102,7 +108,7 @@ class PackageStage:
 
 
 _PLAIN_TAGS = {"str", "int", "float", "bool", "null", "map", "seq"}
-STAGES = {"distill": DistillStage, "prune": PruneStage, "qat": QatStage, "convert": ConvertStage, "validate": ValidateStage, "explain": ExplainStage,
+STAGES = {"distill": DistillStage, "prune": PruneStage, "qat": QatStage, "convert": ConvertStage, "validate": ValidateStage, "explain": ExplainStage, "edgetpu": EdgeTpuStage,
           "package": PackageStage}
 NESTED = {"firmware": FirmwareOptions}
 
@@ -124,8 +130,9 @@ class Recipe:
         if ConvertStage not in kinds:
             raise RecipeError(f"recipe '{self.name}' has no convert stage", hint="add `- convert: {}` to stages")
         first = kinds.index(ConvertStage)
-        if any(k in (ValidateStage, ExplainStage, PackageStage) for k in kinds[:first]):
-            raise RecipeError("validate, explain and package stages must come after convert", hint="reorder the stages")
+        if any(k in (ValidateStage, ExplainStage, EdgeTpuStage, PackageStage) for k in kinds[:first]):
+            raise RecipeError("validate, explain, edgetpu and package stages must come after convert",
+                              hint="reorder the stages")
         if any(k in (DistillStage, PruneStage, QatStage) for k in kinds[first:]):
             raise RecipeError("distill, prune and qat stages must come before convert", hint="reorder the stages")
         if DistillStage in kinds and any(k in (PruneStage, QatStage) for k in kinds[:kinds.index(DistillStage)]):

@@ -23,6 +23,7 @@ COMMANDS = {
     "qat": "converter.cli.optimize:qat",
     "distill": "converter.cli.optimize:distill",
     "explain": "converter.cli.explain:explain",
+    "edgetpu": "converter.cli.edgetpu:edgetpu",
     "recipes": "converter.cli.run:recipes",
 }
 

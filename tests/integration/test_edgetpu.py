@@ -1,0 +1,61 @@
+"""EdgeTPU mapping prediction from the published rule set (no compiler here)."""
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from converter import keras_env
+from converter.cli import cli
+from converter.data import Dataset
+from converter.export.tflite import ConvertOptions, convert
+from converter.tflite.compat.edgetpu import AFTER_SPLIT, MAPPED, NOT_SUPPORTED, predict
+from converter.tflite.reader import read_model
+
+
+def run(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+def test_demo_model_maps_fully(chain):
+    p = predict(read_model(chain.int8_tflite.read_bytes()))
+    assert p.fatal is None and p.split is None and p.mapped == len(p.ops) == 7
+    assert all(o.status == MAPPED for o in p.ops)
+    assert 0 < p.summary()["on_chip_parameter_bytes"] < 8 * 2**20
+
+
+@pytest.mark.parametrize("activation", ["leaky_relu", "hard_swish"])
+def test_unsupported_activation_splits_the_graph(activation):
+    keras, tf = keras_env.keras(), keras_env.tf()
+    layer = (keras.layers.LeakyReLU(0.1) if activation == "leaky_relu"  # the converter fuses this into HARD_SWISH:
+             else keras.layers.Lambda(lambda t: t * tf.nn.relu6(t + 3.0) / 6.0))
+    model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(4, 3), layer,
+                              keras.layers.Conv2D(4, 3), keras.layers.Flatten(), keras.layers.Dense(2)])
+    x = np.random.default_rng(0).random((16, 8, 8, 3), dtype=np.float32)
+    tflite = convert(model, Dataset(x, None, "r"), ConvertOptions(io_type="uint8", samples=16)).tflite
+    p = predict(read_model(tflite))
+    split = p.split
+    assert split.op == activation.upper() and split.status == NOT_SUPPORTED
+    assert [o.status for o in p.ops[:split.index]] == [MAPPED] * split.index
+    assert all(o.status == AFTER_SPLIT for o in p.ops[split.index + 1:])
+    log = p.log("m.tflite")
+    assert f"Graph splits at op #{split.index} {activation.upper()}" in log and "Number of Edge TPU subgraphs: 1" in log
+
+
+def test_runtime_13_does_not_map_newer_ops():
+    keras = keras_env.keras()
+    model = keras.Sequential([keras.Input((4, 6)), keras.layers.Permute((2, 1)), keras.layers.Flatten(),
+                              keras.layers.Dense(2)])
+    x = np.random.default_rng(0).random((16, 4, 6), dtype=np.float32)
+    tflite = convert(model, Dataset(x, None, "r"), ConvertOptions(samples=16)).tflite
+    assert predict(read_model(tflite), runtime=14).split is None or predict(read_model(tflite), 14).split.op != "TRANSPOSE"
+    p13 = predict(read_model(tflite), runtime=13)
+    assert p13.split.op == "TRANSPOSE" and "needs runtime 14" in p13.split.detail
+
+
+def test_cli_and_float_model(chain):
+    result = run("edgetpu", chain.int8_tflite, "--json", "--require-full-mapping")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["edgetpu_ops"] == 7
+    result = run("edgetpu", chain.float_tflite)
+    assert result.exit_code == 1 and "Model not quantized" in result.stdout
