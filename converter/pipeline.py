@@ -31,6 +31,7 @@ class Run:
 
 
 def run_recipe(recipe: Recipe, out: Path, force: bool = False, progress=lambda message: None) -> Report:
+    _check_inputs(recipe)
     report = Report(f"edgeconv run {recipe.name}")
     with atomic_dir(out, force) as tmp:
         run = Run(recipe, tmp, report)
@@ -42,6 +43,18 @@ def run_recipe(recipe: Recipe, out: Path, force: bool = False, progress=lambda m
         recipe.budgets.apply(report, "model")
         _write_outputs(run)
     return report
+
+
+def _check_inputs(recipe: Recipe) -> None:
+    """The cheap checks, before any output folder exists or TensorFlow starts."""
+    from .data import check_data_path
+    from .models import model_format
+
+    if recipe.model != "demo":
+        model_format(Path(recipe.model))
+    for spec in (recipe.data, recipe.validation_data):
+        if spec is not None:
+            check_data_path(spec)
 
 
 def _load_inputs(run: Run) -> None:

@@ -1,0 +1,66 @@
+"""Every command against what a careless user passes: exit code and the first line of the
+message, no traceback, nothing written."""
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from converter.cli import cli
+
+
+@pytest.fixture(scope="module")
+def bad(tmp_path_factory):
+    root = tmp_path_factory.mktemp("bad")
+    (root / "empty.tflite").write_bytes(b"")
+    (root / "empty.npz").write_bytes(b"")
+    (root / "folder").mkdir()
+    (root / "text.keras").write_text("not a model")
+    np.save(root / "nan.npy", np.full((4, 8, 8, 1), np.nan, np.float32))
+    np.save(root / "wrong.npy", np.zeros((4, 5), np.float32))
+    return root
+
+
+def cases():
+    m, t, d = "{keras}", "{int8}", "{data}"
+    return [
+        # command args, expected exit code, expected start of the first stderr line
+        (["convert", "{bad}/missing.keras", "--data", d, "-o", "{out}/o.tflite"], 3, "Error: model"),
+        (["convert", "{bad}/folder", "--data", d, "-o", "{out}/o.tflite"], 3, "Error: {bad}/folder is a folder"),
+        (["convert", "{bad}/text.keras", "--data", d, "-o", "{out}/o.tflite"], 3, "Error: {bad}/text.keras is not a Keras"),
+        (["convert", m, "--data", "{bad}/empty.npz", "-o", "{out}/o.tflite"], 3, "Error: data file {bad}/empty.npz is empty"),
+        (["convert", m, "--data", "{bad}/nan.npy", "-o", "{out}/o.tflite"], 3, "Error: {bad}/nan.npy: 4 sample(s) contain NaN"),
+        (["convert", m, "--data", "{bad}/wrong.npy", "-o", "{out}/o.tflite"], 3, "Error: data samples have shape (5,)"),
+        (["validate", "{bad}/empty.tflite", "--reference", m, "--data", d], 3, "Error: {bad}/empty.tflite is not a TFLite"),
+        (["validate", t, "--reference", m, "--data", d, "--max-size-kb", "-1"], 2, "Usage:"),
+        (["validate", t, "--reference", m, "--data", d, "--kernels", "gpu"], 2, "Usage:"),
+        (["validate", t, "--reference", "{bad}/folder", "--data", d], 3, "Error: {bad}/folder is a folder"),
+        (["inspect", "{bad}/empty.tflite"], 3, "Error: {bad}/empty.tflite is not a TFLite"),
+        (["inspect", "{bad}/folder"], 3, "Error: {bad}/folder is not a file"),
+        (["bench", "{bad}/empty.tflite"], 3, "Error: {bad}/empty.tflite is not a TFLite"),
+        (["bench", t, "--threads", "two"], 2, "Usage:"),
+        (["edgetpu", "{bad}/missing.tflite"], 3, "Error: {bad}/missing.tflite is not a file"),
+        (["edgetpu", t, "--runtime", "12"], 2, "Usage:"),
+        (["explain", m, "{bad}/empty.tflite", "--data", d, "-o", "{out}/ex"], 3, "Error: {bad}/empty.tflite is not a TFLite"),
+        (["prune", "{bad}/text.keras", "--data", d, "-o", "{out}/p.keras"], 3, "Error: {bad}/text.keras is not a Keras"),
+        (["prune", m, "--data", d, "-o", "{out}/p.keras", "--sparsity", "0"], 2, "Usage:"),
+        (["qat", m, "--data", "{bad}/missing.npz", "-o", "{out}/q.h5"], 3, "Error: data path {bad}/missing.npz does not exist"),
+        (["distill", "--teacher", m, "--student", "tiny_cnn", "--data", d, "-o", "{out}/s.keras", "--alpha", "2"], 2,
+         "Usage:"),
+        (["run", "no-such-recipe"], 3, "Error: no bundled recipe named 'no-such-recipe'"),
+        (["run", "mcu-int8", "--set", "budgets.max_arena_kb=-5", "-o", "{out}/r"], 3,
+         "Error: budget max_arena_kb must be a non-negative number"),
+        (["run", "mcu-int8", "--set", "stages.convert.sampels=5", "-o", "{out}/r"], 3, "Error: unknown key 'sampels'"),
+        (["run", "mcu-int8", "--model", "{bad}/text.keras", "-o", "{out}/r"], 3, "Error: {bad}/text.keras is not a Keras"),
+        (["recipes", "show", "nope"], 3, "Error: no bundled recipe named 'nope'"),
+        (["demo", "--epochs", "0"], 2, "Usage:"),
+        (["nosuchcommand"], 2, "Usage:"),
+    ]
+
+
+@pytest.mark.parametrize("args, code, first_line", cases(), ids=lambda v: " ".join(v) if isinstance(v, list) else None)
+def test_bad_input(chain, bad, tmp_path, args, code, first_line):
+    values = {"keras": chain.keras_path, "int8": chain.int8_tflite, "data": chain.train_npz, "bad": bad, "out": tmp_path}
+    result = CliRunner().invoke(cli, [a.format(**values) for a in args])
+    assert result.exit_code == code, result.output
+    assert result.stderr.splitlines()[0].startswith(first_line.format(**values)), result.stderr
+    assert "Traceback" not in result.output
+    assert list(tmp_path.iterdir()) == []
