@@ -45,3 +45,15 @@ def test_demo_is_reproducible_and_keeps_existing_output(tmp_path):
     assert runner.invoke(cli, ["demo", "-o", str(out), "--epochs", "2", "--force", "--json"]).exit_code in (0, 1)
     assert (out / "model_int8.tflite").read_bytes() == first  # same seed, byte-identical model
     assert sorted(p.name for p in tmp_path.iterdir()) == ["demo"]
+
+
+def test_every_report_section_is_documented(tmp_path):
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "report-schema.md").read_text()
+    result = CliRunner().invoke(cli, ["run", "demo", "-o", str(tmp_path / "r"), "--json",
+                                      "--set", "stages.explain.samples=2", "--set", "stages.explain.num_samples=50"])
+    assert result.exit_code == 0, result.output
+    sections = json.loads(result.stdout)["sections"]
+    assert {"model", "conversion", "layer_errors", "validation", "explanation", "latency", "memory"} <= set(sections)
+    assert all(f"| `{name}` |" in doc for name in sections), [s for s in sections if f"| `{s}` |" not in doc]
