@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .budgets import Budgets
@@ -111,8 +111,14 @@ def _prune(run: Run, stage: PruneStage) -> None:
     train = TrainOptions(epochs=stage.epochs, batch_size=stage.batch_size, learning_rate=stage.learning_rate,
                          seed=run.recipe.seed)
     structure = tuple(int(v) for v in stage.structure.split(":")) if stage.structure else None
-    result = prune(run.model, run.calibration, PruneOptions(stage.sparsity, stage.schedule, structure,
-                                                             stage.layers, train=train))
+    options = PruneOptions(stage.sparsity, stage.schedule, structure, stage.layers, train=train)
+    if stage.max_accuracy_drop is not None:
+        from .optimize.search import search_sparsity
+
+        search = search_sparsity(run.model, run.calibration, run.validation, stage.max_accuracy_drop / 100, options)
+        options = replace(options, sparsity=search.chosen)
+        run.report.add("pruning", search_curve=search.curve, chosen_sparsity=search.chosen)
+    result = prune(run.model, run.calibration, options)
     run.model = result.model
     save_model(run.model, run.folder / "model_pruned.keras")
     run.report.add("pruning", **result.summary())

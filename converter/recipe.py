@@ -40,6 +40,7 @@ class PruneStage:
     schedule: str = "polynomial"
     structure: str | None = None  # "2:4"
     layers: dict = field(default_factory=dict)  # layer-name regex -> sparsity
+    max_accuracy_drop: float | None = None  # points: search the highest sparsity within it (replaces sparsity)
     epochs: int = 10
     batch_size: int = 32
     learning_rate: float = 1e-3

@@ -69,14 +69,17 @@ def _load(model_path, data_spec, trust_model):
 @click.option("--structure", callback=_structure, metavar="M:N", help="Structured sparsity, e.g. 2:4.")
 @click.option("--layer", "overrides", multiple=True, callback=_overrides, metavar="REGEX=SPARSITY",
               help="Per-layer sparsity by layer-name regex (0 keeps a layer dense); wins over --sparsity.")
+@click.option("--max-accuracy-drop", type=click.FloatRange(0, 100), default=None,
+              help="Search the highest sparsity whose int8 model loses at most this many points (replaces --sparsity).")
+@click.option("--validation-data", default=None, metavar="DATA", help="Labelled data for the search (default: DATA).")
 @training_options
 @seed_option
 @force_option
 @trust_option
 @json_option
 @click.pass_context
-def prune(ctx, model_path, data_spec, out, sparsity, schedule, structure, overrides, epochs, batch_size,
-          learning_rate, progress, seed, force, trust_model, as_json):
+def prune(ctx, model_path, data_spec, out, sparsity, schedule, structure, overrides, max_accuracy_drop,
+          validation_data, epochs, batch_size, learning_rate, progress, seed, force, trust_model, as_json):
     """Prune MODEL's Conv/Dense weights to a target sparsity, fine-tuning on labelled DATA.
 
     Fails (exit 1) if any pruned layer misses its target. Pruning shrinks the model only
@@ -86,25 +89,39 @@ def prune(ctx, model_path, data_spec, out, sparsity, schedule, structure, overri
     Example:
       edgeconv prune model.keras --data train.npz --sparsity 0.75 --epochs 20 -o pruned.keras
       edgeconv prune model.keras --data train.npz --structure 2:4 --layer 'probs=0' -o pruned_2x4.keras
+      edgeconv prune model.keras --data train.npz --validation-data val.npz --max-accuracy-drop 1 -o pruned.keras
     """
     from ..models import save_model
+    from dataclasses import replace
+
     from ..optimize.prune import PruneOptions, prune as run_prune
+    from ..optimize.search import search_sparsity
     from ..optimize.train import TrainOptions
     from ..outputs import check_writable, save_atomically
 
     check_writable(out, force)
     train = _train_options(TrainOptions(epochs=10), epochs, batch_size, learning_rate, seed, progress)
     options = PruneOptions(sparsity, schedule, structure, overrides, train=train)
+    search = None
     with quiet(ctx):
         model, data = _load(model_path, data_spec, trust_model)
+        if max_accuracy_drop is not None:
+            validation = _load(model_path, validation_data, trust_model)[1] if validation_data else data
+            search = search_sparsity(model, data, validation, max_accuracy_drop / 100, options)
+            options = replace(options, sparsity=search.chosen)
         result = run_prune(model, data, options)
         save_atomically(save_model, result.model, out, force)
     summary = result.summary()
+    if search is not None:
+        summary["search"] = {"chosen": search.chosen, "float_accuracy": search.float_accuracy, "curve": search.curve}
     if as_json:
         emit_json(summary)
         return
-    print_table(f"{model_path.name} -> {out}", [(f"layer {k}", f"{v:.1%} zeros (target {result.targets[k]:.0%})")
-                                                for k, v in result.layer_sparsity.items()])
+    rows = [(f"search {p['sparsity']:.0%}", f"int8 accuracy {p['int8_accuracy'] * 100:.2f}% "
+             f"(drop {p['accuracy_drop'] * 100:.2f}), gzip {p['gzip_bytes']:,} B {'✓' if p['within_budget'] else '✗'}")
+            for p in (search.curve if search else [])]
+    rows += [(f"layer {k}", f"{v:.1%} zeros (target {result.targets[k]:.0%})") for k, v in result.layer_sparsity.items()]
+    print_table(f"{model_path.name} -> {out}", rows)
 
 
 @click.command()

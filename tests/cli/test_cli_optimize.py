@@ -65,3 +65,19 @@ def test_distill_bad_inputs(chain, tmp_path):
     assert result.exit_code == 3 and result.stderr.splitlines()[0] == \
         "Error: student 'huge_cnn' is neither a model file nor a template"
     assert not (tmp_path / "s.keras").exists()
+
+
+def test_prune_searches_the_highest_sparsity_within_budget(chain, tmp_path):
+    result = run("prune", chain.keras_path, "--data", chain.train_npz, "--validation-data", chain.test_npz,
+                 "--max-accuracy-drop", 50, "--epochs", 2, "-o", tmp_path / "p.keras", "--json")
+    assert result.exit_code == 0, result.output
+    search = json.loads(result.stdout)["search"]
+    curve = search["curve"]
+    assert [p["sparsity"] for p in curve] == sorted(p["sparsity"] for p in curve) and len(curve) >= 2
+    assert search["chosen"] == max(p["sparsity"] for p in curve if p["within_budget"])
+    assert all(p["gzip_bytes"] > 0 for p in curve)
+    result = run("prune", chain.keras_path, "--data", chain.train_npz, "--max-accuracy-drop", 0, "--epochs", 1,
+                 "-o", tmp_path / "q.keras")
+    if result.exit_code == 1:  # nothing within a zero budget: a clear failure, nothing written
+        assert result.stderr.startswith("Error: no sparsity from 50% keeps the int8 accuracy drop within 0.00 points")
+        assert not (tmp_path / "q.keras").exists()
