@@ -22,6 +22,8 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 	$(BIN)/python -m pytest -q device_tests --target micro --no-skip
+	$(BIN)/edgeconv targets setup arm64
+	$(BIN)/python -m pytest -q device_tests --target arm64 --no-skip
 
 test-all: $(STAMP)
 	$(BIN)/python -m pytest -q -m ""

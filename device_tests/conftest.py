@@ -1,11 +1,11 @@
-"""Device test suite: `pytest device_tests --target host|micro` (more targets come with issue 6).
+"""Device test suite: `pytest device_tests --target host|arm64|micro`.
 
 Checks a target runtime against host LiteRT's reference kernels, the correctness oracle.
 `--model M.tflite` tests a given int8 model; without it a tiny digits CNN is built here.
 """
 import pytest
 
-TARGETS = ("host", "micro")
+TARGETS = ("host", "arm64", "micro")
 
 
 def pytest_addoption(parser):
@@ -19,10 +19,11 @@ def target(request):
     name = request.config.getoption("--target")
     if name not in TARGETS:
         pytest.exit(f"unknown target '{name}'; available: {', '.join(TARGETS)}", returncode=2)
+    from converter.runtimes.arm64_emu import Arm64EmuRuntime
     from converter.runtimes.host import HostRuntime
     from converter.runtimes.micro import MicroRuntime
 
-    runtime = {"host": lambda: HostRuntime(kernels="xnnpack"), "micro": MicroRuntime}[name]()
+    runtime = {"host": lambda: HostRuntime(kernels="xnnpack"), "arm64": Arm64EmuRuntime, "micro": MicroRuntime}[name]()
     status = runtime.availability()
     if not status.ok:
         message = f"target {name} unavailable: {status.reason} ({status.install})"

@@ -24,6 +24,7 @@ COMMANDS = {
     "distill": "converter.cli.optimize:distill",
     "explain": "converter.cli.explain:explain",
     "edgetpu": "converter.cli.edgetpu:edgetpu",
+    "targets": "converter.cli.targets:targets",
     "recipes": "converter.cli.run:recipes",
 }
 

@@ -1,0 +1,51 @@
+"""Every target edgeconv knows, with whether it can run here and how to make it available."""
+from __future__ import annotations
+
+import shutil
+
+from .base import Availability
+
+
+def edgetpu_availability() -> Availability:
+    """The mapping prediction always works; running needs libedgetpu and a device."""
+    import ctypes.util
+
+    if ctypes.util.find_library("edgetpu") is None:  # load_delegate on a missing library leaves noise at exit
+        return Availability(False, "libedgetpu is not installed (prediction only: `edgeconv edgetpu MODEL`)",
+                            "install libedgetpu from Coral's package repository and plug in a device")
+    from ai_edge_litert.interpreter import load_delegate
+
+    try:
+        load_delegate("libedgetpu.so.1", {"device": "usb"})
+    except OSError:
+        return Availability(False, "libedgetpu is not installed (prediction only: `edgeconv edgetpu MODEL`)",
+                            "install libedgetpu from Coral's package repository and plug in a device")
+    except ValueError:
+        return Availability(False, "libedgetpu is installed but no EdgeTPU device is attached",
+                            "plug in a Coral USB Accelerator or use a Dev Board")
+    return Availability(True)
+
+
+def ethosu_availability() -> Availability:
+    if shutil.which("vela"):
+        return Availability(True)
+    return Availability(False, "ethos-u-vela is not installed", "pip install 'edgeconv[ethosu]'")
+
+
+def targets() -> dict[str, Availability]:
+    from .arm64_emu import Arm64EmuRuntime
+    from .host import HostRuntime
+    from .micro import MicroRuntime
+
+    return {"host": HostRuntime().availability(), "arm64": Arm64EmuRuntime().availability(),
+            "micro": MicroRuntime().availability(), "edgetpu": edgetpu_availability(),
+            "ethosu": ethosu_availability()}
+
+
+DESCRIPTIONS = {
+    "host": "LiteRT on this machine (XNNPACK; reference kernels are the correctness oracle)",
+    "arm64": "LiteRT in an emulated aarch64 userland (qemu-user, neoverse-n1): real arm64 kernels, emulated timing",
+    "micro": "tflite-micro's interpreter: bit-exact with reference kernels, measured tensor arena",
+    "edgetpu": "Coral EdgeTPU: mapping predicted from the published rules; runs need libedgetpu and a device",
+    "ethosu": "Arm Ethos-U NPU via the Vela compiler",
+}
