@@ -3,7 +3,7 @@ accuracy, raw and gzip size, latency (1 and 2 threads), and where the int8 bytes
 from __future__ import annotations
 
 from benchmarks.convert_speed import plain_converter
-from converter.bench import gzip_size
+from converter.bench import gzip_size, size_breakdown
 from converter.data import demo_digits
 from converter.demo import train_cnn
 from converter.export.tflite import ConvertOptions, convert
@@ -15,17 +15,6 @@ from converter.runtimes.keras import KerasSession
 from converter.tflite.reader import read_model
 from converter.tflite.weights import weight_sparsity
 from converter.validate import compare
-
-
-def size_breakdown(model: bytes) -> dict:
-    """Bytes of int8 weights, int32 biases, quantization parameters and the rest (flatbuffer
-    structure, names, metadata): why int8 is less than 4x smaller than float."""
-    sg = read_model(model).main
-    weights = sum(t.nbytes for t in sg.tensors if t.is_constant and t.dtype in ("int8", "uint8"))
-    biases = sum(t.nbytes for t in sg.tensors if t.is_constant and t.dtype == "int32")
-    qparams = sum(4 * len(t.scales) + 8 * len(t.zero_points) for t in sg.tensors)
-    return {"int8_weights": weights, "int32_biases": biases, "quant_params": qparams,
-            "other": len(model) - weights - biases - qparams}
 
 
 def run() -> dict:
@@ -48,7 +37,7 @@ def run() -> dict:
                       "p50_ms_1t": latency[1], "p50_ms_2t": latency[2]}
     rows["prune75_pqat_int8"]["tflite_weight_sparsity"] = weight_sparsity(variants["prune75_pqat_int8"])
     return {"float_accuracy": compare(ref, HostSession(variants["float"]), test).reference_accuracy,
-            "variants": rows, "int8_breakdown": size_breakdown(variants["ptq_int8"]),
+            "variants": rows, "int8_breakdown": size_breakdown(read_model(variants["ptq_int8"])),
             "float_over_int8": len(variants["float"]) / len(variants["ptq_int8"]),
             "plain_float_over_int8": len(variants["float"]) / len(plain_int8),
             "float_gzip_over_pruned_gzip": rows["float"]["gzip_bytes"] / rows["prune75_pqat_int8"]["gzip_bytes"],

@@ -55,7 +55,7 @@ def rows(r: dict) -> list[list]:
                     f"{row['p50_ms_1t'] * 1e3:.1f}, {row['p50_ms_2t'] * 1e3:.1f} µs", "", ""])
     b = q["int8_breakdown"]
     out.append(["float/int8 size (int8 weights, int32 biases, qparams, other bytes)",
-                f"{q['float_over_int8']:.2f}x ({b['int8_weights']:,}, {b['int32_biases']:,}, {b['quant_params']:,}, "
+                f"{q['float_over_int8']:.2f}x ({b['int_weights']:,}, {b['int32_biases']:,}, {b['quant_params']:,}, "
                 f"{b['other']:,})", f">= plain converter ({q['plain_float_over_int8']:.2f}x)",
                 q["float_over_int8"] >= q["plain_float_over_int8"]])
     out.append(["prune75+PQAT int8 gzip vs float gzip", f"{q['float_gzip_over_pruned_gzip']:.1f}x", ">= 10x",

@@ -53,6 +53,19 @@ def gzip_size(data: bytes) -> int:
     return len(gzip.compress(data, compresslevel=9, mtime=0))
 
 
+def size_breakdown(info) -> dict:
+    """Where the bytes of a model go: integer weights, int32 biases, float weights,
+    quantization parameters, and the rest (graph structure, names, metadata)."""
+    sg = info.main
+    const = [t for t in sg.tensors if t.is_constant]
+    parts = {"int_weights": sum(t.nbytes for t in const if t.dtype in ("int8", "uint8", "int16")),
+             "int32_biases": sum(t.nbytes for t in const if t.dtype == "int32"),
+             "float_weights": sum(t.nbytes for t in const if t.dtype in ("float32", "float16")),
+             "quant_params": sum(4 * len(t.scales) + 8 * len(t.zero_points) for t in sg.tensors)}
+    parts["other"] = info.size_bytes - sum(parts.values())
+    return parts
+
+
 def size_figures(path: Path) -> dict:
     info = read_model_file(path)  # clear errors for missing or non-model files
     data = path.read_bytes()

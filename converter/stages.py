@@ -2,7 +2,7 @@
 adds its figures and checks to the Report, and returns its result."""
 from __future__ import annotations
 
-from .bench import gzip_size
+from .bench import gzip_size, size_breakdown
 from .data import Dataset
 from .preprocess import Preprocess, range_warning
 from .export.tflite import ConversionResult, ConvertOptions, convert
@@ -58,12 +58,15 @@ def measure_stage(tflite: bytes, label: str, report: Report, runs: int = 200, th
     macs = model_macs(info.main)
     report.add("latency", **{label: {"p50_ms": stats.p50_ms, "p90_ms": stats.p90_ms, "p99_ms": stats.p99_ms,
                                      "mean_ms": stats.mean_ms, "std_ms": stats.std_ms, "runs": stats.runs,
-                                     "threads": threads, "runtime": "host LiteRT (XNNPACK)"}})
+                                     "threads": threads, "runtime": "host LiteRT (XNNPACK)",
+                                     "histogram_ms": {"edges": list(stats.histogram[0]),
+                                                      "counts": list(stats.histogram[1])}}})
     report.add("memory", **{f"{label}_arena_estimate_bytes": memory["arena_estimate_bytes"],
                             f"{label}_arena_naive_bytes": plan(info.main).naive_bytes,
                             f"{label}_runtime_peak_rss_bytes": memory["peak_rss_bytes"]})
     report.add("compute", **{f"{label}_macs": macs, f"{label}_mac_per_s": macs / (stats.p50_ms / 1e3)})
-    report.add("size", **{f"{label}_bytes": len(tflite), f"{label}_gzip_bytes": gzip_size(tflite)})
+    report.add("size", **{f"{label}_bytes": len(tflite), f"{label}_gzip_bytes": gzip_size(tflite),
+                          f"{label}_breakdown": size_breakdown(info)})
 
 
 def warn_if_unnormalised(data: Dataset, spec: Preprocess, report: Report) -> None:

@@ -12,12 +12,12 @@ def plots(report: Report) -> list[tuple[str, str]]:
     s = report.sections
     out = []
     if isinstance(s.get("latency"), dict) and s["latency"]:
-        out.append(("Latency percentiles (ms)", _latency(s["latency"])))
+        out.append(("Latency histogram (ms)", _latency(s["latency"])))
     if s.get("layer_errors", {}).get("worst"):
         out.append(("Layers that lose the most to quantization", _layer_errors(s["layer_errors"]["worst"])))
-    sizes = {k: v for k, v in s.get("size", {}).items() if k.endswith("_bytes")}
-    if sizes:
-        out.append(("Model size (bytes)", _sizes(sizes)))
+    breakdowns = {k.removesuffix("_breakdown"): v for k, v in s.get("size", {}).items() if k.endswith("_breakdown")}
+    if breakdowns:
+        out.append(("Where the model's bytes go", _sizes(breakdowns)))
     return out
 
 
@@ -40,12 +40,12 @@ def _png(plt, fig) -> str:
 
 def _latency(latency: dict) -> str:
     plt, fig, ax = _figure()
-    labels = list(latency)
-    width = 0.8 / 3
-    for k, p in enumerate(("p50_ms", "p90_ms", "p99_ms")):
-        ax.bar([i + k * width for i in range(len(labels))], [latency[m][p] for m in labels], width, label=p[:3])
-    ax.set_xticks([i + width for i in range(len(labels))], labels)
-    ax.set_ylabel("ms")
+    for label, record in latency.items():
+        h = record.get("histogram_ms", {})
+        if h.get("counts"):
+            ax.stairs(h["counts"], h["edges"], fill=True, alpha=0.5, label=f"{label} (p50 {record['p50_ms']:.3g} ms)")
+    ax.set_xlabel("ms per inference")
+    ax.set_ylabel("runs")
     ax.legend()
     return _png(plt, fig)
 
@@ -57,8 +57,14 @@ def _layer_errors(worst: list[dict]) -> str:
     return _png(plt, fig)
 
 
-def _sizes(sizes: dict) -> str:
+def _sizes(breakdowns: dict) -> str:
     plt, fig, ax = _figure()
-    ax.barh(list(sizes)[::-1], list(sizes.values())[::-1])
+    labels = list(breakdowns)
+    left = [0] * len(labels)
+    for part in next(iter(breakdowns.values())):
+        values = [breakdowns[m].get(part, 0) for m in labels]
+        ax.barh(labels, values, left=left, label=part)
+        left = [a + b for a, b in zip(left, values)]
     ax.set_xlabel("bytes")
+    ax.legend(fontsize=7)
     return _png(plt, fig)

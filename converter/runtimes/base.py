@@ -38,12 +38,15 @@ class LatencyStats:
     p90_ms: float
     p99_ms: float
     min_ms: float
+    histogram: tuple[tuple[float, ...], tuple[int, ...]] = ((), ())  # (bin edges in ms, counts)
 
     @classmethod
     def from_seconds(cls, seconds: list[float], warmup: int, threads: int) -> LatencyStats:
         ms = np.asarray(seconds) * 1e3
+        counts, edges = np.histogram(ms, bins=min(20, max(1, len(ms))))
         return cls(len(ms), warmup, threads, float(ms.mean()), float(ms.std()),
-                   *(float(np.percentile(ms, p)) for p in (50, 90, 99)), float(ms.min()))
+                   *(float(np.percentile(ms, p)) for p in (50, 90, 99)), float(ms.min()),
+                   (tuple(float(e) for e in edges), tuple(int(c) for c in counts)))
 
 
 class Session(Protocol):
