@@ -4,6 +4,7 @@ import json
 import shutil
 import subprocess
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -75,6 +76,17 @@ def test_mobile_bundle(chain, tmp_path, digit_pngs):
     info = edgeconv_info((bundle / "model_int8.tflite").read_bytes())
     assert info["classes"] == [str(k) for k in range(10)] and info["preprocess"]["scale"] == pytest.approx(1 / 255)
     assert "top-1 agreement" in (bundle / "model_card.md").read_text()
+    from converter.export.tflite_metadata import read_back
+
+    meta = read_back((bundle / "model_int8.tflite").read_bytes())  # the standard TFLITE_METADATA entry
+    assert meta["name"] == "model_int8" and meta["min_parser_version"] == "1.0.0"
+    assert meta["mean"] == [0.0] and meta["std"] == pytest.approx([255.0])  # x / 255 as (x - 0) / 255
+    assert meta["content_type"] == 2 and meta["labels_file"] == "labels.txt"  # image input; labels attached
+    assert meta["associated_files"]["labels.txt"].split() == [str(k) for k in range(10)]
+    from converter.runtimes.host import HostSession
+
+    assert HostSession((bundle / "model_int8.tflite").read_bytes()).predict([np.zeros((2, 8, 8, 1))])["probs"].shape \
+        == (2, 10)
 
 
 @pytest.mark.slow
