@@ -25,6 +25,7 @@ COMMANDS = {
     "explain": "converter.cli.explain:explain",
     "edgetpu": "converter.cli.edgetpu:edgetpu",
     "targets": "converter.cli.targets:targets",
+    "ethosu": "converter.cli.ethosu:ethosu",
     "recipes": "converter.cli.run:recipes",
 }
 

@@ -1,8 +1,6 @@
 """Every target edgeconv knows, with whether it can run here and how to make it available."""
 from __future__ import annotations
 
-import shutil
-
 from .base import Availability
 
 
@@ -27,9 +25,11 @@ def edgetpu_availability() -> Availability:
 
 
 def ethosu_availability() -> Availability:
-    if shutil.which("vela"):
+    from .ethosu import INSTALL, vela_path
+
+    if vela_path():
         return Availability(True)
-    return Availability(False, "ethos-u-vela is not installed", "pip install 'edgeconv[ethosu]'")
+    return Availability(False, "ethos-u-vela is not installed", INSTALL)
 
 
 def targets() -> dict[str, Availability]:
@@ -47,5 +47,5 @@ DESCRIPTIONS = {
     "arm64": "LiteRT in an emulated aarch64 userland (qemu-user, neoverse-n1): real arm64 kernels, emulated timing",
     "micro": "tflite-micro's interpreter: bit-exact with reference kernels, measured tensor arena",
     "edgetpu": "Coral EdgeTPU: mapping predicted from the published rules; runs need libedgetpu and a device",
-    "ethosu": "Arm Ethos-U NPU via the Vela compiler",
+    "ethosu": "Arm Ethos-U NPU: Vela compiles and estimates (`edgeconv ethosu MODEL`); runs need the NPU",
 }

@@ -1,0 +1,28 @@
+"""Ethos-U through Vela: a full-int8 model compiles and Vela's figures are reported."""
+import json
+import pytest
+from click.testing import CliRunner
+
+from converter.cli import cli
+from converter.runtimes.ethosu import vela_path
+from converter.tflite.reader import read_model
+
+pytestmark = pytest.mark.skipif(vela_path() is None, reason="ethos-u-vela not installed")
+
+
+def test_vela_figures_and_compiled_model(chain, tmp_path):
+    out = tmp_path / "m_vela.tflite"
+    result = CliRunner().invoke(cli, ["ethosu", str(chain.int8_tflite), "-o", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.stdout)
+    assert figures["npu_operators"] > 0 and figures["cpu_operators"] == 0
+    assert figures["cycles_total"] >= figures["cycles_npu"] > 0 and figures["inferences_per_second"] > 0
+    assert figures["off_chip_flash_used_kib"] > 0
+    assert any(op.startswith("CUSTOM:ethos-u") for op in read_model(out.read_bytes()).op_counts())
+
+
+def test_vela_bad_inputs(chain, tmp_path):
+    result = CliRunner().invoke(cli, ["ethosu", str(chain.int8_tflite), "--accelerator", "ethos-u99"])
+    assert result.exit_code == 3 and result.stderr.startswith("Error: unknown accelerator 'ethos-u99'")
+    result = CliRunner().invoke(cli, ["ethosu", str(chain.invalid)])
+    assert result.exit_code == 3 and "is not a TFLite model" in result.stderr
