@@ -1,29 +1,33 @@
-"""Device test suite: `pytest device_tests --target host|arm64|micro`.
+"""Device test suite: `pytest device_tests --target host|arm64|micro|ssh://user@host[:port]`.
 
 Checks a target runtime against host LiteRT's reference kernels, the correctness oracle.
 `--model M.tflite` tests a given int8 model; without it a tiny digits CNN is built here.
 """
 import pytest
 
-TARGETS = ("host", "arm64", "micro")
 
 
 def pytest_addoption(parser):
-    parser.addoption("--target", default="host", help=f"runtime to test: {', '.join(TARGETS)}")
+    parser.addoption("--target", default="host", help="host, arm64, micro or ssh://user@host[:port]")
     parser.addoption("--model", default=None, help="an int8 .tflite to test (default: build one)")
     parser.addoption("--no-skip", action="store_true", help="a target that is not available fails instead of skipping")
+    parser.addoption("--identity", default=None, help="ssh key for --target ssh://user@host[:port]")
+    parser.addoption("--known-hosts", default=None, help="known_hosts file for an ssh target")
+    parser.addoption("--remote-python", default="python3", help="Python on the ssh board")
 
 
 @pytest.fixture(scope="session")
 def target(request):
-    name = request.config.getoption("--target")
-    if name not in TARGETS:
-        pytest.exit(f"unknown target '{name}'; available: {', '.join(TARGETS)}", returncode=2)
-    from converter.runtimes.arm64_emu import Arm64EmuRuntime
-    from converter.runtimes.host import HostRuntime
-    from converter.runtimes.micro import MicroRuntime
+    from converter.errors import ConverterError
+    from converter.runtimes.registry import runtime_for
 
-    runtime = {"host": lambda: HostRuntime(kernels="xnnpack"), "arm64": Arm64EmuRuntime, "micro": MicroRuntime}[name]()
+    name = request.config.getoption("--target")
+    option = request.config.getoption
+    try:
+        runtime = runtime_for(name, identity=option("--identity"), known_hosts=option("--known-hosts"),
+                              python=option("--remote-python"))
+    except ConverterError as e:
+        pytest.exit(f"{e.message} ({e.hint})", returncode=2)
     status = runtime.availability()
     if not status.ok:
         message = f"target {name} unavailable: {status.reason} ({status.install})"

@@ -15,6 +15,11 @@ from .options import (budget_options, budgets_from, data_option, echo_warnings, 
 @data_option
 @click.option("--kernels", type=click.Choice(["xnnpack", "reference"]), default="xnnpack", show_default=True,
               help="Host LiteRT kernels; 'reference' is the bit-exact oracle.")
+@click.option("--target", default="host", show_default=True,
+              help="Where the candidate runs: host, arm64 (emulated), micro, or ssh://user@host[:port].")
+@click.option("--identity", type=click.Path(path_type=Path), help="ssh key for an ssh:// target.")
+@click.option("--known-hosts", type=click.Path(path_type=Path), help="known_hosts file for an ssh:// target.")
+@click.option("--remote-python", default="python3", show_default=True, help="Python on an ssh:// board.")
 @click.option("--workers", type=click.IntRange(1, 64), default=2, show_default=True,
               help="Interpreter processes that share the samples (a native crash in one is reported, not fatal).")
 @budget_options
@@ -25,8 +30,8 @@ from .options import (budget_options, budgets_from, data_option, echo_warnings, 
 @trust_option
 @json_option
 @click.pass_context
-def validate(ctx, candidate, reference, data_spec, kernels, workers, out, force, trust_model, as_json,
-             **options):
+def validate(ctx, candidate, reference, data_spec, kernels, target, identity, known_hosts, remote_python, workers, out,
+             force, trust_model, as_json, **options):
     """Compare CANDIDATE (.tflite) with its float reference: accuracy, agreement, errors.
 
     \b
@@ -37,18 +42,21 @@ def validate(ctx, candidate, reference, data_spec, kernels, workers, out, force,
     Example:
       edgeconv validate model_int8.tflite --reference model.keras --data test.npz \
           --max-accuracy-drop 1 --max-latency-ms 5 --max-arena-kb 64
+      edgeconv validate model_int8.tflite --reference model.keras --data test.npz --target ssh://pi@raspberrypi
     """
     from ..data import load_dataset
     from ..outputs import atomic_dir, check_writable
     from ..stages import measure_stage, validate_stage
     from ..report import Report
     from ..report.render import to_html, to_markdown
+    from ..runtimes.registry import runtime_for
     from ..runtimes.worker import ParallelSession
     from ..tflite.metadata import edgeconv_info
     from ..tflite.reader import read_model_file
 
     if out is not None:
         check_writable(out, force)
+    runtime = None if target == "host" else runtime_for(target, kernels, identity, known_hosts, remote_python)
     info = read_model_file(candidate)
     model_bytes = candidate.read_bytes()
     budgets = budgets_from(options)
@@ -57,7 +65,7 @@ def validate(ctx, candidate, reference, data_spec, kernels, workers, out, force,
     report = Report(f"edgeconv validate {candidate.name}")
     with quiet(ctx):
         ref_session = open_reference(reference, trust_model)
-        cand_session = ParallelSession(model_bytes, workers, kernels)
+        cand_session = ParallelSession(model_bytes, workers, kernels) if runtime is None else runtime.open(model_bytes)
         try:
             v = validate_stage(ref_session, cand_session, data, report)
         finally:
@@ -69,6 +77,7 @@ def validate(ctx, candidate, reference, data_spec, kernels, workers, out, force,
             (tmp / "report.json").write_text(report.to_json())
             (tmp / "report.md").write_text(to_markdown(report))
             (tmp / "report.html").write_text(to_html(report))
+    report.add("validation", target=target)
     report.add("data", source=data.source, preprocess=json.loads(spec.to_json()))
     echo_warnings(report)
     if as_json:

@@ -49,3 +49,21 @@ DESCRIPTIONS = {
     "edgetpu": "Coral EdgeTPU: mapping predicted from the published rules; runs need libedgetpu and a device",
     "ethosu": "Arm Ethos-U NPU: Vela compiles and estimates (`edgeconv ethosu MODEL`); runs need the NPU",
 }
+
+
+def runtime_for(target: str, kernels: str = "xnnpack", identity=None, known_hosts=None, python: str = "python3"):
+    """A Runtime from a --target value: host, arm64, micro or ssh://user@host[:port]."""
+    from ..errors import InputError
+    from .arm64_emu import Arm64EmuRuntime
+    from .host import HostRuntime
+    from .micro import MicroRuntime
+    from .ssh import SshRuntime
+
+    if target.startswith("ssh://"):
+        return SshRuntime(target, identity, known_hosts, python, kernels)
+    factories = {"host": lambda: HostRuntime(kernels=kernels), "arm64": lambda: Arm64EmuRuntime(kernels=kernels),
+                 "micro": MicroRuntime}
+    if target not in factories:
+        raise InputError(f"unknown target '{target}'", hint="targets: host, arm64, micro, ssh://user@host[:port]; "
+                                                            "see `edgeconv targets`")
+    return factories[target]()

@@ -33,6 +33,8 @@ def cases():
         (["validate", t, "--reference", m, "--data", d, "--max-size-kb", "-1"], 2, "Usage:"),
         (["validate", t, "--reference", m, "--data", d, "--kernels", "gpu"], 2, "Usage:"),
         (["validate", t, "--reference", "{bad}/folder", "--data", d], 3, "Error: {bad}/folder is a folder"),
+        (["validate", t, "--reference", m, "--data", d, "--target", "tpu"], 3, "Error: unknown target 'tpu'"),
+        (["validate", t, "--reference", m, "--data", d, "--target", "ssh://"], 3, "Error: 'ssh://' is not an ssh target"),
         (["inspect", "{bad}/empty.tflite"], 3, "Error: {bad}/empty.tflite is not a TFLite"),
         (["inspect", "{bad}/folder"], 3, "Error: {bad}/folder is not a file"),
         (["bench", "{bad}/empty.tflite"], 3, "Error: {bad}/empty.tflite is not a TFLite"),
