@@ -68,6 +68,7 @@ def validate(ctx, candidate, reference, data_spec, kernels, target, identity, kn
         cand_session = ParallelSession(model_bytes, workers, kernels) if runtime is None else runtime.open(model_bytes)
         try:
             v = validate_stage(ref_session, cand_session, data, report)
+            report.add("validation", target=target)
         finally:
             cand_session.close()
         measure_stage(model_bytes, "candidate", report)
@@ -77,7 +78,6 @@ def validate(ctx, candidate, reference, data_spec, kernels, target, identity, kn
             (tmp / "report.json").write_text(report.to_json())
             (tmp / "report.md").write_text(to_markdown(report))
             (tmp / "report.html").write_text(to_html(report))
-    report.add("validation", target=target)
     report.add("data", source=data.source, preprocess=json.loads(spec.to_json()))
     echo_warnings(report)
     if as_json:

@@ -85,6 +85,8 @@ def test_regressions():
     # an operator input pointing past the tensor table crashed the arena planner (IndexError)
     with pytest.raises(ModelError, match=r"corrupt model: op #\d+ \w+ in subgraph 0 refers to tensor"):
         analyse(mutate(SEED_MODEL, [(3773, 1)], None))
+    # a zeroed shape vector gave a FULLY_CONNECTED input of rank 0: the MAC counter indexed it
+    analyse(mutate(SEED_MODEL, [(292812, 0)], None))
     for data in (b"\x00" * 8, b"\x10\x00\x00\x00TFL3" + b"\xff" * 64, SEED_MODEL[:100], SEED_MODEL[:-10]):
         try:
             analyse(data)
