@@ -26,6 +26,7 @@ COMMANDS = {
     "edgetpu": "converter.cli.edgetpu:edgetpu",
     "targets": "converter.cli.targets:targets",
     "ethosu": "converter.cli.ethosu:ethosu",
+    "package": "converter.cli.package:package",
     "recipes": "converter.cli.run:recipes",
 }
 

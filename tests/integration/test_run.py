@@ -101,3 +101,15 @@ def test_run_bad_inputs(tmp_path, chain):
     result = run("run", "mcu-int8", "--model", tmp_path / "missing.keras", "-o", tmp_path / "o")
     assert result.exit_code == 3 and "does not exist" in result.stderr and not (tmp_path / "o").exists()
     assert [p.name for p in tmp_path.iterdir()] == []
+
+
+def test_package_command(chain, tmp_path):
+    result = run("package", chain.int8_tflite, "--format", "c-array", "--xxd-names", "-o", tmp_path / "fw")
+    assert result.exit_code == 0, result.output
+    header = (tmp_path / "fw" / "model_int8.h").read_text()
+    assert "extern const unsigned char model_int8_tflite[];" in header and "MODEL_INT8_ARENA_ESTIMATE_BYTES" in header
+    result = run("package", chain.int8_tflite, "--format", "mobile", "-o", tmp_path / "app")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "app").iterdir()) == ["model_card.md", "model_int8.tflite"]
+    again = run("package", chain.int8_tflite, "--format", "mobile", "-o", tmp_path / "app")
+    assert again.exit_code == 3 and "already exists" in again.stderr
