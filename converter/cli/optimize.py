@@ -149,7 +149,6 @@ def qat(ctx, model_path, data_spec, out, preserve_sparsity, epochs, batch_size, 
     """
     from ..models import check_qat_path, save_model
     from ..optimize.qat import QatOptions, qat as run_qat
-    from ..optimize.train import TrainOptions
     from ..outputs import check_writable, save_atomically
 
     check_writable(out, force)

@@ -15,16 +15,15 @@ from pathlib import Path
 
 import numpy as np
 
-from .base import Availability, LatencyStats
-from .host import dequantize, quantize
+from .base import Availability
+from .runner_session import RunnerSession, read_result, write_request
 from ..errors import ConverterError, ModelError
-from ..tflite.arena import plan
-from ..tflite.reader import read_model
 
 QEMU_CPU = "neoverse-n1"  # qemu 7.2's default 'max' CPU gives wrong XNNPACK results: always pin
 FEATURES = "fp asimd evtstrm aes pmull sha1 sha2 crc32 atomics fphp asimdhp cpuid asimdrdm lrcpc dcpop asimddp ssbs"
 PACKAGES = "libpython3.11-stdlib,python3.11-minimal,libstdc++6"
 WHEEL_TAGS = ("manylinux_2_27_aarch64", "manylinux_2_28_aarch64", "manylinux2014_aarch64", "manylinux_2_17_aarch64")
+RUNNER = Path(__file__).with_name("arm64_runner.py")
 SETUP_HINT = "run `edgeconv targets setup arm64` (needs qemu-user-static and mmdebstrap from Debian)"
 
 
@@ -52,48 +51,20 @@ class Arm64EmuRuntime:
         return Arm64Session(model, self.kernels, self.timeout)
 
 
-class Arm64Session:
+class Arm64Session(RunnerSession):
+    """Emulated latency (benchmark) is qemu's translation speed, not the speed of any arm64 chip."""
+
     def __init__(self, model: bytes, kernels: str, timeout: float):
-        self.info = read_model(model)
-        self.model, self.kernels, self.timeout = model, kernels, timeout
-        self.input_names, self.output_names = self.info.input_names(), self.info.output_names()
-        self.failures = []
+        super().__init__(model)
+        self.kernels, self.timeout = kernels, timeout
 
-    def _details(self, indices) -> list[dict]:
-        out = []
-        for i in indices:
-            t = self.info.main.tensor(i)
-            out.append({"dtype": np.dtype(t.dtype).type, "shape": t.shape,
-                        "quantization": (t.scales[0], t.zero_points[0]) if t.scales else (0.0, 0)})
-        return out
-
-    def _run(self, inputs: list[np.ndarray], runs: int, warmup: int):
+    def _run(self, inputs: list[np.ndarray], runs: int, warmup: int) -> dict:
         with tempfile.TemporaryDirectory(prefix="edgeconv-arm64-") as tmp:
             tmp = Path(tmp)
-            (tmp / "model.tflite").write_bytes(self.model)
-            np.savez(tmp / "request.npz", kernels=np.array(self.kernels), runs=np.array(runs),
-                     warmup=np.array(warmup), **{f"in{i}": x for i, x in enumerate(inputs)})
-            run_emulated([str(Path(__file__).with_name("arm64_runner.py")), str(tmp / "model.tflite"),
-                          str(tmp / "request.npz"), str(tmp / "result.npz")], self.timeout)
-            with np.load(tmp / "result.npz") as r:
-                return {k: r[k] for k in r.files}
-
-    def predict(self, inputs: list[np.ndarray]) -> dict[str, np.ndarray]:
-        raw = [quantize(x, d) for x, d in zip(inputs, self._details(self.info.main.inputs))]
-        result = self._run(raw, 0, 0)
-        outs = self._details(self.info.main.outputs)
-        return {name: dequantize(result[f"out{k}"], outs[k]) for k, name in enumerate(self.output_names)}
-
-    def benchmark(self, runs: int = 20, warmup: int = 2) -> LatencyStats:
-        """Emulated latency: qemu's translation speed, not the speed of any arm64 chip."""
-        zeros = [np.zeros((1, *d["shape"][1:]), d["dtype"]) for d in self._details(self.info.main.inputs)]
-        return LatencyStats.from_seconds(list(self._run(zeros, runs, warmup)["invoke_seconds"]), warmup, 1)
-
-    def memory(self) -> dict:
-        return {"model_bytes": self.info.size_bytes, "arena_estimate_bytes": plan(self.info.main).arena_bytes}
-
-    def close(self) -> None:
-        pass
+            write_request(tmp, self.model, self.kernels, inputs, runs, warmup)
+            run_emulated([str(RUNNER), str(tmp / "model.tflite"), str(tmp / "request.npz"), str(tmp / "result.npz")],
+                         self.timeout)
+            return read_result(tmp / "result.npz")
 
 
 def run_emulated(args: list[str], timeout: float) -> None:

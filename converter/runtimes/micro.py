@@ -11,6 +11,7 @@ import numpy as np
 
 from .base import Availability, LatencyStats
 from .host import dequantize, quantize
+from .runner_session import boundary_details
 from ..errors import ModelError
 from ..tflite.arena import plan
 from ..tflite.compat.tflm import unsupported_ops
@@ -58,10 +59,7 @@ class MicroSession:
 
     def _details(self, kind: str, i: int) -> dict:
         sg = self.info.main
-        t = sg.tensor((sg.inputs if kind == "input" else sg.outputs)[i])
-        dtype = np.dtype(t.dtype)
-        return {"dtype": dtype.type, "quantization": (t.scales[0], t.zero_points[0]) if t.scales else (0.0, 0),
-                "shape": t.shape}
+        return boundary_details(self.info, [(sg.inputs if kind == "input" else sg.outputs)[i]])[0]
 
     def predict(self, inputs: list[np.ndarray]) -> dict[str, np.ndarray]:
         outputs = [[] for _ in self.output_names]

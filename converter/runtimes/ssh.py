@@ -17,11 +17,9 @@ from urllib.parse import urlparse
 
 import numpy as np
 
-from .base import Availability, LatencyStats
-from .host import dequantize, quantize
-from ..errors import ConverterError, ModelError
-from ..tflite.arena import plan
-from ..tflite.reader import read_model
+from .base import Availability
+from .runner_session import RunnerSession, read_result, write_request
+from ..errors import ConverterError
 
 RUNNER = Path(__file__).with_name("arm64_runner.py")
 
@@ -93,19 +91,10 @@ class SshRuntime:
         return SshSession(self, model)
 
 
-class SshSession:
+class SshSession(RunnerSession):
     def __init__(self, runtime: SshRuntime, model: bytes):
-        self.rt, self.model, self.info = runtime, model, read_model(model)
-        self.input_names, self.output_names = self.info.input_names(), self.info.output_names()
-        self.failures = []
-
-    def _details(self, indices) -> list[dict]:
-        out = []
-        for i in indices:
-            t = self.info.main.tensor(i)
-            out.append({"dtype": np.dtype(t.dtype).type, "shape": t.shape,
-                        "quantization": (t.scales[0], t.zero_points[0]) if t.scales else (0.0, 0)})
-        return out
+        super().__init__(model)
+        self.rt = runtime
 
     def _run(self, inputs: list[np.ndarray], runs: int, warmup: int) -> dict:
         rt, board = self.rt, self.rt.board
@@ -113,34 +102,15 @@ class SshSession:
         try:
             with tempfile.TemporaryDirectory(prefix="edgeconv-ssh-") as tmp:
                 tmp = Path(tmp)
-                (tmp / "model.tflite").write_bytes(self.model)
-                np.savez(tmp / "request.npz", kernels=np.array(rt.kernels), runs=np.array(runs),
-                         warmup=np.array(warmup), **{f"in{i}": x for i, x in enumerate(inputs)})
+                write_request(tmp, self.model, rt.kernels, inputs, runs, warmup)
                 rt.copy([str(tmp / "model.tflite"), str(tmp / "request.npz"), str(RUNNER)],
                         f"{board.destination}:{remote_dir}/")
                 rt.remote(rt.python, f"{remote_dir}/{RUNNER.name}", f"{remote_dir}/model.tflite",
                           f"{remote_dir}/request.npz", f"{remote_dir}/result.npz")
                 rt.copy([f"{board.destination}:{remote_dir}/result.npz"], str(tmp))
-                with np.load(tmp / "result.npz") as r:
-                    return {k: r[k] for k in r.files}
+                return read_result(tmp / "result.npz")
         finally:
             rt.remote("rm", "-rf", "--", remote_dir)  # never leave files on the board
-
-    def predict(self, inputs: list[np.ndarray]) -> dict[str, np.ndarray]:
-        raw = [quantize(x, d) for x, d in zip(inputs, self._details(self.info.main.inputs))]
-        result = self._run(raw, 0, 0)
-        outs = self._details(self.info.main.outputs)
-        return {name: dequantize(result[f"out{k}"], outs[k]) for k, name in enumerate(self.output_names)}
-
-    def benchmark(self, runs: int = 50, warmup: int = 5) -> LatencyStats:
-        zeros = [np.zeros((1, *d["shape"][1:]), d["dtype"]) for d in self._details(self.info.main.inputs)]
-        return LatencyStats.from_seconds(list(self._run(zeros, runs, warmup)["invoke_seconds"]), warmup, 1)
-
-    def memory(self) -> dict:
-        return {"model_bytes": self.info.size_bytes, "arena_estimate_bytes": plan(self.info.main).arena_bytes}
-
-    def close(self) -> None:
-        pass
 
 
 def _reason(stderr: str) -> str:
