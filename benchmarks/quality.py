@@ -26,7 +26,7 @@ def run() -> dict:
     plain_int8 = plain_converter(base, train, 200)
     q = qat(base, train, QatOptions(train=TrainOptions(epochs=5, learning_rate=3e-4))).model
     variants["qat_int8"] = convert(q, train, ConvertOptions()).tflite
-    pruned = prune(base, train, PruneOptions(0.75, train=TrainOptions(epochs=20))).model
+    pruned = prune(base, train, PruneOptions(0.75, train=TrainOptions(epochs=20), block=(4, 1))).model
     pq = qat(pruned, train, QatOptions(True, TrainOptions(epochs=5, learning_rate=3e-4))).model
     variants["prune75_pqat_int8"] = convert(pq, train, ConvertOptions()).tflite
     rows = {}

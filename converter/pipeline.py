@@ -111,7 +111,8 @@ def _prune(run: Run, stage: PruneStage) -> None:
     train = TrainOptions(epochs=stage.epochs, batch_size=stage.batch_size, learning_rate=stage.learning_rate,
                          seed=run.recipe.seed)
     structure = tuple(int(v) for v in stage.structure.split(":")) if stage.structure else None
-    options = PruneOptions(stage.sparsity, stage.schedule, structure, stage.layers, train=train)
+    block = tuple(int(v) for v in stage.block.lower().split("x")) if stage.block else None
+    options = PruneOptions(stage.sparsity, stage.schedule, structure, stage.layers, train=train, block=block)
     if stage.max_accuracy_drop is not None:
         from .optimize.search import search_sparsity
 

@@ -39,6 +39,7 @@ class PruneStage:
     sparsity: float = 0.75
     schedule: str = "polynomial"
     structure: str | None = None  # "2:4"
+    block: str | None = None  # "4x1": Dense kernels pruned in blocks of 4 inputs (gzip-friendly)
     layers: dict = field(default_factory=dict)  # layer-name regex -> sparsity
     max_accuracy_drop: float | None = None  # points: search the highest sparsity within it (replaces sparsity)
     epochs: int = 10

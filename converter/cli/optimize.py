@@ -17,6 +17,17 @@ def _structure(ctx, param, value):
         raise click.BadParameter(f"'{value}' is not M:N with 0 < M < N, e.g. 2:4") from None
 
 
+def _block(ctx, param, value):
+    if value is None:
+        return None
+    try:
+        r, c = (int(v) for v in value.lower().split("x"))
+        assert r > 0 and c > 0
+        return r, c
+    except (ValueError, AssertionError):
+        raise click.BadParameter(f"'{value}' is not RxC with positive R and C, e.g. 4x1") from None
+
+
 def _overrides(ctx, param, values):
     out = {}
     for item in values:
@@ -67,6 +78,8 @@ def _load(model_path, data_spec, trust_model):
 @click.option("--sparsity", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.75, show_default=True)
 @click.option("--schedule", type=click.Choice(["polynomial", "constant"]), default="polynomial", show_default=True)
 @click.option("--structure", callback=_structure, metavar="M:N", help="Structured sparsity, e.g. 2:4.")
+@click.option("--block", callback=_block, metavar="RxC",
+              help="Prune Dense kernels in blocks of R inputs x C outputs, e.g. 4x1 (compresses better).")
 @click.option("--layer", "overrides", multiple=True, callback=_overrides, metavar="REGEX=SPARSITY",
               help="Per-layer sparsity by layer-name regex (0 keeps a layer dense); wins over --sparsity.")
 @click.option("--max-accuracy-drop", type=click.FloatRange(0, 100), default=None,
@@ -78,7 +91,7 @@ def _load(model_path, data_spec, trust_model):
 @trust_option
 @json_option
 @click.pass_context
-def prune(ctx, model_path, data_spec, out, sparsity, schedule, structure, overrides, max_accuracy_drop,
+def prune(ctx, model_path, data_spec, out, sparsity, schedule, structure, block, overrides, max_accuracy_drop,
           validation_data, epochs, batch_size, learning_rate, progress, seed, force, trust_model, as_json):
     """Prune MODEL's Conv/Dense weights to a target sparsity, fine-tuning on labelled DATA.
 
@@ -101,7 +114,7 @@ def prune(ctx, model_path, data_spec, out, sparsity, schedule, structure, overri
 
     check_writable(out, force)
     train = _train_options(TrainOptions(epochs=10), epochs, batch_size, learning_rate, seed, progress)
-    options = PruneOptions(sparsity, schedule, structure, overrides, train=train)
+    options = PruneOptions(sparsity, schedule, structure, overrides, train=train, block=block)
     search = None
     with quiet(ctx):
         model, data = _load(model_path, data_spec, trust_model)

@@ -95,3 +95,11 @@ def test_subclassed_models_get_a_precise_error(digits):
 
     with pytest.raises(ModelError, match="QAT needs a Sequential or Functional model; this one is subclassed"):
         qat(Net(), digits[0])
+
+
+def test_block_pruning_zeroes_runs_of_inputs(chain, digits):
+    result = prune(chain.model, digits[0], PruneOptions(0.5, train=FAST, types=("Dense",), block=(4, 1)))
+    kernel = result.model.get_layer("dense").get_weights()[0]  # (inputs, outputs)
+    blocks = kernel.reshape(kernel.shape[0] // 4, 4, kernel.shape[1])
+    zero_blocks = np.all(blocks == 0, axis=1)
+    assert np.mean(kernel == 0) >= 0.49 and np.mean(zero_blocks) >= 0.49  # zeros come in whole blocks
