@@ -1,5 +1,27 @@
 """edgeconv: Keras models to fully-integer TFLite for edge devices, with proof.
 
-Importing this package is cheap: TensorFlow is imported only by the stages that need it.
+Importing this package is cheap: the public names below load their modules (and TensorFlow,
+where they need it) on first use.
 """
+import importlib
+
 __version__ = "0.1.0"
+
+_PUBLIC = {
+    "load_recipe": "converter.recipe",
+    "run_recipe": "converter.pipeline",
+    "convert": "converter.export.tflite",
+    "ConvertOptions": "converter.export.tflite",
+    "compare": "converter.validate",
+    "load_dataset": "converter.data",
+    "load": "converter.models",
+    "Report": "converter.report",
+    "ConverterError": "converter.errors",
+}
+__all__ = ["__version__", *_PUBLIC]
+
+
+def __getattr__(name):
+    if name in _PUBLIC:
+        return getattr(importlib.import_module(_PUBLIC[name]), name)
+    raise AttributeError(f"module 'converter' has no attribute '{name}'")
