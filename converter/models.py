@@ -9,6 +9,7 @@ from pathlib import Path
 
 from . import keras_env
 from .errors import ModelError
+from .model_safety import TRUST_HINT, refuse_code
 
 _HINT = "pass a Keras model: a .keras file, an .h5 file, or a SavedModel folder"
 
@@ -54,31 +55,34 @@ class Loaded:
 
 
 def load(path: str | Path, trust_model: bool = False) -> Loaded:
-    """Load any supported model file; Keras 3 files are rebuilt in tf_keras and checked."""
+    """Load any supported model file; Keras 3 files are rebuilt in tf_keras and checked.
+    Without `trust_model`, a file whose config would run or import code is refused before
+    anything is deserialised (Lambda layers, modules outside Keras), in every format."""
     path = Path(path)
     fmt = model_format(path)
+    if not trust_model:
+        refuse_code(path, fmt)
     if fmt == "keras" and keras_major_version(path) >= 3:
         from .keras3 import rebuild
 
         r = rebuild(path, trust_model)
         return Loaded(r.model, fmt, 3, r.summary())
-    return Loaded(load_model(path, trust_model), fmt, 2, {"source": "tf_keras"})
+    return Loaded(_load_tf_keras(path, fmt, trust_model), fmt, 2, {"source": "tf_keras"})
 
 
 def load_model(path: str | Path, trust_model: bool = False):
-    """Load a tf_keras model without executing code from the file unless `trust_model`
-    (Lambda layers and custom objects can run arbitrary Python when deserialised)."""
-    path = Path(path)
-    fmt = model_format(path)
-    if fmt == "keras" and keras_major_version(path) >= 3:
-        return load(path, trust_model).model
+    """The model of `load`: a tf_keras model, whatever format and Keras version the file has."""
+    return load(path, trust_model).model
+
+
+def _load_tf_keras(path: Path, fmt: str, trust_model: bool):
     try:
         with _tfmot_scope(path):
             return _load_keras2(path, fmt, trust_model)
     except ValueError as e:
         if "Lambda" in str(e) or "safe_mode" in str(e):
             raise ModelError(f"{path} contains a Lambda layer, whose code would run when loaded",
-                             hint="if you trust the file's author, pass --trust-model") from None
+                             hint=TRUST_HINT) from None
         raise ModelError(f"cannot load {path}: {_first_line(e)}", hint=_HINT) from None
     except (OSError, TypeError, KeyError) as e:
         raise ModelError(f"cannot load {path}: {_first_line(e)}", hint=_HINT) from None

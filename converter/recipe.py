@@ -17,6 +17,9 @@ from .errors import InputError
 from .preprocess import Preprocess
 
 RECIPES_DIR = Path(__file__).resolve().parent / "recipes"  # a link to the top-level recipes/ folder
+RECIPE_SUFFIXES = (".yaml", ".yml")
+MAX_RECIPE_BYTES = 1_000_000  # recipes are a few hundred bytes; anything this big is a mistake
+MAX_RECIPE_VALUES = 10_000  # YAML aliases can expand exponentially ("billion laughs"): cap the expanded size
 
 
 class RecipeError(InputError):
@@ -152,17 +155,18 @@ class Recipe:
 
 
 def resolve(name_or_path: str) -> Path:
-    """A bundled recipe by name, or a path to a YAML file."""
+    """A bundled recipe by name, or a path to a .yaml/.yml file."""
     path = Path(name_or_path)
-    if path.suffix in (".yaml", ".yml") or path.exists():
+    if name_or_path in bundled_names():
+        return RECIPES_DIR / f"{name_or_path}.yaml"
+    if path.suffix in RECIPE_SUFFIXES:
         if not path.is_file():
             raise RecipeError(f"recipe file {path} does not exist", hint="give a .yaml path or a bundled name")
         return path
-    bundled = RECIPES_DIR / f"{name_or_path}.yaml"
-    if not bundled.is_file():
-        names = ", ".join(bundled_names())
-        raise RecipeError(f"no bundled recipe named '{name_or_path}'", hint=f"bundled recipes: {names}")
-    return bundled
+    if path.exists():
+        raise RecipeError(f"{path} is not a recipe file (recipes end in .yaml or .yml)",
+                          hint=f"bundled recipes: {', '.join(bundled_names())}")
+    raise RecipeError(f"no bundled recipe named '{name_or_path}'", hint=f"bundled recipes: {', '.join(bundled_names())}")
 
 
 def bundled_names() -> list[str]:
@@ -171,13 +175,12 @@ def bundled_names() -> list[str]:
 
 def load_recipe(name_or_path: str, overrides: list[str] = ()) -> Recipe:
     path = resolve(name_or_path)
-    try:
-        node = yaml.compose(path.read_text(), Loader=yaml.SafeLoader)
-    except yaml.YAMLError as e:
-        raise RecipeError(f"{path} is not valid YAML: {str(e).splitlines()[0]}",
-                          hint=f"see line {getattr(getattr(e, 'problem_mark', None), 'line', -1) + 1}") from None
+    if path.stat().st_size > MAX_RECIPE_BYTES:
+        raise RecipeError(f"{path} is {path.stat().st_size:,} bytes, too big for a recipe",
+                          hint=f"recipes are small YAML files (at most {MAX_RECIPE_BYTES:,} bytes)")
     lines: dict[tuple, int] = {}
-    data = _python(node, (), lines) if node is not None else {}
+    data = _plain_yaml(path.read_text(errors="replace"), str(path), (), lines)
+    data = {} if data is None else data
     if not isinstance(data, dict):
         raise RecipeError(f"{path} must hold a mapping of recipe keys", hint="see recipes/README.md")
     for item in overrides:
@@ -202,10 +205,23 @@ def _plain(value):
     return value
 
 
+def _plain_yaml(text: str, source: str, path: tuple, lines: dict):
+    """YAML text -> plain data (see _python); `path` roots the keys of an override."""
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as e:
+        raise RecipeError(f"{source} is not valid YAML: {str(e).splitlines()[0]}",
+                          hint=f"see line {getattr(getattr(e, 'problem_mark', None), 'line', -1) + 1}") from None
+    return _python(node, path, lines) if node is not None else None
+
+
 def _python(node, path: tuple, lines: dict):
     """Node tree -> plain data, recording each key's line. Only YAML's own tags are accepted:
-    nothing in a recipe can construct Python objects."""
+    nothing in a recipe can construct Python objects. Aliases are expanded, within a bound."""
     lines[path] = node.start_mark.line + 1
+    if len(lines) > MAX_RECIPE_VALUES:
+        raise RecipeError(f"the recipe expands to more than {MAX_RECIPE_VALUES:,} values (YAML aliases?)",
+                          hint="write the recipe out plainly; anchors and aliases may repeat a value, not multiply it")
     if node.tag.removeprefix("tag:yaml.org,2002:") not in _PLAIN_TAGS:
         raise RecipeError(f"unsupported YAML tag {node.tag} at line {node.start_mark.line + 1}",
                           hint="recipes hold plain data: strings, numbers, lists and mappings")
@@ -226,7 +242,7 @@ def _override(data: dict, item: str) -> None:
     key, sep, raw = item.partition("=")
     if not sep or not key:
         raise RecipeError(f"--set '{item}' is not key=value", hint="e.g. --set seed=3 or --set stages.convert.samples=100")
-    value = yaml.safe_load(raw)
+    value = _plain_yaml(raw, f"--set {key}", ("--set", key), {})
     parts = key.split(".")
     target = data
     if parts[0] == "stages" and len(parts) == 3:

@@ -79,12 +79,14 @@ def list_recipes(as_json):
 @recipes.command("show")
 @click.argument("name")
 def show_recipe(name):
-    """Print a recipe's YAML as shipped.
+    """Print a recipe's YAML as written: a bundled recipe by name, or a .yaml recipe file
+    (checked as a recipe first, so nothing else is printed).
 
     \b
     Example:
       edgeconv recipes show demo
     """
-    from ..recipe import resolve
+    from ..recipe import load_recipe, resolve
 
+    load_recipe(name)
     click.echo(resolve(name).read_text(), nl=False)

@@ -16,6 +16,10 @@ def bad(tmp_path_factory):
     (root / "text.keras").write_text("not a model")
     np.save(root / "nan.npy", np.full((4, 8, 8, 1), np.nan, np.float32))
     np.save(root / "wrong.npy", np.zeros((4, 5), np.float32))
+    laughs = ["a0: &a0 [x, x, x, x, x, x, x, x, x]"]  # 9 levels of 9: 9**9 values once expanded
+    laughs += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 10)]
+    (root / "laughs.yaml").write_text("\n".join(laughs) + "\n")
+    (root / "notes.yaml").write_text("root:x:0:0:root:/root:/bin/bash\n")
     return root
 
 
@@ -53,6 +57,11 @@ def cases():
         (["run", "mcu-int8", "--set", "stages.convert.sampels=5", "-o", "{out}/r"], 3, "Error: unknown key 'sampels'"),
         (["run", "mcu-int8", "--model", "{bad}/text.keras", "-o", "{out}/r"], 3, "Error: {bad}/text.keras is not a Keras"),
         (["recipes", "show", "nope"], 3, "Error: no bundled recipe named 'nope'"),
+        (["recipes", "show", "../../../../etc/passwd"], 3, "Error: ../../../../etc/passwd is not a recipe file"),
+        (["recipes", "show", "{bad}/notes.yaml"], 3, "Error: {bad}/notes.yaml must hold a mapping of recipe keys"),
+        (["run", "{bad}/laughs.yaml", "-o", "{out}/r"], 3, "Error: the recipe expands to more than 10,000 values"),
+        (["run", "demo", "--set", "seed=!!python/object/apply:os.system [touch {out}/ran]", "-o", "{out}/r"], 3,
+         "Error: unsupported YAML tag tag:yaml.org,2002:python/object/apply:os.system"),
         (["demo", "--epochs", "0"], 2, "Usage:"),
         (["nosuchcommand"], 2, "Usage:"),
     ]
