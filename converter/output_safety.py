@@ -34,7 +34,8 @@ def check_output(out: Path, force: bool, inputs: Mapping[str, Path | str | None]
     if folder:
         _refuse_foreign_entries(out)
     if not force:
-        raise OutputExistsError(f"output {out} already exists", hint="pass --force to overwrite it, or " + _ASIDE)
+        raise OutputExistsError(f"output {out} already exists",
+                                hint="pass --force to overwrite it, or choose another path")
 
 
 def check_model_output(out: Path, force: bool, inputs: Mapping[str, Path | str | None] | None = None) -> None:
