@@ -64,8 +64,8 @@ def test_sigint_during_convert_leaves_no_savedmodel_export(chain, tmp_path):
     work.mkdir()
     convert = Edgeconv(["convert", chain.keras_path, "--data", chain.train_npz, "-o", work / "m.tflite"],
                        tmp_path / "tmp")
-    # the converter exports a SavedModel into a temporary folder: signal while it is there
-    convert.wait_for(lambda: any(p.is_dir() for p in (tmp_path / "tmp").glob("*/*")))
+    # the converter exports a SavedModel into a temporary folder, inside edgeconv's own: signal while it is there
+    convert.wait_for(lambda: any(p.is_dir() for p in (tmp_path / "tmp").glob("edgeconv-*/*")))
     assert convert.interrupt(signal.SIGINT) == 130, "".join(convert.stderr)
     assert convert.stderr[-1] == "Interrupted: no output was written.\n"
     assert list(work.iterdir()) == []
