@@ -40,6 +40,11 @@ class OutputExistsError(ConverterError):
     """An output already exists and --force was not given."""
 
 
+class OutputPathError(ConverterError):
+    """-o names an input, the working folder, or a folder edgeconv did not write: even --force
+    does not write there."""
+
+
 class CheckFailed(ConverterError):
     """A budget or a post-condition the user asked for was not met."""
 

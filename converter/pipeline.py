@@ -10,6 +10,7 @@ from pathlib import Path
 from .budgets import Budgets
 from .data import Dataset, demo_digits, load_dataset
 from .export.tflite import ConvertOptions
+from .output_safety import check_output
 from .outputs import atomic_dir
 from .recipe import ConvertStage, DistillStage, EdgeTpuStage, ExplainStage, PackageStage, PruneStage, QatStage, Recipe, ValidateStage, to_yaml
 from .report import Report
@@ -32,6 +33,7 @@ class Run:
 
 def run_recipe(recipe: Recipe, out: Path, force: bool = False, progress=lambda message: None) -> Report:
     _check_inputs(recipe)
+    check_output(out, force, recipe_inputs(recipe), folder=True)
     report = Report(f"edgeconv run {recipe.name}")
     with atomic_dir(out, force) as tmp:
         run = Run(recipe, tmp, report)
@@ -55,6 +57,13 @@ def _check_inputs(recipe: Recipe) -> None:
     for spec in (recipe.data, recipe.validation_data):
         if spec is not None:
             check_data_path(spec)
+
+
+def recipe_inputs(recipe: Recipe) -> dict:
+    """The files a run reads, which its output must not replace."""
+    distill = recipe.stage(DistillStage)
+    return {"input model": recipe.model, "input data": recipe.data, "validation data": recipe.validation_data,
+            "student model": distill.student if distill else None}
 
 
 def _load_inputs(run: Run) -> None:

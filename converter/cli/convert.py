@@ -41,11 +41,12 @@ def convert(ctx, model_path, data_spec, out, mode, io_type, per_tensor, samples,
     from ..data import check_data_path, load_dataset
     from ..export.tflite import ConvertOptions
     from ..models import input_shapes, load, model_format
-    from ..outputs import check_writable, write_bytes
+    from ..output_safety import check_output
+    from ..outputs import write_bytes
     from ..stages import convert_stage, layer_error_stage, warn_if_unnormalised
     from ..report import Report
 
-    check_writable(out, force)
+    check_output(out, force, {"input model": model_path, "input data": data_spec})
     options = ConvertOptions(mode=mode, io_type=io_type, per_channel=not per_tensor, samples=samples, seed=seed)
     spec, label_column = preprocess_from(preprocessing)
     model_format(model_path)  # fails fast, before TensorFlow is imported

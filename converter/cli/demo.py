@@ -22,9 +22,9 @@ def demo(ctx, out, seed, epochs, force, as_json):
       edgeconv demo -o out/demo --force
     """
     from ..demo import DemoOptions, run_demo, summary_rows
-    from ..outputs import check_writable
+    from ..output_safety import check_output
 
-    check_writable(out, force)
+    check_output(out, force, folder=True)
     with quiet(ctx):
         report = run_demo(DemoOptions(out=out, seed=seed, epochs=epochs, force=force),
                           progress=lambda m: None if as_json else say(ctx, m))

@@ -20,12 +20,13 @@ def ethosu(model_path, accelerator, out, force, as_json):
     Example:
       edgeconv ethosu model_int8.tflite --accelerator ethos-u65-256 -o model_vela.tflite
     """
-    from ..outputs import check_writable, write_bytes
+    from ..output_safety import check_output
+    from ..outputs import write_bytes
     from ..runtimes.ethosu import compile_for_npu
     from ..tflite.reader import read_model_file
 
     if out is not None:
-        check_writable(out, force)
+        check_output(out, force, {"input model": model_path})
     read_model_file(model_path)
     figures, compiled = compile_for_npu(model_path.read_bytes(), accelerator)
     if out is not None:

@@ -33,7 +33,8 @@ def explain(ctx, reference, candidate, data_spec, out, samples, num_samples, top
     """
     from ..data import load_dataset
     from ..explain import ExplainOptions, explain_stage
-    from ..outputs import atomic_dir, check_writable
+    from ..output_safety import check_output
+    from ..outputs import atomic_dir
     from ..report import Report
     from ..report.render import to_html, to_markdown
     from ..runtimes.host import HostRuntime
@@ -42,7 +43,8 @@ def explain(ctx, reference, candidate, data_spec, out, samples, num_samples, top
     from .validate import open_reference
     from .options import preprocess_from
 
-    check_writable(out, force)
+    check_output(out, force, {"reference model": reference, "candidate model": candidate, "input data": data_spec},
+                 folder=True)
     info = read_model_file(candidate)
     model_bytes = candidate.read_bytes()
     spec, _ = preprocess_from({}, edgeconv_info(model_bytes).get("preprocess"))  # as stored by convert

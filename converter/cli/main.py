@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib
+import signal
 import sys
 import traceback
 
@@ -9,6 +10,7 @@ import click
 
 from .. import __version__
 from ..errors import EXIT_INTERNAL, ConverterError
+from ..interrupts import interruption, private_tempdir, signals_as_interrupts
 from ..logs import log_path
 
 # command name -> "module:function"; modules are imported only when their command runs
@@ -42,23 +44,30 @@ class EdgeconvGroup(click.Group):
         return getattr(importlib.import_module(module), attr)
 
     def invoke(self, ctx):
-        try:
-            return super().invoke(ctx)
-        except ConverterError as e:
-            report_error(e)
-            ctx.exit(e.exit_code)
-        except (click.exceptions.Exit, click.ClickException, click.Abort):
-            raise
-        except KeyboardInterrupt:
-            click.echo("Interrupted: no output was written.", err=True)
-            ctx.exit(130)
-        except Exception as e:  # a bug: one line for users, the traceback for --verbose
-            if ctx.obj and ctx.obj.get("verbose"):
-                traceback.print_exc()
-            click.echo(f"Error: unexpected {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}", err=True)
-            click.echo(f"This is a bug in edgeconv. Native log: {log_path()}; run with --verbose for the traceback.",
-                       err=True)
-            ctx.exit(EXIT_INTERNAL)
+        with signals_as_interrupts(), private_tempdir():
+            try:
+                return super().invoke(ctx)
+            except (click.exceptions.Exit, click.ClickException, click.Abort):
+                raise
+            except (KeyboardInterrupt, Exception) as e:
+                ctx.exit(failure(ctx, e))
+
+
+def failure(ctx, e: BaseException) -> int:
+    """The error boundary: a message on stderr and the exit code for each kind of failure."""
+    if isinstance(e, KeyboardInterrupt) or interruption() is not None:
+        # Ctrl-C or SIGTERM, even where native code turned its exception into another one
+        click.echo("Interrupted: no output was written.", err=True)
+        return 128 + (interruption() or signal.SIGINT)
+    if isinstance(e, ConverterError):
+        report_error(e)
+        return e.exit_code
+    # a bug: one line for users, the traceback for --verbose
+    if ctx.obj and ctx.obj.get("verbose"):
+        traceback.print_exc()
+    click.echo(f"Error: unexpected {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}", err=True)
+    click.echo(f"This is a bug in edgeconv. Native log: {log_path()}; run with --verbose for the traceback.", err=True)
+    return EXIT_INTERNAL
 
 
 def report_error(e: ConverterError) -> None:

@@ -110,9 +110,11 @@ def prune(ctx, model_path, data_spec, out, sparsity, schedule, structure, block,
     from ..optimize.prune import PruneOptions, prune as run_prune
     from ..optimize.search import search_sparsity
     from ..optimize.train import TrainOptions
-    from ..outputs import check_writable, save_atomically
+    from ..output_safety import check_model_output
+    from ..outputs import save_atomically
 
-    check_writable(out, force)
+    check_model_output(out, force, {"input model": model_path, "input data": data_spec,
+                                    "validation data": validation_data})
     train = _train_options(TrainOptions(epochs=10), epochs, batch_size, learning_rate, seed, progress)
     options = PruneOptions(sparsity, schedule, structure, overrides, train=train, block=block)
     search = None
@@ -162,9 +164,10 @@ def qat(ctx, model_path, data_spec, out, preserve_sparsity, epochs, batch_size, 
     """
     from ..models import check_qat_path, save_model
     from ..optimize.qat import QatOptions, qat as run_qat
-    from ..outputs import check_writable, save_atomically
+    from ..output_safety import check_model_output
+    from ..outputs import save_atomically
 
-    check_writable(out, force)
+    check_model_output(out, force, {"input model": model_path, "input data": data_spec})
     check_qat_path(out)
     train = _train_options(QatOptions().train, epochs, batch_size, learning_rate, seed, progress)
     with quiet(ctx):
@@ -209,9 +212,11 @@ def distill(ctx, teacher_path, student_spec, width, data_spec, out, alpha, tempe
     from ..errors import ModelError
     from ..models import load_model, save_model
     from ..optimize.distill import TEMPLATES, DistillOptions, distill as run_distill, student_template
-    from ..outputs import check_writable, save_atomically
+    from ..output_safety import check_model_output
+    from ..outputs import save_atomically
 
-    check_writable(out, force)
+    check_model_output(out, force, {"teacher model": teacher_path, "student model": student_spec,
+                                    "input data": data_spec})
     hint_pair = tuple(hint.split(":", 1)) if hint else None
     if hint and len(hint_pair) != 2:
         raise click.BadParameter(f"'{hint}' is not TEACHER_LAYER:STUDENT_LAYER", param_hint="--hint")

@@ -25,12 +25,13 @@ def package(model_path, fmt, out, xxd_names, description, force):
     """
     from ..export.firmware import c_array
     from ..export.mobile import write_bundle
-    from ..outputs import atomic_dir, check_writable
+    from ..output_safety import check_output
+    from ..outputs import atomic_dir
     from ..report import Report
     from ..tflite.arena import plan
     from ..tflite.reader import read_model_file
 
-    check_writable(out, force)
+    check_output(out, force, {"input model": model_path}, folder=True)
     info = read_model_file(model_path)
     model = model_path.read_bytes()
     with atomic_dir(out, force) as tmp:

@@ -27,14 +27,14 @@ def run(ctx, recipe, model_path, data_spec, out, overrides, force, as_json):
       edgeconv run mcu-int8 --model model.keras --data calib.npz -o build/mcu
       edgeconv run recipes/my-recipe.yaml --set budgets.max_arena_kb=48 --force
     """
-    from ..outputs import check_writable
-    from ..pipeline import run_recipe
+    from ..output_safety import check_output
+    from ..pipeline import recipe_inputs, run_recipe
     from ..recipe import load_recipe
 
     sets = list(overrides) + ([f"model={model_path}"] if model_path else []) + ([f"data={data_spec}"] if data_spec else [])
     loaded = load_recipe(recipe, sets)
     out = out or Path("out") / loaded.name
-    check_writable(out, force)
+    check_output(out, force, {"recipe": recipe, **recipe_inputs(loaded)}, folder=True)
     with quiet(ctx):
         report = run_recipe(loaded, out, force, progress=lambda m: None if as_json else say(ctx, m))
     echo_warnings(report)

@@ -45,7 +45,8 @@ def validate(ctx, candidate, reference, data_spec, kernels, target, identity, kn
       edgeconv validate model_int8.tflite --reference model.keras --data test.npz --target ssh://pi@raspberrypi
     """
     from ..data import load_dataset
-    from ..outputs import atomic_dir, check_writable
+    from ..output_safety import check_output
+    from ..outputs import atomic_dir
     from ..stages import measure_stage, validate_stage
     from ..report import Report
     from ..report.render import to_html, to_markdown
@@ -55,7 +56,8 @@ def validate(ctx, candidate, reference, data_spec, kernels, target, identity, kn
     from ..tflite.reader import read_model_file
 
     if out is not None:
-        check_writable(out, force)
+        check_output(out, force, {"candidate model": candidate, "reference model": reference, "input data": data_spec,
+                                  "ssh key": identity, "known_hosts file": known_hosts}, folder=True)
     runtime = None if target == "host" else runtime_for(target, kernels, identity, known_hosts, remote_python)
     info = read_model_file(candidate)
     model_bytes = candidate.read_bytes()

@@ -14,7 +14,7 @@ def test_demo_produces_a_fully_integer_model_within_one_point(tmp_path):
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert sorted(p.name for p in out.iterdir()) == [
-        "model.keras", "model_float.tflite", "model_int8.tflite", "report.html", "report.json", "report.md"]
+        ".edgeconv-output.json", "model.keras", "model_float.tflite", "model_int8.tflite", "report.html", "report.json", "report.md"]
     assert json.loads((out / "report.json").read_text())["sections"]["validation"] == report["sections"]["validation"]
 
     info = read_model_file(out / "model_int8.tflite")

@@ -110,6 +110,7 @@ def test_package_command(chain, tmp_path):
     assert "extern const unsigned char model_int8_tflite[];" in header and "MODEL_INT8_ARENA_ESTIMATE_BYTES" in header
     result = run("package", chain.int8_tflite, "--format", "mobile", "-o", tmp_path / "app")
     assert result.exit_code == 0, result.output
-    assert sorted(p.name for p in (tmp_path / "app").iterdir()) == ["model_card.md", "model_int8.tflite"]
+    assert sorted(p.name for p in (tmp_path / "app").iterdir()) == [".edgeconv-output.json", "model_card.md",
+                                                                   "model_int8.tflite"]
     again = run("package", chain.int8_tflite, "--format", "mobile", "-o", tmp_path / "app")
     assert again.exit_code == 3 and "already exists" in again.stderr
