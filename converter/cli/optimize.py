@@ -178,9 +178,20 @@ def qat(ctx, model_path, data_spec, out, preserve_sparsity, epochs, batch_size, 
     if as_json:
         emit_json(summary)
         return
-    rows = [(f"not wrapped: {i['layer']}", f"{i['type']}: {i['action']}") for i in summary["not_wrapped"]]
-    rows.append(("QAT", "applied" if result.fallback is None else result.fallback))
-    print_table(f"{model_path.name} -> {out}", rows)
+    print_table(f"{model_path.name} -> {out}", _qat_rows(summary))
+
+
+def _qat_rows(summary: dict) -> list[tuple[str, str]]:
+    """One row per layer type, not per layer: a real CNN has dozens of each."""
+    applied = f"applied ({summary['annotation']} annotated)" if summary["applied"] else summary["fallback"]
+    rows = [("QAT", applied)]
+    rows += [(f"{kind} ×{t['layers']}", t["action"]) for kind, t in summary["transformed"].items()]
+    left: dict[str, list[str]] = {}
+    for item in summary["not_wrapped"]:
+        left.setdefault(item["type"], []).append(item["layer"])
+    rows += [(f"{kind} ×{len(names)}", "left float, quantized by calibration: " + ", ".join(names[:3])
+              + (", ..." if len(names) > 3 else "")) for kind, names in left.items()]
+    return rows
 
 
 @click.command()

@@ -1,12 +1,16 @@
 """Quantization-aware training with TFMOT, that never crashes on what it cannot wrap.
 
-Before training, every layer is linted against TFMOT's default 8-bit registry: supported
-layers are annotated for QAT; the rest stay float during training and are quantized by
-calibration at conversion. If TFMOT still fails on the graph (seen with SeparableConv2D and
-residual graphs), the model is returned as it was and the report says PTQ will be used.
+The whole model is annotated first, as `quantize_model` does: TFMOT's layout transforms then
+see the graph and fold Conv+BatchNorm(+ReLU), split SeparableConv and share Concatenate
+ranges. Asking the registry layer by layer would call BatchNorm and SeparableConv
+"unsupported" and skip those transforms. Only when TFMOT rejects the whole model are layers
+annotated one by one, leaving out each layer TFMOT names as unsupported. If TFMOT still fails
+(seen with some SeparableConv2D/residual graphs), the model is returned as it was and the
+report says PTQ will be used. The lint describes what happened to each layer.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 
 from .. import keras_env
@@ -16,6 +20,14 @@ from ..models import is_graph_model
 from .train import TrainOptions, copy_model, compile_for_labels, fit, outputs_probabilities
 
 _PASSIVE = ("InputLayer",)  # nothing to quantize
+# Layers TFMOT's Default8Bit layout transforms quantize although its registry says no.
+_TRANSFORMED = {"BatchNormalization": "folded into the preceding Conv/Dense, fake-quantized with it",
+                "SeparableConv1D": "split into depthwise + pointwise convolutions, both fake-quantized",
+                "SeparableConv2D": "split into depthwise + pointwise convolutions, both fake-quantized",
+                "Concatenate": "inputs share one fake-quantized range"}
+_FAKE_QUANTIZED = "fake-quantized during training"
+_LEFT_FLOAT = "left float in training, quantized by calibration at conversion"
+_MAX_REJECTED = 8  # layers left out one by one before giving up on QAT
 
 
 @dataclass(frozen=True)
@@ -38,13 +50,16 @@ class QatResult:
     lint: list[LintItem]
     fallback: str | None  # why QAT was not applied (then conversion calibrates the float model)
     metrics: dict
+    annotation: str = "whole model"  # or "layer by layer" when TFMOT rejected the whole model
 
     def summary(self) -> dict:
-        return {"applied": self.fallback is None, "fallback": self.fallback, "metrics": self.metrics,
-                "not_wrapped": [asdict(i) for i in self.lint if not i.supported]}
+        return {"applied": self.fallback is None, "fallback": self.fallback, "annotation": self.annotation,
+                "metrics": self.metrics, "not_wrapped": [asdict(i) for i in self.lint if not i.supported],
+                "transformed": _by_type(i for i in self.lint if i.supported and i.action != _FAKE_QUANTIZED)}
 
 
-def lint(model) -> list[LintItem]:
+def lint(model, left_out: set[str] = frozenset()) -> list[LintItem]:
+    """What QAT does to each layer when the layers in `left_out` are not annotated."""
     registry = keras_env.qat_registry()
     items = []
     for layer in model.layers:
@@ -52,12 +67,15 @@ def lint(model) -> list[LintItem]:
         if kind in _PASSIVE:
             continue
         if isinstance(layer, keras_env.keras().Model):
-            items.append(LintItem(layer.name, kind, False, "nested model: left float, quantized at conversion"))
+            items.append(LintItem(layer.name, kind, False, "nested model: " + _LEFT_FLOAT))
+        elif layer.name in left_out:
+            items.append(LintItem(layer.name, kind, False, "not supported by TFMOT's 8-bit scheme: " + _LEFT_FLOAT))
+        elif kind in _TRANSFORMED:
+            items.append(LintItem(layer.name, kind, True, _TRANSFORMED[kind]))
         elif registry.supports(layer):
-            items.append(LintItem(layer.name, kind, True, "fake-quantized during training"))
+            items.append(LintItem(layer.name, kind, True, _FAKE_QUANTIZED))
         else:
-            items.append(LintItem(layer.name, kind, False, "not supported by TFMOT's 8-bit scheme: left float in "
-                                                           "training, quantized by calibration at conversion"))
+            items.append(LintItem(layer.name, kind, False, "not supported by TFMOT's 8-bit scheme: " + _LEFT_FLOAT))
     return items
 
 
@@ -65,24 +83,74 @@ def qat(model, data: Dataset, options: QatOptions = QatOptions()) -> QatResult:
     if not is_graph_model(model):
         raise ModelError("QAT needs a Sequential or Functional model; this one is subclassed",
                          hint="rebuild it functionally, or convert it with post-training quantization")
-    items = lint(model)
     probabilities = outputs_probabilities(model, data.x)
     try:
-        quantized = _apply(copy_model(model), {i.layer for i in items if i.supported}, options)
+        quantized, left_out = _annotate_and_apply(model, options)
     except Exception as e:  # TFMOT raises assorted errors (shape, value, type) on graphs it cannot handle
         reason = f"TFMOT could not apply QAT ({type(e).__name__}: {str(e).splitlines()[0][:200]})"
-        return QatResult(model, items, reason + "; falling back to post-training quantization", {})
+        return QatResult(model, lint(model, _unsupported(model)), reason + "; falling back to post-training "
+                         "quantization", {}, "none")
     compile_for_labels(quantized, options.train, probabilities)
     metrics = fit(quantized, data, options.train)
-    return QatResult(quantized, items, None, metrics)
+    annotation = "whole model" if left_out is None else "layer by layer"
+    return QatResult(quantized, lint(model, left_out or set()), None, metrics, annotation)
 
 
-def _apply(model, supported: set[str], options: QatOptions):
+def _annotate_and_apply(model, options: QatOptions):
+    """(QAT model, layers left out): None when the whole model was annotated."""
+    try:
+        return _apply(copy_model(model), None, options), None
+    except Exception:  # noqa: BLE001 - any rejection of the whole model: go layer by layer
+        pass
+    left_out = _unsupported(model)
+    for _ in range(_MAX_REJECTED):
+        try:
+            return _apply(copy_model(model), left_out, options), left_out
+        except Exception as e:  # noqa: BLE001 - leave out the layer TFMOT names, if it names one
+            rejected = _rejected_layer(e, model)
+            if rejected is None or rejected in left_out:
+                raise
+            left_out = left_out | {rejected}
+    return _apply(copy_model(model), left_out, options), left_out
+
+
+def _unsupported(model) -> set[str]:
+    """Layers neither the registry nor the layout transforms quantize."""
+    registry = keras_env.qat_registry()
+    return {layer.name for layer in model.layers
+            if type(layer).__name__ not in _PASSIVE + tuple(_TRANSFORMED)
+            and (isinstance(layer, keras_env.keras().Model) or not registry.supports(layer))}
+
+
+def _rejected_layer(error: Exception, model) -> str | None:
+    """TFMOT names the layer it cannot handle: 'Layer NAME:<class ...> is not supported' or
+    'calling layer "NAME"'."""
+    text = str(error)
+    names = {layer.name for layer in model.layers}
+    for pattern in (r"Layer ([^:\s]+):<class", r'calling layer "([^"]+)"'):
+        found = re.search(pattern, text)
+        if found and found.group(1) in names:
+            return found.group(1)
+    return None
+
+
+def _apply(model, left_out: set[str] | None, options: QatOptions):
     quant = keras_env.tfmot().quantization.keras
-    annotated = keras_env.keras().models.clone_model(
-        model, clone_function=lambda layer: quant.quantize_annotate_layer(layer) if layer.name in supported else layer)
+    if left_out is None:
+        annotated = quant.quantize_annotate_model(model)
+    else:
+        annotated = keras_env.keras().models.clone_model(
+            model, clone_function=lambda layer: layer if layer.name in left_out else quant.quantize_annotate_layer(layer))
     scheme = None
     if options.preserve_sparsity:
         scheme = keras_env.tfmot().experimental.combine.Default8BitPrunePreserveQuantizeScheme()
     with quant.quantize_scope():
         return quant.quantize_apply(annotated, scheme) if scheme else quant.quantize_apply(annotated)
+
+
+def _by_type(items) -> dict[str, dict]:
+    """{layer type: {"layers": count, "action": what TFMOT does}}."""
+    out: dict[str, dict] = {}
+    for item in items:
+        out.setdefault(item.type, {"layers": 0, "action": item.action})["layers"] += 1
+    return out

@@ -103,3 +103,16 @@ def test_block_pruning_zeroes_runs_of_inputs(chain, digits):
     blocks = kernel.reshape(kernel.shape[0] // 4, 4, kernel.shape[1])
     zero_blocks = np.all(blocks == 0, axis=1)
     assert np.mean(kernel == 0) >= 0.49 and np.mean(zero_blocks) >= 0.49  # zeros come in whole blocks
+
+
+def test_qat_annotates_the_whole_mobilenetv2_so_batchnorm_folds(digits):
+    """A model we did not design: TFMOT's transforms must see every BatchNormalization."""
+    keras = keras_env.keras()
+    model = keras.applications.MobileNetV2(weights=None, input_shape=(32, 32, 3), alpha=0.35, classes=10)
+    x = np.random.default_rng(0).random((64, 32, 32, 3), dtype=np.float32)
+    result = qat(model, Dataset(x, np.arange(64) % 10, "random"), QatOptions(train=TrainOptions(epochs=1, patience=0)))
+    summary = result.summary()
+    assert result.fallback is None and summary["annotation"] == "whole model"
+    assert summary["not_wrapped"] == []
+    assert summary["transformed"]["BatchNormalization"]["layers"] == 52
+    assert sum(type(layer).__name__ == "QuantizeWrapperV2" for layer in result.model.layers) == 155
