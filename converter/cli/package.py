@@ -27,7 +27,7 @@ def package(model_path, fmt, out, xxd_names, description, force):
     from ..export.mobile import write_bundle
     from ..outputs import atomic_dir, check_writable
     from ..report import Report
-    from ..tflite.arena import plan
+    from ..tflite.arena import estimate
     from ..tflite.reader import read_model_file
 
     check_writable(out, force)
@@ -35,7 +35,7 @@ def package(model_path, fmt, out, xxd_names, description, force):
     model = model_path.read_bytes()
     with atomic_dir(out, force) as tmp:
         if fmt == "c-array":
-            src = c_array(model, model_path.name, plan(info.main).arena_bytes, xxd_names)
+            src = c_array(model, model_path.name, estimate(info).total, xxd_names)
             (tmp / src.header_name).write_text(src.header)
             (tmp / src.source_name).write_text(src.source)
         else:

@@ -24,6 +24,7 @@ class Buffer:
     first: int
     last: int
     subgraph: int = 0
+    order: int = 0  # position in TFLM's AllocationInfo list: tensors by subgraph, then scratch buffers
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,11 @@ class _Timeline:
         self.last[(s, t)] = self.scope
 
     def buffers(self) -> list[Buffer]:
+        offsets = [0]
+        for sg in self.info.subgraphs:
+            offsets.append(offsets[-1] + len(sg.tensors))
+        scratch = sorted((k for k in self.first if k[1] < 0), key=lambda k: (k[0], -1 - k[1]))
+        order = {k: offsets[-1] + n for n, k in enumerate(scratch)}
         out = []
         for (s, t), start in self.first.items():
             sg = self.info.subgraphs[s]
@@ -92,7 +98,7 @@ class _Timeline:
                 size = sg.tensor(t).nbytes
             else:
                 continue
-            out.append(Buffer(t, _align(size), start, self.last[(s, t)], s))
+            out.append(Buffer(t, _align(size), start, self.last[(s, t)], s, order.get((s, t), offsets[s] + t)))
         return out
 
 
@@ -104,9 +110,10 @@ def lifetimes(sg: Subgraph) -> list[Buffer]:
 
 
 def place(buffers: list[Buffer]) -> tuple[int, dict[Buffer, int]]:
-    """GreedyMemoryPlanner: largest first, each at the lowest offset free for its lifetime."""
+    """GreedyMemoryPlanner: largest first (equal sizes in reverse insertion order, as its
+    tail-first fill and stable sort leave them), each at the lowest offset free for its lifetime."""
     placed: list[tuple[int, Buffer]] = []
-    for buf in sorted(buffers, key=lambda b: (-b.size, b.subgraph, b.tensor)):
+    for buf in sorted(buffers, key=lambda b: (-b.size, -b.order)):
         live = sorted(((off, b) for off, b in placed if b.first <= buf.last and buf.first <= b.last),
                       key=lambda p: p[0])
         offset = 0
