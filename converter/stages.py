@@ -57,7 +57,8 @@ def measure_stage(tflite: bytes, label: str, report: Report, runs: int = 200, th
     installed), MACs and size of one .tflite model."""
     info = read_model(tflite)
     stats, extra = _latency(tflite, runs, threads, runtime)
-    where = TIMING.get(getattr(runtime, "name", "host"), f"{runtime.name} target")
+    name = "host" if runtime is None else runtime.name
+    where = TIMING.get(name, f"{name} target")
     macs = model_macs(info.main)
     report.add("latency", **{label: {"p50_ms": stats.p50_ms, "p90_ms": stats.p90_ms, "p99_ms": stats.p99_ms,
                                      "mean_ms": stats.mean_ms, "std_ms": stats.std_ms, "runs": stats.runs,
