@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks import convert_speed, distill_digits, explain_speed, inspect_speed, memory_growth, quality, runtime  # noqa: E402,E501
+from benchmarks import arena_corpus, convert_speed, distill_digits, explain_speed, inspect_speed, memory_growth, quality, runtime  # noqa: E402,E501
 from benchmarks.common import machine, print_table, write_json  # noqa: E402
 from converter.logs import native_logs_to_file  # noqa: E402
 
@@ -40,6 +40,7 @@ def measure(args) -> dict:
     results["inspect"] = inspect_speed.run()
     results["memory_growth"] = memory_growth.run(10 if args.quick else 30)
     results["explain"] = explain_speed.run()
+    results["arena"] = arena_corpus.run()
     results["distillation"] = distill_digits.main(["--out", str(Path(args.out).with_name("distill.json"))])
     results["seconds"] = time.perf_counter() - start
     return results
@@ -82,6 +83,11 @@ def rows(r: dict) -> list[list]:
     for name, e in r["explain"].items():
         out.append([f"LIME on {name} (1000 perturbations)", f"{e['explanations_per_s']:.1f} explanations/s, "
                     f"{e['predictions_per_s']:.0f} predictions/s", "report", ""])
+    a = r["arena"]
+    for row in a["rows"]:
+        out.append([f"arena {row['model']}: estimate 64-bit / 32-bit vs tflite-micro measured",
+                    f"{row['estimate_64_bytes']:,} / {row['estimate_32_bytes']:,} vs {row['measured_bytes']:,} B "
+                    f"({row['error'] * 100:+.1f}%)", "within 10%, never below", 0 <= row["error"] <= 0.10])
     d = r["distillation"]
     out.append([f"distilled student ({d['student_parameters']:,} params) vs labels only, 3 seeds",
                 f"{d['mean_distilled'] * 100:.2f}% vs {d['mean_labels_only'] * 100:.2f}%", "distilled higher",

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from .runtimes.base import LatencyStats
 from .runtimes.worker import WorkerSession
-from .tflite.arena import plan
+from .tflite.arena import arena_figures
 from .tflite.macs import model_macs
 from .tflite.reader import read_model, read_model_file
 
@@ -69,5 +69,13 @@ def size_breakdown(info) -> dict:
 def size_figures(path: Path) -> dict:
     info = read_model_file(path)  # clear errors for missing or non-model files
     data = path.read_bytes()
-    return {"model": path.name, "size_bytes": len(data), "gzip_bytes": gzip_size(data),
-            "arena_estimate_bytes": plan(info.main).arena_bytes, "macs": model_macs(info.main)}
+    return {"model": path.name, "size_bytes": len(data), "gzip_bytes": gzip_size(data), **arena_figures(info),
+            "macs": model_macs(info.main)}
+
+
+def measured_arena(path: Path) -> dict:
+    """tflite-micro's measured arena (64-bit host), or why there is none."""
+    from .runtimes.micro import measure_arena
+
+    measured, why = measure_arena(path.read_bytes())
+    return measured if measured else {"unavailable": why}

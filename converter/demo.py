@@ -12,7 +12,7 @@ from .export.tflite import ConvertOptions
 from .models import save_model
 from .outputs import atomic_dir
 from .budgets import Budgets
-from .stages import convert_stage, layer_error_stage, measure_stage, validate_stage
+from .stages import arena_line, convert_stage, layer_error_stage, measure_stage, validate_stage
 from .report import Report
 from .report.render import to_html, to_markdown
 from .runtimes.host import HostRuntime
@@ -89,8 +89,9 @@ def summary_rows(report: Report) -> list[tuple[str, str]]:
         ("agreement", f"{v['agreement'] * 100:.2f}% of {v['samples']} held-back digits"),
         ("size float / int8", f"{size['float_bytes']:,} B / {size['int8_bytes']:,} B "
                               f"({size['float_over_int8']}x)"),
-        ("latency int8 p50 / p90", f"{lat['int8']['p50_ms'] * 1e3:.1f} / {lat['int8']['p90_ms'] * 1e3:.1f} µs"),
-        ("latency float p50 / p90", f"{lat['float']['p50_ms'] * 1e3:.1f} / {lat['float']['p90_ms'] * 1e3:.1f} µs"),
-        ("arena estimate int8", f"{mem['int8_arena_estimate_bytes']:,} B"),
+        ("latency int8 p50 / p90 (host)", f"{lat['int8']['p50_ms'] * 1e3:.1f} / {lat['int8']['p90_ms'] * 1e3:.1f} µs"),
+        ("latency float p50 / p90 (host)",
+         f"{lat['float']['p50_ms'] * 1e3:.1f} / {lat['float']['p90_ms'] * 1e3:.1f} µs"),
+        ("tensor arena int8", arena_line(mem, "int8")),
         ("checks", ", ".join(f"{'✓' if c.ok else '✗'} {c.name}" for c in report.checks)),
     ]

@@ -24,7 +24,8 @@ def _ints(ctx, param, value):
 @click.option("--warmup", type=click.IntRange(0), default=20, show_default=True)
 @json_option
 def bench(models, threads, kernels, runs, warmup, as_json):
-    """Measure latency (p50/p90/p99), peak RSS, size and MAC/s of each model on host LiteRT.
+    """Measure latency (p50/p90/p99), peak RSS, size and MAC/s of each model on host LiteRT,
+    and its tensor arena (estimated head + tail; measured by tflite-micro when installed).
 
     Give the float and the int8 model together to see them side by side: int8 is not
     always faster.
@@ -33,9 +34,11 @@ def bench(models, threads, kernels, runs, warmup, as_json):
     Example:
       edgeconv bench out/demo/model_float.tflite out/demo/model_int8.tflite --threads 1,2
     """
-    from ..bench import bench_model, size_figures
+    from ..bench import bench_model, measured_arena, size_figures
 
     sizes = [size_figures(m) for m in models]  # reads and validates every file before measuring
+    for s, m in zip(sizes, models):
+        s["arena_measured"] = measured_arena(m)
     rows = [r for m in models for r in bench_model(m, threads, kernels.split(","), runs, warmup)]
     if as_json:
         emit_json({"models": sizes, "runs": [r.to_dict() for r in rows]})
@@ -54,11 +57,15 @@ def _print(sizes, rows) -> None:
         table.add_row(r.model, r.kernels, str(r.threads), f"{s.p50_ms:.4g}", f"{s.p90_ms:.4g}", f"{s.p99_ms:.4g}",
                       f"{r.peak_rss_bytes / 2**20:.1f}", f"{r.mac_per_s / 1e9:.2f}")
     sizes_table = Table(title="size and memory")
-    for col in ("model", "bytes", "gzip bytes", "arena estimate", "MACs"):
+    for col in ("model", "bytes", "gzip bytes", "arena est. 32-bit MCU", "arena est. 64-bit",
+                "arena measured (tflite-micro, 64-bit host)", "MACs"):
         sizes_table.add_column(col, justify="left" if col == "model" else "right")
     for s in sizes:
+        measured = s["arena_measured"].get("total_bytes")
         sizes_table.add_row(s["model"], f"{s['size_bytes']:,}", f"{s['gzip_bytes']:,}",
-                            f"{s['arena_estimate_bytes']:,}", f"{s['macs']:,}")
+                            f"{s['arena_estimate']['32bit']['total_bytes']:,}",
+                            f"{s['arena_estimate']['64bit']['total_bytes']:,}",
+                            f"{measured:,}" if measured is not None else "–", f"{s['macs']:,}")
     out = console()
     out.print(table)
     out.print(sizes_table)

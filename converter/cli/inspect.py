@@ -27,7 +27,7 @@ def inspect(model_path, tensors, as_json):
     click.echo(f"{model_path}: {summary['size_bytes']:,} bytes, {len(summary['subgraphs'])} subgraph(s), "
                f"{summary['macs']:,} MACs per inference")
     for sg in summary["subgraphs"]:
-        click.echo(f"subgraph {sg['index']} {sg['name']}: {sg['operator_count']} ops, arena estimate "
+        click.echo(f"subgraph {sg['index']} {sg['name']}: {sg['operator_count']} ops, activations "
                    f"{sg['arena_estimate_bytes']:,} B{', dynamic input' if sg['dynamic'] else ''}"
                    f"{', %d variable(s)' % sg['variables'] if sg['variables'] else ''}")
         for kind in ("inputs", "outputs"):
@@ -47,6 +47,11 @@ def inspect(model_path, tensors, as_json):
     click.echo("weights: " + ", ".join(f"{k} {v:,} B" for k, v in w["bytes_by_dtype"].items())
                + (f"; {w['sparse_tensors']} sparse tensor(s)" if w["sparse_tensors"] else ""))
     click.echo(f"fully integer: {'yes' if summary['fully_integer'] else 'no'}")
+    for bits, label in (("32bit", "32-bit MCU"), ("64bit", "64-bit host")):
+        a = summary["arena"][bits]
+        click.echo(f"tensor arena, estimated for a {label}: head {a['head_bytes']:,} + tail {a['tail_bytes']:,} "
+                   f"= total {a['total_bytes']:,} B" + (f" (assumed op data for {', '.join(a['unknown_ops'])})"
+                                                        if a["unknown_ops"] else ""))
 
 
 def _quant(t: dict) -> str:

@@ -28,7 +28,7 @@ def package(model_path, fmt, out, xxd_names, description, force):
     from ..output_safety import check_output
     from ..outputs import atomic_dir
     from ..report import Report
-    from ..tflite.arena import plan
+    from ..tflite.arena import estimate
     from ..tflite.reader import read_model_file
 
     check_output(out, force, {"input model": model_path}, folder=True)
@@ -36,7 +36,7 @@ def package(model_path, fmt, out, xxd_names, description, force):
     model = model_path.read_bytes()
     with atomic_dir(out, force) as tmp:
         if fmt == "c-array":
-            src = c_array(model, model_path.name, plan(info.main).arena_bytes, xxd_names)
+            src = c_array(model, model_path.name, estimate(info).total, xxd_names)
             (tmp / src.header_name).write_text(src.header)
             (tmp / src.source_name).write_text(src.source)
         else:

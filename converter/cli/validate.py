@@ -73,7 +73,7 @@ def validate(ctx, candidate, reference, data_spec, kernels, target, identity, kn
             report.add("validation", target=target)
         finally:
             cand_session.close()
-        measure_stage(model_bytes, "candidate", report)
+        measure_stage(model_bytes, "candidate", report, runtime=runtime)
     budgets.apply(report, "candidate")
     if out is not None:
         with atomic_dir(out, force=force) as tmp:
@@ -101,6 +101,8 @@ def open_reference(path: Path, trust_model: bool):
 
 
 def _rows(v, report) -> list[tuple[str, str]]:
+    from ..stages import arena_line
+
     pct = lambda a: "–" if a is None else f"{a * 100:.2f}%"  # noqa: E731
     lat = report.sections["latency"]["candidate"]
     rows = [("accuracy reference / candidate", f"{pct(v.reference_accuracy)} / {pct(v.candidate_accuracy)}"),
@@ -111,6 +113,7 @@ def _rows(v, report) -> list[tuple[str, str]]:
         rows.insert(1, ("top-5 reference / candidate", f"{pct(v.reference_top5)} / {pct(v.candidate_top5)}"))
     if v.failures:
         rows.append(("failed samples", f"{len(v.failures)}; first #{v.failures[0].index} in {v.failures[0].op}"))
-    rows.append(("latency p50 / p90", f"{lat['p50_ms']:.3f} / {lat['p90_ms']:.3f} ms"))
+    rows.append((f"latency p50 / p90 ({lat['runtime']})", f"{lat['p50_ms']:.3f} / {lat['p90_ms']:.3f} ms"))
+    rows.append(("tensor arena", arena_line(report.sections["memory"], "candidate")))
     rows.append(("checks", ", ".join(f"{'✓' if c.ok else '✗'} {c.name}" for c in report.checks) or "–"))
     return rows

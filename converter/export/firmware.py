@@ -1,5 +1,5 @@
 """The model as C source for firmware: a const, aligned byte array, its length, and the
-tensor-arena estimate, ready for tflite-micro's `tflite::GetModel(...)`."""
+tensor-arena size, ready for tflite-micro's `tflite::GetModel(...)`."""
 from __future__ import annotations
 
 import re
@@ -19,7 +19,8 @@ def c_identifier(name: str) -> str:
     return f"_{ident}" if ident[:1].isdigit() else ident
 
 
-def c_array(model: bytes, file_name: str, arena_bytes: int, xxd_names: bool = False, alignment: int = 16) -> CSource:
+def c_array(model: bytes, file_name: str, arena_bytes: int, xxd_names: bool = False, alignment: int = 16,
+            arena_source: str = "estimated for a 32-bit MCU") -> CSource:
     """`file_name` like 'model_int8.tflite'. With xxd_names the symbols are those of
     `xxd -i model_int8.tflite` (model_int8_tflite, model_int8_tflite_len)."""
     stem = file_name.rsplit(".", 1)[0]
@@ -35,8 +36,9 @@ def c_array(model: bytes, file_name: str, arena_bytes: int, xxd_names: bool = Fa
 extern "C" {{
 #endif
 
-// Bytes of tensor arena the model's activations need, planned as tflite-micro plans them.
-// Add the interpreter's own persistent allocations (a few KB) when sizing the arena.
+// Bytes of tensor arena the model needs in total ({arena_source}): activations (head) plus
+// tflite-micro's persistent allocations (tail: tensor structs, op data, variables). Reference
+// kernels assumed; optimized kernels (e.g. CMSIS-NN) may keep other op data.
 #define {macro}_ARENA_ESTIMATE_BYTES {arena_bytes}
 
 extern const unsigned char {array}[];

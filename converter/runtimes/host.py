@@ -8,7 +8,7 @@ import numpy as np
 
 from .base import Availability, LatencyStats, SampleFailure
 from ..errors import ModelError
-from ..tflite.arena import plan
+from ..tflite.arena import arena_figures
 from ..tflite.reader import read_model
 
 KERNELS = ("xnnpack", "reference")
@@ -115,7 +115,7 @@ class HostSession:
         return LatencyStats.from_seconds(times, warmup, self.threads)
 
     def memory(self) -> dict:
-        return {"model_bytes": self.info.size_bytes, "arena_estimate_bytes": plan(self.info.main).arena_bytes}
+        return {"model_bytes": self.info.size_bytes, **arena_figures(self.info)}
 
     def close(self) -> None:
         self._interp = None

@@ -2,10 +2,14 @@
 machine, and measure the tensor arena it really needs."""
 from __future__ import annotations
 
+import json
 import os
 import re
+import subprocess
+import sys
 import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -13,12 +17,13 @@ from .base import Availability, LatencyStats
 from .host import dequantize, quantize
 from .runner_session import boundary_details
 from ..errors import ModelError
-from ..tflite.arena import plan
+from ..tflite.arena import arena_figures
 from ..tflite.compat.tflm import unsupported_ops
 from ..tflite.reader import read_model
 
 INSTALL = "pip install 'edgeconv[micro]'  (tflite-micro, x86_64 Linux wheels)"
 DEFAULT_ARENA = 8 * 2**20  # generous for measuring; the recording allocator reports what is used
+MEASURED_BY = "tflite-micro (64-bit host)"  # the wheel's structs are 64-bit: a Cortex-M needs less
 
 
 class MicroRuntime:
@@ -83,13 +88,12 @@ class MicroSession:
         return LatencyStats.from_seconds(times, warmup, 1)
 
     def memory(self) -> dict:
-        measured = self.measured_arena()
-        return {"model_bytes": self.info.size_bytes, "arena_estimate_bytes": plan(self.info.main).arena_bytes,
-                **{f"tflm_arena_{k}_bytes": v for k, v in measured.items()}}
+        return {"model_bytes": self.info.size_bytes, **arena_figures(self.info),
+                "arena_measured": measured_figures(self.measured_arena())}
 
     def measured_arena(self) -> dict:
         """TFLM's recording allocator prints its totals to C-level stderr: capture them there.
-        'head' is the non-persistent (activation) part our planner estimates."""
+        head: activations and scratch; tail: everything persistent; total = head + tail."""
         with tempfile.TemporaryFile() as capture:
             saved = os.dup(2)
             os.dup2(capture.fileno(), 2)
@@ -107,3 +111,32 @@ class MicroSession:
 
     def close(self) -> None:
         self._interp = None
+
+
+def measured_figures(measured: dict) -> dict:
+    return {"head_bytes": measured["head"], "tail_bytes": measured["tail"], "total_bytes": measured["total"],
+            "measured_by": MEASURED_BY}
+
+
+def measure_arena(model: bytes, timeout: float = 300) -> tuple[dict | None, str]:
+    """The arena tflite-micro allocates for `model`, measured in a child process (a native
+    abort in TFLM must not end ours): (figures, "") or (None, why not)."""
+    if not MicroRuntime().availability().ok:
+        return None, "tflite-micro is not installed"
+    with tempfile.TemporaryDirectory(prefix="edgeconv-micro-") as tmp:
+        path = Path(tmp) / "model.tflite"
+        path.write_bytes(model)
+        try:
+            done = subprocess.run([sys.executable, "-m", __name__, str(path)], capture_output=True, text=True,
+                                  timeout=timeout, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+        except subprocess.TimeoutExpired:
+            return None, f"tflite-micro did not finish loading the model within {timeout:.0f} s"
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or [f"exit code {done.returncode}"])[-1]
+        return None, f"tflite-micro failed on the model: {last[:200]}"
+    return json.loads(done.stdout.strip().splitlines()[-1]), ""
+
+
+if __name__ == "__main__":  # the child of measure_arena: one JSON line on stdout
+    _session = MicroSession(Path(sys.argv[1]).read_bytes())
+    print(json.dumps(measured_figures(_session.measured_arena())))

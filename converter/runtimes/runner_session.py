@@ -7,7 +7,7 @@ import numpy as np
 
 from .base import LatencyStats
 from .host import dequantize, quantize
-from ..tflite.arena import plan
+from ..tflite.arena import arena_figures
 from ..tflite.reader import read_model
 
 
@@ -43,7 +43,7 @@ class RunnerSession:
         return LatencyStats.from_seconds(list(self._run(zeros, runs, warmup)["invoke_seconds"]), warmup, 1)
 
     def memory(self) -> dict:
-        return {"model_bytes": self.info.size_bytes, "arena_estimate_bytes": plan(self.info.main).arena_bytes}
+        return {"model_bytes": self.info.size_bytes, **arena_figures(self.info)}
 
     def close(self) -> None:
         pass

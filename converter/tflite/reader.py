@@ -62,6 +62,8 @@ class Operator:
     inputs: tuple[int, ...]  # -1 marks an omitted optional input
     outputs: tuple[int, ...]
     is_custom: bool = False
+    calls: tuple[int, ...] = ()  # subgraphs an IF / WHILE / CALL_ONCE runs, in the order TFLM plans them
+    variable: str = ""  # VAR_HANDLE: the shared name that identifies the resource variable
 
 
 @dataclass(frozen=True)
@@ -178,11 +180,31 @@ def _subgraph(sg, index: int, codes, constant: set[int]) -> Subgraph:
         op = sg.Operators(i)
         name, version, custom = codes[op.OpcodeIndex()]
         ops.append(Operator(i, name, version, tuple(_ints(op.InputsAsNumpy())),
-                            tuple(_ints(op.OutputsAsNumpy())), custom))
+                            tuple(_ints(op.OutputsAsNumpy())), custom, *_control_options(op, name)))
     result = Subgraph(index, _str(sg.Name()), tensors, tuple(ops),
                       tuple(_ints(sg.InputsAsNumpy())), tuple(_ints(sg.OutputsAsNumpy())))
     _check_references(result)
     return result
+
+
+_CALLS = {"IF": (schema.IfOptions, "ThenSubgraphIndex", "ElseSubgraphIndex"),
+          "WHILE": (schema.WhileOptions, "CondSubgraphIndex", "BodySubgraphIndex"),
+          "CALL_ONCE": (schema.CallOnceOptions, "InitSubgraphIndex")}
+
+
+def _control_options(op, name: str) -> tuple[tuple[int, ...], str]:
+    """The options the arena estimate needs: called subgraphs and variable names."""
+    table = op.BuiltinOptions()
+    if table is None or (name not in _CALLS and name != "VAR_HANDLE"):
+        return (), ""
+    if name == "VAR_HANDLE":
+        options = schema.VarHandleOptions()
+        options.Init(table.Bytes, table.Pos)
+        return (), _str(options.SharedName())
+    kind, *getters = _CALLS[name]
+    options = kind()
+    options.Init(table.Bytes, table.Pos)
+    return tuple(getattr(options, g)() for g in getters), ""
 
 
 def _check_references(sg: Subgraph) -> None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .arena import plan
+from .arena import arena_figures, plan
 from .integer_check import prove_integer
 from .macs import model_macs
 from .reader import ModelInfo, Subgraph, TensorInfo, read_model_file
@@ -23,6 +23,7 @@ def summarize(path: Path, tensors: bool = False) -> dict:
         "fully_integer": io_type in INTEGER_IO and prove_integer(info, io_type).ok,
         "weights": _weights(info),
         "macs": model_macs(info.main),
+        "arena": arena_figures(info)["arena_estimate"],
         "metadata": list(info.metadata_names),
         "subgraphs": [_subgraph(sg, tensors) for sg in info.subgraphs],
         "signatures": [{"key": s.key, "inputs": s.inputs, "outputs": s.outputs} for s in info.signatures],

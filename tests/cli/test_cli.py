@@ -136,8 +136,13 @@ def test_inspect_json_and_text(chain):
     assert doc["fully_integer"] is True and doc["op_counts"]["CONV_2D"] == 2
     assert doc["subgraphs"][0]["inputs"][0]["dtype"] == "int8"
     assert doc["subgraphs"][0]["arena_estimate_bytes"] > 0
+    a32, a64 = doc["arena"]["32bit"], doc["arena"]["64bit"]
+    assert a32["head_bytes"] == a64["head_bytes"] and a32["tail_bytes"] < a64["tail_bytes"]
+    assert a32["total_bytes"] == a32["head_bytes"] + a32["tail_bytes"]
     text = run("inspect", chain.float_tflite).output
     assert "fully integer: no" in text and "float32 [1, 8, 8, 1]" in text
+    assert "tensor arena, estimated for a 32-bit MCU: head " in text
+    assert "tensor arena, estimated for a 64-bit host: head " in text
 
 
 @pytest.mark.parametrize("name", ["missing.tflite", "dir"])
