@@ -45,7 +45,7 @@ def targets() -> dict[str, Availability]:
 DESCRIPTIONS = {
     "host": "LiteRT on this machine (XNNPACK; reference kernels are the correctness oracle)",
     "arm64": "LiteRT in an emulated aarch64 userland (qemu-user, neoverse-n1): real arm64 kernels, emulated timing",
-    "micro": "tflite-micro's interpreter: bit-exact with reference kernels, measured tensor arena",
+    "micro": "tflite-micro's interpreter: reference kernels (FULLY_CONNECTED within 1 LSB of LiteRT's), measured tensor arena",
     "edgetpu": "Coral EdgeTPU: mapping predicted from the published rules; runs need libedgetpu and a device",
     "ethosu": "Arm Ethos-U NPU: Vela compiles and estimates (`edgeconv ethosu MODEL`); runs need the NPU",
 }
