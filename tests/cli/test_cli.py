@@ -136,8 +136,37 @@ def test_inspect_json_and_text(chain):
     assert doc["fully_integer"] is True and doc["op_counts"]["CONV_2D"] == 2
     assert doc["subgraphs"][0]["inputs"][0]["dtype"] == "int8"
     assert doc["subgraphs"][0]["arena_estimate_bytes"] > 0
+    assert (doc["integer_ops"], doc["integer_io"], doc["float_ops"]) == (True, True, [])
+    assert doc["io_types"] == {"inputs": ["int8"], "outputs": ["int8"]}
     text = run("inspect", chain.float_tflite).output
-    assert "fully integer: no" in text and "float32 [1, 8, 8, 1]" in text
+    assert "float32 [1, 8, 8, 1]" in text
+    assert text.splitlines()[-3:] == [
+        "I/O types: inputs float32; outputs float32",
+        "all ops integer: no (7 op(s) compute in float: CONV_2D, FULLY_CONNECTED, MAX_POOL_2D, RESHAPE, SOFTMAX)",
+        "fully integer: no (float ops and non-integer I/O)"]
+
+
+@pytest.fixture(scope="module")
+def int8_in_uint8_out(chain, tmp_path_factory):
+    """A real conversion whose input is int8 and output uint8: every op integer, I/O mixed."""
+    from converter import keras_env
+    from converter.data import load_dataset
+    from converter.export.tflite import ConvertOptions, make_converter, representative
+
+    converter = make_converter(chain.model, ConvertOptions())
+    converter.representative_dataset = representative(load_dataset(str(chain.train_npz)), 1)
+    converter.inference_output_type = keras_env.tf().uint8
+    path = tmp_path_factory.mktemp("mixed_io") / "int8_in_uint8_out.tflite"
+    path.write_bytes(converter.convert())
+    return path
+
+
+def test_inspect_integer_ops_apart_from_mixed_integer_io(int8_in_uint8_out):
+    doc = json.loads(run("inspect", int8_in_uint8_out, "--json").stdout)
+    assert doc["io_types"] == {"inputs": ["int8"], "outputs": ["uint8"]}
+    assert (doc["fully_integer"], doc["integer_ops"], doc["integer_io"], doc["float_ops"]) == (True, True, True, [])
+    assert run("inspect", int8_in_uint8_out).output.splitlines()[-3:] == [
+        "I/O types: inputs int8; outputs uint8", "all ops integer: yes", "fully integer: yes"]
 
 
 @pytest.mark.parametrize("name", ["missing.tflite", "dir"])
