@@ -73,12 +73,12 @@ def validate(ctx, candidate, reference, data_spec, kernels, target, identity, kn
             cand_session.close()
         measure_stage(model_bytes, "candidate", report)
     budgets.apply(report, "candidate")
-    if out is not None:
+    report.add("data", source=data.source, preprocess=json.loads(spec.to_json()))
+    if out is not None:  # after the last figure: the files hold what --json prints
         with atomic_dir(out, force=force) as tmp:
             (tmp / "report.json").write_text(report.to_json())
             (tmp / "report.md").write_text(to_markdown(report))
             (tmp / "report.html").write_text(to_html(report))
-    report.add("data", source=data.source, preprocess=json.loads(spec.to_json()))
     echo_warnings(report)
     if as_json:
         emit_json(report.to_dict())
