@@ -61,7 +61,7 @@ def validate(ctx, candidate, reference, data_spec, kernels, target, identity, kn
     model_bytes = candidate.read_bytes()
     budgets = budgets_from(options)
     spec, label_column = preprocess_from(options, edgeconv_info(model_bytes).get("preprocess"))
-    data = load_dataset(data_spec, spec, info.main.tensor(info.main.inputs[0]).shape, label_column)
+    data = load_dataset(data_spec, spec, info.main.tensor(info.main.inputs[0]).shape, label_column, info.output_shapes())
     report = Report(f"edgeconv validate {candidate.name}")
     with quiet(ctx):
         ref_session = open_reference(reference, trust_model)
