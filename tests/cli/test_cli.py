@@ -111,16 +111,42 @@ def test_validate_int8_against_keras_and_float_tflite(chain, tmp_path):
     assert "agreement (top-1)" in result.stdout
 
 
-def test_validate_budget_failure_exits_1(chain, tmp_path):
-    noisy = tmp_path / "noisy.npz"
-    rng = np.random.default_rng(0)
-    np.savez(noisy, x=rng.random((50, 8, 8, 1), dtype=np.float32), y=rng.integers(0, 10, 50))
-    result = run("validate", chain.int8_tflite, "--reference", chain.keras_path, "--data", noisy,
-                 "--max-accuracy-drop", 0, "--json")
+@pytest.fixture(scope="module")
+def disagreeing(chain, tmp_path_factory):
+    """Noise images on which the int8 model's top-1 differs from the float model's, labelled
+    with the float model's answer: reference accuracy 100%, candidate 0%, by construction."""
+    from converter.runtimes.host import HostRuntime
+
+    x = np.random.default_rng(0).random((2000, 8, 8, 1), dtype=np.float32)
+    top1 = [next(iter(HostRuntime(kernels="reference").open(m.read_bytes()).predict([x]).values())).argmax(axis=1)
+            for m in (chain.float_tflite, chain.int8_tflite)]
+    differ = top1[0] != top1[1]
+    assert differ.sum() >= 5, "the fixture needs samples the two models disagree on"
+    path = tmp_path_factory.mktemp("disagreeing") / "d.npz"
+    np.savez(path, x=x[differ], y=top1[0][differ])
+    return path
+
+
+def test_validate_budgets_fail_and_pass_exactly_as_set(chain, disagreeing):
+    base = ["validate", chain.int8_tflite, "--reference", chain.float_tflite, "--data", disagreeing,
+            "--kernels", "reference", "--min-agreement", 0, "--max-size-kb", 1024]
+    result = run(*base, "--max-accuracy-drop", 99, "--json")
+    assert result.exit_code == 1, result.output
     doc = json.loads(result.stdout)
-    drop = doc["sections"]["validation"]["accuracy_drop"]
-    assert result.exit_code == (1 if drop > 0 else 0)
-    assert [c["ok"] for c in doc["checks"]] == [drop <= 0]
+    v = doc["sections"]["validation"]
+    assert (v["reference_accuracy"], v["candidate_accuracy"], v["agreement"]) == (1.0, 0.0, 0.0)
+    assert [(c["name"], c["ok"]) for c in doc["checks"]] == [("accuracy drop", False), ("agreement", True), ("size", True)]
+    assert _table_value(run(*base, "--max-accuracy-drop", 99).stdout, "checks") == \
+        "✗ accuracy drop, ✓ agreement, ✓ size"
+    result = run(*base, "--max-accuracy-drop", 100)
+    assert result.exit_code == 0, result.output
+    assert _table_value(result.stdout, "checks") == "✓ accuracy drop, ✓ agreement, ✓ size"
+
+
+def _table_value(output: str, key: str) -> str:
+    """The value cell of the row `key` in a printed table."""
+    cells = [[c.strip() for c in line.split("│")[1:-1]] for line in output.splitlines() if line.startswith("│")]
+    return next(value for k, value in cells if k == key)
 
 
 def test_validate_garbage_candidate(chain, tmp_path):
