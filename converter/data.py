@@ -44,9 +44,14 @@ FORMATS_HINT = ("pass an .npz (x, optional y), an .npy, a .csv, a folder of imag
 
 
 def load_dataset(spec: str, preprocess: Preprocess = Preprocess(), input_shape: tuple | None = None,
-                 label_column: str | None = None) -> Dataset:
+                 label_column: str | None = None, output_shapes: list[tuple] | None = None) -> Dataset:
     """Read `spec` and apply the preprocessing. `input_shape` (with batch dim) gives image
-    folders their default size and channel count."""
+    folders their default size and channel count; the model's `output_shapes` tell how many
+    classes the labels may name (see `checked_labels`)."""
+    return checked_labels(_read(spec, preprocess, input_shape, label_column), class_count(output_shapes or []))
+
+
+def _read(spec: str, preprocess: Preprocess, input_shape: tuple | None, label_column: str | None) -> Dataset:
     if spec == DEMO:
         return demo_digits()[1]
     path = check_data_path(spec)
@@ -113,8 +118,6 @@ def _checked(ds: Dataset, source: str) -> Dataset:
         _check_array(x, source)
     if len({len(x) for x in ds.inputs}) > 1:
         raise DataError(f"{source}: the input arrays hold different numbers of samples", hint="give one row per sample")
-    if ds.y is not None and (ds.y.ndim == 0 or len(ds.y) != len(ds)):
-        raise DataError(f"{source}: x has {len(ds)} samples but y has {ds.y.size}", hint="give one label per sample")
     return ds
 
 
@@ -127,6 +130,58 @@ def _check_array(x: np.ndarray, source: str) -> None:
         bad = int(np.count_nonzero(~np.isfinite(x).reshape(len(x), -1).all(axis=1)))
         if bad:
             raise DataError(f"{source}: {bad} sample(s) contain NaN or Inf", hint="clean or drop those samples")
+
+
+_INDICES_HINT = "labels are class indices 0..K-1 of the model's output, one per sample"
+
+
+def class_count(output_shapes: list[tuple]) -> int | None:
+    """How many classes labels may name, from the model's output shapes (with batch dim): K for
+    a single (batch, K) output, 2 for a single sigmoid unit. None when unknown: with several
+    outputs the scored one is matched by name only when the models run (validate.compare)."""
+    if len(output_shapes) != 1 or len(output_shapes[0]) != 2 or output_shapes[0][1] in (None, -1):
+        return None
+    return max(2, int(output_shapes[0][1]))
+
+
+def checked_labels(ds: Dataset, classes: int | None) -> Dataset:
+    """Refuse labels that cannot be right, before any work: a wrong label silently scores 0%
+    on both models, and an accuracy budget then passes. Returns y as 1-D int64."""
+    if ds.y is None:
+        return ds
+    y = _label_vector(ds.y, len(ds), ds.source)
+    negative = np.flatnonzero(y < 0)
+    if negative.size:
+        k = negative[0]
+        raise DataError(f"{ds.source}: label {y[k]} (sample {k}) is negative", hint=_INDICES_HINT)
+    if classes is not None and (beyond := np.flatnonzero(y >= classes)).size:
+        k = beyond[0]
+        raise DataError(f"{ds.source}: label {y[k]} (sample {k}) is out of range: the model has {classes} classes "
+                        f"(0..{classes - 1})", hint="check that the data belongs to this model and its labels count from 0")
+    return replace(ds, y=y)
+
+
+def _label_vector(y: np.ndarray, samples: int, source: str) -> np.ndarray:
+    """One whole number per sample; a (n, 1) column is accepted as a vector."""
+    if not (np.issubdtype(y.dtype, np.integer) or np.issubdtype(y.dtype, np.floating) or y.dtype == bool):
+        raise DataError(f"{source}: labels (y) have dtype {y.dtype}, not class indices",
+                        hint=f"{_INDICES_HINT}; for class names use a CSV with --label-column or an image folder")
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.ndim == 2:
+        raise DataError(f"{source}: labels (y) have shape {y.shape}: a row of scores per sample (one-hot?), "
+                        "but class indices are expected", hint="convert them with y = y.argmax(axis=1)")
+    if y.ndim != 1:
+        raise DataError(f"{source}: labels (y) have shape {y.shape}, but one class index per sample is expected",
+                        hint=_INDICES_HINT)
+    if len(y) != samples:
+        raise DataError(f"{source}: x has {samples} samples but y has {len(y)} labels", hint="give one label per sample")
+    whole = np.isfinite(y) & (np.round(y) == y) if np.issubdtype(y.dtype, np.floating) else np.ones(len(y), bool)
+    if not whole.all():
+        k = int(np.argmin(whole))
+        raise DataError(f"{source}: label {y[k]} (sample {k}) is not a whole number",
+                        hint=f"{_INDICES_HINT}; regression targets are not supported")
+    return y.astype(np.int64)
 
 
 def demo_digits(seed: int = 0) -> tuple[Dataset, Dataset]:

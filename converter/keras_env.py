@@ -4,7 +4,10 @@ TFMOT works only with Keras 2 (tf_keras), which TensorFlow picks when TF_USE_LEG
 is set *before* TensorFlow is first imported. Everything else asks this module for the
 frameworks, so commands that do not need them (``--help``, ``inspect``) never pay for the import.
 """
+import ctypes
+import contextlib
 import functools
+import gc
 import os
 
 os.environ["TF_USE_LEGACY_KERAS"] = "1"
@@ -16,6 +19,7 @@ def tf():
     import tensorflow
 
     tensorflow.get_logger().setLevel("ERROR")
+    _freeze_imported()
     return tensorflow
 
 
@@ -25,6 +29,7 @@ def keras():
     tf()
     import tf_keras
 
+    _freeze_imported()
     return tf_keras
 
 
@@ -33,7 +38,37 @@ def tfmot():
     keras()
     import tensorflow_model_optimization
 
+    _freeze_imported()
     return tensorflow_model_optimization
+
+
+def _freeze_imported() -> None:
+    """Keep the ~340k objects the frameworks create at import out of every later garbage
+    collection: module state that lives as long as the process (objects the caller holds at
+    that moment are frozen too, and not freed if they later become cyclic garbage). Then a
+    full collection costs ~30 ms instead of ~400 ms, so release_graphs can afford one per
+    conversion, and Python's own full collections, which wait for new objects to reach a
+    quarter of the tracked ones, come as often as in a process without TensorFlow."""
+    gc.collect()
+    gc.freeze()
+
+
+def release_graphs() -> None:
+    """Free the graphs a conversion or training traced, now rather than ten conversions later.
+    TF graphs are reference cycles that only a full collection frees; call this after the
+    converter and its concrete functions went out of scope. The trim hands the freed heap
+    back to the OS (glibc only)."""
+    gc.collect()
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+@functools.cache
+def _malloc_trim():
+    with contextlib.suppress(OSError, AttributeError):  # not glibc (macOS, musl): the collection alone frees
+        return ctypes.CDLL("libc.so.6").malloc_trim
+    return None
 
 
 def seed_everything(seed: int) -> None:
@@ -53,6 +88,7 @@ def keras3():
     tf()
     import keras
 
+    _freeze_imported()
     return keras
 
 

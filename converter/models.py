@@ -153,6 +153,11 @@ def input_shapes(model) -> list[tuple]:
     return [tuple(s.shape) for s in keras_env.tf().nest.flatten(spec[0])]
 
 
+def output_shapes(model) -> list[tuple]:
+    """Output shapes including the batch dimension; [] for a subclassed model never called."""
+    return [tuple(t.shape) for t in model.outputs or []]
+
+
 def is_graph_model(model) -> bool:
     """Sequential and Functional models have a layer graph that can be cloned and wrapped."""
     keras = keras_env.keras()

@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .budgets import Budgets
-from .data import Dataset, demo_digits, load_dataset
+from .data import Dataset, checked_labels, class_count, demo_digits, load_dataset
 from .export.tflite import ConvertOptions
 from .output_safety import check_output
 from .outputs import atomic_dir
@@ -67,7 +67,7 @@ def recipe_inputs(recipe: Recipe) -> dict:
 
 
 def _load_inputs(run: Run) -> None:
-    from .models import load, save_model
+    from .models import load, output_shapes, save_model
 
     r = run.recipe
     if r.model == "demo":
@@ -84,11 +84,13 @@ def _load_inputs(run: Run) -> None:
                        intake=loaded.intake)
     run.reference = run.model
     shape = tuple(run.model.inputs[0].shape) if run.model.inputs else None
+    outputs = output_shapes(run.model)
     if r.data == "demo":
-        run.calibration, run.validation = demo_digits(r.seed)
+        run.calibration, run.validation = (checked_labels(d, class_count(outputs)) for d in demo_digits(r.seed))
     else:
-        run.calibration = load_dataset(r.data, r.preprocess, shape)
-        run.validation = load_dataset(r.validation_data, r.preprocess, shape) if r.validation_data else run.calibration
+        run.calibration = load_dataset(r.data, r.preprocess, shape, output_shapes=outputs)
+        run.validation = (load_dataset(r.validation_data, r.preprocess, shape, output_shapes=outputs)
+                          if r.validation_data else run.calibration)
 
 
 def _distill(run: Run, stage: DistillStage) -> None:

@@ -34,6 +34,14 @@ class LayerError:
 def layer_errors(model, calibration: Dataset, debug: Dataset, options: ConvertOptions = ConvertOptions(),
                  debug_samples: int = 50) -> list[LayerError]:
     """Worst layers first. Calibrates as `convert` does; measures on `debug` samples."""
+    dump = _layer_statistics(model, calibration, debug, options, debug_samples)
+    keras_env.release_graphs()  # the debugger's two converted models and traced graphs are garbage now
+    rows = [_row(r) for r in csv.DictReader(io.StringIO(dump))]
+    return sorted((r for r in rows if r is not None), key=lambda r: -r.rmse_lsb)
+
+
+def _layer_statistics(model, calibration: Dataset, debug: Dataset, options: ConvertOptions, debug_samples: int) -> str:
+    """The QuantizationDebugger's per-tensor statistics, as CSV."""
     tf = keras_env.tf()
     float_io = ConvertOptions(**{**options.__dict__, "io_type": "float32"})  # the debugger needs float I/O
     converter = make_converter(model, float_io)
@@ -46,8 +54,7 @@ def layer_errors(model, calibration: Dataset, debug: Dataset, options: ConvertOp
         debugger.run()
     dump = io.StringIO()
     debugger.layer_statistics_dump(dump)
-    rows = [_row(r) for r in csv.DictReader(io.StringIO(dump.getvalue()))]
-    return sorted((r for r in rows if r is not None), key=lambda r: -r.rmse_lsb)
+    return dump.getvalue()
 
 
 def _row(r: dict) -> LayerError | None:

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .data import Dataset
+from .data import Dataset, checked_labels, class_count
 from .errors import InputError
 from .runtimes.base import SampleFailure
 
@@ -75,6 +75,8 @@ def compare(reference, candidate, data: Dataset) -> Validation:
                          f"{failures[0].op}: {failures[0].message})", hint="see `edgeconv inspect` for the op")
     errors = tuple(_output_error(r, c, ref[r][ok], cand[c][ok]) for r, c in pairs)
     first_ref, first_cand = ref[pairs[0][0]][ok], cand[pairs[0][1]][ok]
+    if first_ref.ndim == 2:  # the scored output is known now, also for several outputs
+        data = checked_labels(data, class_count([first_ref.shape]))
     labels = data.y[ok] if data.y is not None and first_ref.ndim == 2 else None
     return Validation(
         samples=int(ok.sum()),

@@ -48,7 +48,7 @@ def explain(ctx, reference, candidate, data_spec, out, samples, num_samples, top
     info = read_model_file(candidate)
     model_bytes = candidate.read_bytes()
     spec, _ = preprocess_from({}, edgeconv_info(model_bytes).get("preprocess"))  # as stored by convert
-    data = load_dataset(data_spec, spec, info.main.tensor(info.main.inputs[0]).shape)
+    data = load_dataset(data_spec, spec, info.main.tensor(info.main.inputs[0]).shape, output_shapes=info.output_shapes())
     options = ExplainOptions(samples, num_samples, top_k, seed)
     report = Report(f"edgeconv explain {reference.name} vs {candidate.name}")
     with quiet(ctx), atomic_dir(out, force) as tmp:

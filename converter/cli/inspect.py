@@ -46,12 +46,22 @@ def inspect(model_path, tensors, as_json):
         click.echo("custom ops: " + ", ".join(summary["custom_ops"]))
     click.echo("weights: " + ", ".join(f"{k} {v:,} B" for k, v in w["bytes_by_dtype"].items())
                + (f"; {w['sparse_tensors']} sparse tensor(s)" if w["sparse_tensors"] else ""))
-    click.echo(f"fully integer: {'yes' if summary['fully_integer'] else 'no'}")
     for bits, label in (("32bit", "32-bit MCU"), ("64bit", "64-bit host")):
         a = summary["arena"][bits]
         click.echo(f"tensor arena, estimated for a {label}: head {a['head_bytes']:,} + tail {a['tail_bytes']:,} "
                    f"= total {a['total_bytes']:,} B" + (f" (assumed op data for {', '.join(a['unknown_ops'])})"
                                                         if a["unknown_ops"] else ""))
+    for line in _integer_lines(summary):
+        click.echo(line)
+
+
+def _integer_lines(s: dict) -> list[str]:
+    io, floats = s["io_types"], s["float_ops"]
+    ops = sorted({o["op"] for o in floats})
+    why = [reason for reason, bad in (("float ops", floats), ("non-integer I/O", not s["integer_io"])) if bad]
+    return [f"I/O types: inputs {', '.join(io['inputs']) or '–'}; outputs {', '.join(io['outputs']) or '–'}",
+            "all ops integer: " + (f"no ({len(floats)} op(s) compute in float: {', '.join(ops)})" if floats else "yes"),
+            f"fully integer: {'yes' if s['fully_integer'] else 'no (' + ' and '.join(why) + ')'}"]
 
 
 def _quant(t: dict) -> str:

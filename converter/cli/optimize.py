@@ -63,12 +63,13 @@ def _train_options(defaults, epochs, batch_size, learning_rate, seed, progress):
 
 def _load(model_path, data_spec, trust_model):
     from ..data import check_data_path, load_dataset
-    from ..models import input_shapes, load, model_format
+    from ..models import input_shapes, load, model_format, output_shapes
 
     model_format(model_path)
     check_data_path(data_spec)
     loaded = load(model_path, trust_model=trust_model)
-    return loaded.model, load_dataset(data_spec, input_shape=input_shapes(loaded.model)[0])
+    return loaded.model, load_dataset(data_spec, input_shape=input_shapes(loaded.model)[0],
+                                      output_shapes=output_shapes(loaded.model))
 
 
 @click.command()

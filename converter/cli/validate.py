@@ -63,7 +63,7 @@ def validate(ctx, candidate, reference, data_spec, kernels, target, identity, kn
     model_bytes = candidate.read_bytes()
     budgets = budgets_from(options)
     spec, label_column = preprocess_from(options, edgeconv_info(model_bytes).get("preprocess"))
-    data = load_dataset(data_spec, spec, info.main.tensor(info.main.inputs[0]).shape, label_column)
+    data = load_dataset(data_spec, spec, info.main.tensor(info.main.inputs[0]).shape, label_column, info.output_shapes())
     report = Report(f"edgeconv validate {candidate.name}")
     with quiet(ctx):
         ref_session = open_reference(reference, trust_model)
@@ -75,12 +75,12 @@ def validate(ctx, candidate, reference, data_spec, kernels, target, identity, kn
             cand_session.close()
         measure_stage(model_bytes, "candidate", report, runtime=runtime)
     budgets.apply(report, "candidate")
-    if out is not None:
+    report.add("data", source=data.source, preprocess=json.loads(spec.to_json()))
+    if out is not None:  # after the last figure: the files hold what --json prints
         with atomic_dir(out, force=force) as tmp:
             (tmp / "report.json").write_text(report.to_json())
             (tmp / "report.md").write_text(to_markdown(report))
             (tmp / "report.html").write_text(to_html(report))
-    report.add("data", source=data.source, preprocess=json.loads(spec.to_json()))
     echo_warnings(report)
     if as_json:
         emit_json(report.to_dict())

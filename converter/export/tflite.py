@@ -84,10 +84,8 @@ def convert(model, data: Dataset | None, options: ConvertOptions = ConvertOption
         check_fits(data, input_shapes(model))
     calib = data.take(calibration_indices(data, options.samples, options.seed)) if needs_data else None
     keras_env.seed_everything(options.seed)
-    converter = make_converter(model, options)
-    if calib is not None:
-        converter.representative_dataset = representative(calib, options.batch_size, progress)
-    flatbuffer = _run(converter)
+    flatbuffer = _flatbuffer(model, options, calib, progress)
+    keras_env.release_graphs()  # the converter's traced graphs are garbage now
     names = read_model(flatbuffer, "converted model").output_names()
     flatbuffer = set_edgeconv_info(flatbuffer, {
         "preprocess": json.loads(preprocess.to_json()), "outputs": names, "mode": options.mode,
@@ -98,6 +96,13 @@ def convert(model, data: Dataset | None, options: ConvertOptions = ConvertOption
         raise _not_integer_error(proof, options)
     return ConversionResult(flatbuffer, info, options, proof, time.perf_counter() - start,
                             0 if calib is None else len(calib), info.output_names())
+
+
+def _flatbuffer(model, options: ConvertOptions, calib: Dataset | None, progress) -> bytes:
+    converter = make_converter(model, options)
+    if calib is not None:
+        converter.representative_dataset = representative(calib, options.batch_size, progress)
+    return _run(converter)
 
 
 def make_converter(model, options: ConvertOptions):

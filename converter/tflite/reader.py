@@ -112,6 +112,9 @@ class ModelInfo:
         by_index = {i: n for n, i in self.signatures[0].outputs.items()} if self.signatures else {}
         return [by_index.get(i, self.main.tensor(i).name) for i in self.main.outputs]
 
+    def output_shapes(self) -> list[tuple[int, ...]]:
+        return [self.main.tensor(i).shape for i in self.main.outputs]
+
     def input_names(self) -> list[str]:
         by_index = {i: n for n, i in self.signatures[0].inputs.items()} if self.signatures else {}
         return [by_index.get(i, self.main.tensor(i).name) for i in self.main.inputs]

@@ -4,23 +4,20 @@ from __future__ import annotations
 from pathlib import Path
 
 from .arena import arena_figures, plan
-from .integer_check import prove_integer
+from .integer_check import IntegerStatus, integer_status
 from .macs import model_macs
 from .reader import ModelInfo, Subgraph, TensorInfo, read_model_file
-
-INTEGER_IO = ("int8", "uint8", "int16")
 
 
 def summarize(path: Path, tensors: bool = False) -> dict:
     info = read_model_file(path)
-    io_type = info.main.tensor(info.main.inputs[0]).dtype if info.main.inputs else "int8"
     return {
         "path": str(path),
         "size_bytes": info.size_bytes,
         "schema_version": info.version,
         "op_counts": info.op_counts(),
         "custom_ops": sorted({op.op for sg in info.subgraphs for op in sg.operators if op.is_custom}),
-        "fully_integer": io_type in INTEGER_IO and prove_integer(info, io_type).ok,
+        **_integer(integer_status(info)),
         "weights": _weights(info),
         "macs": model_macs(info.main),
         "arena": arena_figures(info)["arena_estimate"],
@@ -28,6 +25,14 @@ def summarize(path: Path, tensors: bool = False) -> dict:
         "subgraphs": [_subgraph(sg, tensors) for sg in info.subgraphs],
         "signatures": [{"key": s.key, "inputs": s.inputs, "outputs": s.outputs} for s in info.signatures],
     }
+
+
+def _integer(status: IntegerStatus) -> dict:
+    """Ops and I/O types apart: int8 in and uint8 out is still fully integer."""
+    return {"fully_integer": status.fully_integer, "integer_ops": status.integer_ops,
+            "integer_io": status.integer_io,
+            "io_types": {"inputs": list(status.input_types), "outputs": list(status.output_types)},
+            "float_ops": [{"op": o.op, "index": o.op_index, "layer": o.layer} for o in status.float_ops]}
 
 
 def _weights(info: ModelInfo) -> dict:

@@ -20,6 +20,9 @@ def bad(tmp_path_factory):
     laughs += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 10)]
     (root / "laughs.yaml").write_text("\n".join(laughs) + "\n")
     (root / "notes.yaml").write_text("root:x:0:0:root:/root:/bin/bash\n")
+    for name, y in (("range", [0, 1, 10, 2]), ("negative", [0, -1, 2, 3]), ("fraction", [0, 0.5, 2, 3]),
+                    ("strings", ["0", "1", "2", "3"]), ("onehot", np.eye(10)[:4]), ("count", [0, 1, 2])):
+        np.savez(root / f"labels_{name}.npz", x=np.zeros((4, 8, 8, 1), np.float32), y=np.array(y))
     return root
 
 
@@ -62,6 +65,23 @@ def cases():
         (["run", "{bad}/laughs.yaml", "-o", "{out}/r"], 3, "Error: the recipe expands to more than 10,000 values"),
         (["run", "demo", "--set", "seed=!!python/object/apply:os.system [touch {out}/ran]", "-o", "{out}/r"], 3,
          "Error: unsupported YAML tag tag:yaml.org,2002:python/object/apply:os.system"),
+        # labels that cannot be right for the 10-class model: refused before any work, by every command
+        (["convert", m, "--data", "{bad}/labels_range.npz", "-o", "{out}/o.tflite"], 3,
+         "Error: {bad}/labels_range.npz: label 10 (sample 2) is out of range: the model has 10 classes (0..9)"),
+        (["validate", t, "--reference", m, "--data", "{bad}/labels_onehot.npz"], 3,
+         "Error: {bad}/labels_onehot.npz: labels (y) have shape (4, 10): a row of scores per sample (one-hot?)"),
+        (["validate", t, "--reference", m, "--data", "{bad}/labels_range.npz", "--max-accuracy-drop", "0.1"], 3,
+         "Error: {bad}/labels_range.npz: label 10 (sample 2) is out of range"),
+        (["explain", m, t, "--data", "{bad}/labels_fraction.npz", "-o", "{out}/ex"], 3,
+         "Error: {bad}/labels_fraction.npz: label 0.5 (sample 1) is not a whole number"),
+        (["prune", m, "--data", "{bad}/labels_strings.npz", "-o", "{out}/p.keras"], 3,
+         "Error: {bad}/labels_strings.npz: labels (y) have dtype <U1, not class indices"),
+        (["qat", m, "--data", "{bad}/labels_count.npz", "-o", "{out}/q.h5"], 3,
+         "Error: {bad}/labels_count.npz: x has 4 samples but y has 3 labels"),
+        (["distill", "--teacher", m, "--student", "tiny_cnn", "--data", "{bad}/labels_range.npz", "-o", "{out}/s.keras"],
+         3, "Error: {bad}/labels_range.npz: label 10 (sample 2) is out of range"),
+        (["run", "mcu-int8", "--model", m, "--data", "{bad}/labels_negative.npz", "-o", "{out}/r", "--json"], 3,
+         "Error: {bad}/labels_negative.npz: label -1 (sample 1) is negative"),
         (["demo", "--epochs", "0"], 2, "Usage:"),
         (["nosuchcommand"], 2, "Usage:"),
     ]

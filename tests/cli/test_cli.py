@@ -104,23 +104,49 @@ def test_validate_int8_against_keras_and_float_tflite(chain, tmp_path):
     v = json.loads(result.stdout)["sections"]["validation"]
     assert v["samples"] == 360 and v["agreement"] > 0.9
     assert abs(v["reference_accuracy"] - v["candidate_accuracy"]) < 0.05
-    assert json.loads((tmp_path / "rep" / "report.json").read_text())["sections"]["validation"] == v
+    assert json.loads((tmp_path / "rep" / "report.json").read_text()) == json.loads(result.stdout)
     result = run("validate", chain.int8_tflite, "--reference", chain.float_tflite, "--data", chain.test_npz,
                  "--kernels", "reference")
     assert result.exit_code == 0, result.output
     assert "agreement (top-1)" in result.stdout
 
 
-def test_validate_budget_failure_exits_1(chain, tmp_path):
-    noisy = tmp_path / "noisy.npz"
-    rng = np.random.default_rng(0)
-    np.savez(noisy, x=rng.random((50, 8, 8, 1), dtype=np.float32), y=rng.integers(0, 10, 50))
-    result = run("validate", chain.int8_tflite, "--reference", chain.keras_path, "--data", noisy,
-                 "--max-accuracy-drop", 0, "--json")
+@pytest.fixture(scope="module")
+def disagreeing(chain, tmp_path_factory):
+    """Noise images on which the int8 model's top-1 differs from the float model's, labelled
+    with the float model's answer: reference accuracy 100%, candidate 0%, by construction."""
+    from converter.runtimes.host import HostRuntime
+
+    x = np.random.default_rng(0).random((2000, 8, 8, 1), dtype=np.float32)
+    top1 = [next(iter(HostRuntime(kernels="reference").open(m.read_bytes()).predict([x]).values())).argmax(axis=1)
+            for m in (chain.float_tflite, chain.int8_tflite)]
+    differ = top1[0] != top1[1]
+    assert differ.sum() >= 5, "the fixture needs samples the two models disagree on"
+    path = tmp_path_factory.mktemp("disagreeing") / "d.npz"
+    np.savez(path, x=x[differ], y=top1[0][differ])
+    return path
+
+
+def test_validate_budgets_fail_and_pass_exactly_as_set(chain, disagreeing):
+    base = ["validate", chain.int8_tflite, "--reference", chain.float_tflite, "--data", disagreeing,
+            "--kernels", "reference", "--min-agreement", 0, "--max-size-kb", 1024]
+    result = run(*base, "--max-accuracy-drop", 99, "--json")
+    assert result.exit_code == 1, result.output
     doc = json.loads(result.stdout)
-    drop = doc["sections"]["validation"]["accuracy_drop"]
-    assert result.exit_code == (1 if drop > 0 else 0)
-    assert [c["ok"] for c in doc["checks"]] == [drop <= 0]
+    v = doc["sections"]["validation"]
+    assert (v["reference_accuracy"], v["candidate_accuracy"], v["agreement"]) == (1.0, 0.0, 0.0)
+    assert [(c["name"], c["ok"]) for c in doc["checks"]] == [("accuracy drop", False), ("agreement", True), ("size", True)]
+    assert _table_value(run(*base, "--max-accuracy-drop", 99).stdout, "checks") == \
+        "✗ accuracy drop, ✓ agreement, ✓ size"
+    result = run(*base, "--max-accuracy-drop", 100)
+    assert result.exit_code == 0, result.output
+    assert _table_value(result.stdout, "checks") == "✓ accuracy drop, ✓ agreement, ✓ size"
+
+
+def _table_value(output: str, key: str) -> str:
+    """The value cell of the row `key` in a printed table."""
+    cells = [[c.strip() for c in line.split("│")[1:-1]] for line in output.splitlines() if line.startswith("│")]
+    return next(value for k, value in cells if k == key)
 
 
 def test_validate_garbage_candidate(chain, tmp_path):
@@ -139,10 +165,39 @@ def test_inspect_json_and_text(chain):
     a32, a64 = doc["arena"]["32bit"], doc["arena"]["64bit"]
     assert a32["head_bytes"] == a64["head_bytes"] and a32["tail_bytes"] < a64["tail_bytes"]
     assert a32["total_bytes"] == a32["head_bytes"] + a32["tail_bytes"]
+    assert (doc["integer_ops"], doc["integer_io"], doc["float_ops"]) == (True, True, [])
+    assert doc["io_types"] == {"inputs": ["int8"], "outputs": ["int8"]}
     text = run("inspect", chain.float_tflite).output
-    assert "fully integer: no" in text and "float32 [1, 8, 8, 1]" in text
+    assert "float32 [1, 8, 8, 1]" in text
     assert "tensor arena, estimated for a 32-bit MCU: head " in text
     assert "tensor arena, estimated for a 64-bit host: head " in text
+    assert text.splitlines()[-3:] == [
+        "I/O types: inputs float32; outputs float32",
+        "all ops integer: no (7 op(s) compute in float: CONV_2D, FULLY_CONNECTED, MAX_POOL_2D, RESHAPE, SOFTMAX)",
+        "fully integer: no (float ops and non-integer I/O)"]
+
+
+@pytest.fixture(scope="module")
+def int8_in_uint8_out(chain, tmp_path_factory):
+    """A real conversion whose input is int8 and output uint8: every op integer, I/O mixed."""
+    from converter import keras_env
+    from converter.data import load_dataset
+    from converter.export.tflite import ConvertOptions, make_converter, representative
+
+    converter = make_converter(chain.model, ConvertOptions())
+    converter.representative_dataset = representative(load_dataset(str(chain.train_npz)), 1)
+    converter.inference_output_type = keras_env.tf().uint8
+    path = tmp_path_factory.mktemp("mixed_io") / "int8_in_uint8_out.tflite"
+    path.write_bytes(converter.convert())
+    return path
+
+
+def test_inspect_integer_ops_apart_from_mixed_integer_io(int8_in_uint8_out):
+    doc = json.loads(run("inspect", int8_in_uint8_out, "--json").stdout)
+    assert doc["io_types"] == {"inputs": ["int8"], "outputs": ["uint8"]}
+    assert (doc["fully_integer"], doc["integer_ops"], doc["integer_io"], doc["float_ops"]) == (True, True, True, [])
+    assert run("inspect", int8_in_uint8_out).output.splitlines()[-3:] == [
+        "I/O types: inputs int8; outputs uint8", "all ops integer: yes", "fully integer: yes"]
 
 
 @pytest.mark.parametrize("name", ["missing.tflite", "dir"])

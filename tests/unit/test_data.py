@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from converter.data import Dataset, calibration_indices, check_fits, load_dataset
+from converter.data import Dataset, calibration_indices, check_fits, checked_labels, class_count, load_dataset
 from converter.errors import DataError
 
 
@@ -133,3 +133,38 @@ def test_raw_pixels_trigger_a_range_warning():
     raw = np.arange(256, dtype=np.float32).reshape(1, 16, 16)
     assert "like raw pixels" in range_warning(raw, Preprocess())
     assert range_warning(raw / 255, Preprocess()) is None
+
+
+BAD_LABELS = [  # (y for 4 samples of a 10-class model, the first line of the error)
+    (np.array([0, 1, 10, 2]), "label 10 (sample 2) is out of range: the model has 10 classes (0..9)"),
+    (np.array([0, -1, 2, 3]), "label -1 (sample 1) is negative"),
+    (np.array([0.0, 1.0, 2.5, 3.0]), "label 2.5 (sample 2) is not a whole number"),
+    (np.array([0.0, np.nan, 2.0, 3.0]), "label nan (sample 1) is not a whole number"),
+    (np.array(["cat", "dog", "cat", "dog"]), "labels (y) have dtype <U3, not class indices"),
+    (np.eye(10)[[0, 1, 2, 3]], "labels (y) have shape (4, 10): a row of scores per sample (one-hot?), "
+                               "but class indices are expected"),
+    (np.array([0, 1, 2]), "x has 4 samples but y has 3 labels"),
+    (np.zeros((4, 2, 2), int), "labels (y) have shape (4, 2, 2), but one class index per sample is expected"),
+]
+
+
+@pytest.mark.parametrize("y, message", BAD_LABELS)
+def test_labels_that_cannot_be_right_are_refused_on_load(tmp_path, y, message):
+    np.savez(tmp_path / "d.npz", x=np.zeros((4, 3), np.float32), y=y)
+    with pytest.raises(DataError) as e:
+        load_dataset(str(tmp_path / "d.npz"), output_shapes=[(None, 10)])
+    assert e.value.message == f"{tmp_path / 'd.npz'}: {message}" and e.value.hint
+
+
+def test_good_labels_become_a_vector_of_indices(tmp_path):
+    x = np.zeros((4, 3), np.float32)
+    for y in (np.array([0, 9, 2, 3]), np.array([[0.0], [9.0], [2.0], [3.0]]), np.array([True, False, True, True])):
+        ds = checked_labels(Dataset(x, y, "d"), 10)
+        assert ds.y.dtype == np.int64 and ds.y.tolist() == y.ravel().astype(int).tolist()
+    assert checked_labels(Dataset(x, np.array([0, 1, 99, 3]), "d"), None).y.tolist() == [0, 1, 99, 3]
+
+
+def test_class_count_from_output_shapes():
+    assert class_count([(None, 10)]) == 10 and class_count([(1, 1)]) == 2  # a sigmoid unit: labels 0 and 1
+    assert class_count([]) is None and class_count([(None, 10), (None, 4)]) is None
+    assert class_count([(None, 8, 8, 3)]) is None and class_count([(None, None)]) is None

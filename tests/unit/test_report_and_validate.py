@@ -32,3 +32,26 @@ def test_outputs_match_by_name_then_shape_never_position():
 def test_ambiguous_outputs_are_refused():
     with pytest.raises(InputError, match="cannot match reference output 'a'"):
         match_outputs({"a": np.zeros((2, 3)), "b": np.zeros((2, 3))}, {"x": np.zeros((2, 3)), "y": np.zeros((2, 3))})
+
+
+class _Constant:
+    """A session whose outputs do not depend on the input."""
+
+    def __init__(self, **outputs):
+        self.outputs = outputs
+
+    def predict(self, inputs):
+        return {k: np.repeat(v[None], len(inputs[0]), axis=0) for k, v in self.outputs.items()}
+
+
+def test_compare_refuses_labels_beyond_the_scored_output_of_a_multi_output_model():
+    from converter.data import Dataset
+    from converter.errors import DataError
+    from converter.validate import compare
+
+    model = _Constant(scores=np.array([0.2, 0.5, 0.3]), boxes=np.zeros(4))
+    data = Dataset(np.zeros((4, 2), np.float32), np.array([0, 1, 2, 7]), "d")  # the loader cannot tell: 2 outputs
+    with pytest.raises(DataError, match="label 7 \\(sample 3\\) is out of range: the model has 3 classes"):
+        compare(model, model, data)
+    v = compare(model, model, Dataset(data.x, np.array([1, 1, 2, 0]), "d"))
+    assert (v.reference_accuracy, v.accuracy_drop) == (0.5, 0.0)
