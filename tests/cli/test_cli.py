@@ -261,3 +261,16 @@ def test_validate_corrupt_and_random_candidates(chain, tmp_path):
         result = run("validate", tmp_path / name, "--reference", chain.keras_path, "--data", chain.test_npz)
         assert result.exit_code == 3, result.output
         assert result.stderr.startswith("Error: ") and "Traceback" not in result.output
+
+
+def test_accuracy_budget_on_unlabelled_data_fails_and_says_why(chain, tmp_path):
+    """A budget that cannot be evaluated is a ✗ with the reason, never a silent pass."""
+    unlabelled = tmp_path / "x.npy"
+    np.save(unlabelled, np.load(chain.test_npz)["x"][:50])
+    result = run("validate", chain.int8_tflite, "--reference", chain.keras_path, "--data", unlabelled,
+                 "--max-accuracy-drop", 1, "--json")
+    assert result.exit_code == 1, result.output
+    checks = {c["name"]: c for c in json.loads(result.stdout)["checks"]}
+    assert checks["accuracy drop"]["ok"] is False
+    assert checks["accuracy drop"]["detail"].startswith("cannot be evaluated: ")
+    assert "labels" in checks["accuracy drop"]["detail"]
