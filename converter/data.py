@@ -142,20 +142,24 @@ def demo_digits(seed: int = 0) -> tuple[Dataset, Dataset]:
     return Dataset(x_tr, y_tr, "digits:train"), Dataset(x_te, y_te, "digits:held-back")
 
 
-def check_fits(ds: Dataset, input_shapes: list[tuple]) -> None:
-    """Fail (before any conversion work) when the samples do not fit the model's inputs.
-    Shapes include the batch dimension; None or -1 means any size."""
+def check_fits(ds: Dataset, input_shapes: list[tuple], model: str = "the model") -> None:
+    """Fail (before any conversion or inference) when the samples do not fit the model's
+    inputs. Shapes include the batch dimension; None or -1 means any size."""
     if len(ds.inputs) != len(input_shapes):
-        raise DataError(f"the model has {len(input_shapes)} inputs but {ds.source} gives {len(ds.inputs)} array(s)",
+        raise DataError(f"{model} has {len(input_shapes)} inputs but {ds.source} gives {len(ds.inputs)} array(s)",
                         hint="for several inputs store x0, x1, ... in the .npz, in the model's input order")
     for k, (x, shape) in enumerate(zip(ds.inputs, input_shapes)):
-        want, got = tuple(shape[1:]), tuple(x.shape[1:])
-        if len(want) != len(got) or any(w not in (None, -1) and w != g for w, g in zip(want, got)):
-            which = f"input {k}" if len(input_shapes) > 1 else "the model"
-            raise DataError(
-                f"data samples have shape {got} but {which} expects {tuple(None if d in (None, -1) else d for d in want)}",
-                hint=f"reshape or preprocess {ds.source} so each sample matches the model input",
-            )
+        want = tuple(None if d in (None, -1) else d for d in shape[1:])
+        got = tuple(x.shape[1:])
+        if len(want) != len(got) or any(w is not None and w != g for w, g in zip(want, got)):
+            which = f"input {k} of {model}" if len(input_shapes) > 1 else model
+            raise DataError(f"data samples have shape {got} but {which} expects {want}", hint=_fit_hint(got, want, ds))
+
+
+def _fit_hint(got: tuple, want: tuple, ds: Dataset) -> str:
+    if got + (1,) == want:
+        return f"add the channel axis: x[..., None] gives shape {want}"
+    return f"reshape or preprocess {ds.source} so each sample matches the model input"
 
 
 def calibration_indices(ds: Dataset, count: int, seed: int) -> np.ndarray:

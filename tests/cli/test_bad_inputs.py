@@ -20,7 +20,26 @@ def bad(tmp_path_factory):
     laughs += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 10)]
     (root / "laughs.yaml").write_text("\n".join(laughs) + "\n")
     (root / "notes.yaml").write_text("root:x:0:0:root:/root:/bin/bash\n")
+    np.savez(root / "big.npz", x=np.zeros((4, 28, 28, 1), np.float32), y=np.zeros(4, int))
+    np.savez(root / "rgb.npz", x=np.zeros((4, 8, 8, 3), np.float32), y=np.zeros(4, int))
+    np.save(root / "rank3.npy", np.zeros((4, 8, 8), np.float32))
+    (root / "table.csv").write_text("a,b,label\n1,2,0\n3,4,1\n")
+    (root / "text.npz").write_text("not an archive\n")
+    (root / "corrupt.tflite").write_bytes(b"\0\0\0\0TFL3" + b"\xff" * 90)
+    _models(root)
     return root
+
+
+def _models(root):
+    """Keras models whose input shape differs from the demo model's: fixed 4x4, and dynamic."""
+    from converter import keras_env
+    from converter.models import save_model
+
+    keras = keras_env.keras()
+    save_model(keras.Sequential([keras.Input((4, 4, 1)), keras.layers.Flatten(), keras.layers.Dense(10)]),
+               root / "small.keras")
+    save_model(keras.Sequential([keras.Input((None, None, 1)), keras.layers.Conv2D(4, 3),
+                                 keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(10)]), root / "dynamic.keras")
 
 
 def cases():
@@ -35,6 +54,24 @@ def cases():
         (["convert", m, "--data", "{bad}/wrong.npy", "-o", "{out}/o.tflite"], 3, "Error: data samples have shape (5,)"),
         (["validate", "{bad}/empty.tflite", "--reference", m, "--data", d], 3, "Error: {bad}/empty.tflite is not a TFLite"),
         (["validate", t, "--reference", m, "--data", d, "--max-size-kb", "-1"], 2, "Usage:"),
+        (["validate", t, "--reference", m, "--data", "{bad}/big.npz"], 3,
+         "Error: data samples have shape (28, 28, 1) but {int8} expects (8, 8, 1)"),
+        (["validate", t, "--reference", m, "--data", "{bad}/rgb.npz"], 3,
+         "Error: data samples have shape (8, 8, 3) but {int8} expects (8, 8, 1)"),
+        (["validate", t, "--reference", m, "--data", "{bad}/table.csv"], 3,
+         "Error: data samples have shape (3,) but {int8} expects (8, 8, 1)"),
+        (["validate", t, "--reference", m, "--data", "{pngs}", "--resize", "4x4"], 3,
+         "Error: data samples have shape (4, 4, 1) but {int8} expects (8, 8, 1)"),
+        (["validate", t, "--reference", "{bad}/small.keras", "--data", d], 3,
+         "Error: data samples have shape (8, 8, 1) but {bad}/small.keras expects (4, 4, 1)"),
+        (["validate", t, "--reference", m, "--data", "{bad}/rank3.npy"], 3,
+         "Error: data samples have shape (8, 8) but {int8} expects (8, 8, 1)"),
+        (["validate", t, "--reference", "{bad}/corrupt.tflite", "--data", d], 3,
+         "Error: {bad}/corrupt.tflite is a corrupt TFLite flatbuffer"),
+        (["explain", m, t, "--data", "{bad}/big.npz", "-o", "{out}/ex"], 3,
+         "Error: data samples have shape (28, 28, 1) but {int8} expects (8, 8, 1)"),
+        (["explain", "{bad}/small.keras", t, "--data", d, "-o", "{out}/ex"], 3,
+         "Error: data samples have shape (8, 8, 1) but {bad}/small.keras expects (4, 4, 1)"),
         (["validate", t, "--reference", m, "--data", d, "--kernels", "gpu"], 2, "Usage:"),
         (["validate", t, "--reference", "{bad}/folder", "--data", d], 3, "Error: {bad}/folder is a folder"),
         (["validate", t, "--reference", m, "--data", d, "--target", "tpu"], 3, "Error: unknown target 'tpu'"),
@@ -68,8 +105,9 @@ def cases():
 
 
 @pytest.mark.parametrize("args, code, first_line", cases(), ids=lambda v: " ".join(v) if isinstance(v, list) else None)
-def test_bad_input(chain, bad, tmp_path, args, code, first_line):
-    values = {"keras": chain.keras_path, "int8": chain.int8_tflite, "data": chain.train_npz, "bad": bad, "out": tmp_path}
+def test_bad_input(chain, bad, digit_pngs, tmp_path, args, code, first_line):
+    values = {"keras": chain.keras_path, "int8": chain.int8_tflite, "data": chain.train_npz, "bad": bad,
+              "pngs": digit_pngs, "out": tmp_path}
     result = CliRunner().invoke(cli, [a.format(**values) for a in args])
     assert result.exit_code == code, result.output
     assert result.stderr.splitlines()[0].startswith(first_line.format(**values)), result.stderr
