@@ -77,7 +77,20 @@ def check_data_path(spec: str) -> Path:
         raise DataError(f"data file {path} is empty", hint=FORMATS_HINT)
     if path.suffix.lower() not in (".npz", ".npy", ".csv"):
         raise DataError(f"unsupported data format '{path.suffix}' ({path})", hint=FORMATS_HINT)
+    _check_signature(path)
     return path
+
+
+def _check_signature(path: Path) -> None:
+    """An .npz must be a zip and an .npy start with NumPy's header; otherwise NumPy tries the
+    file as a pickle and blames "object data"."""
+    suffix = path.suffix.lower()
+    if suffix == ".npz" and not zipfile.is_zipfile(path):
+        raise DataError(f"{path} is not an .npz file (not a zip archive)", hint="write it with numpy.savez")
+    if suffix == ".npy":
+        with path.open("rb") as f:
+            if f.read(6) != b"\x93NUMPY":
+                raise DataError(f"{path} is not an .npy file (no NumPy header)", hint="write it with numpy.save")
 
 
 def _image_geometry(input_shape: tuple | None):

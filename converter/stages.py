@@ -15,6 +15,8 @@ from .validate import Validation, compare
 
 def convert_stage(model, data: Dataset | None, options: ConvertOptions, report: Report, progress=None,
                   preprocess: Preprocess = Preprocess()) -> ConversionResult:
+    if data is not None:
+        warn_about_data(data, preprocess, report)
     result = convert(model, data, options, progress, preprocess)
     report.add("conversion", **result.summary())
     if result.proof is not None:
@@ -69,7 +71,7 @@ def measure_stage(tflite: bytes, label: str, report: Report, runs: int = 200, th
                           f"{label}_breakdown": size_breakdown(info)})
 
 
-def warn_if_unnormalised(data: Dataset, spec: Preprocess, report: Report) -> None:
+def warn_about_data(data: Dataset, spec: Preprocess, report: Report) -> None:
     for x in data.inputs:
         message = range_warning(x, spec)
         if message:

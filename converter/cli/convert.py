@@ -42,7 +42,7 @@ def convert(ctx, model_path, data_spec, out, mode, io_type, per_tensor, samples,
     from ..export.tflite import ConvertOptions
     from ..models import input_shapes, load, model_format
     from ..outputs import check_writable, write_bytes
-    from ..stages import convert_stage, layer_error_stage, warn_if_unnormalised
+    from ..stages import convert_stage, layer_error_stage
     from ..report import Report
 
     check_writable(out, force)
@@ -57,7 +57,6 @@ def convert(ctx, model_path, data_spec, out, mode, io_type, per_tensor, samples,
         report.add("model", path=str(model_path), format=loaded.format, keras_version=loaded.keras_version,
                    kind=loaded.kind, intake=loaded.intake)
         data = load_dataset(data_spec, spec, input_shapes(model)[0], label_column)
-        warn_if_unnormalised(data, spec, report)
         with _calibration_bar(as_json or mode not in ("int8", "int16x8"), min(samples, len(data))) as bar:
             result = convert_stage(model, data, options, report, progress=bar, preprocess=spec)
         if layer_errors and mode in ("int8", "int16x8"):

@@ -52,6 +52,14 @@ def cases():
         (["convert", m, "--data", "{bad}/empty.npz", "-o", "{out}/o.tflite"], 3, "Error: data file {bad}/empty.npz is empty"),
         (["convert", m, "--data", "{bad}/nan.npy", "-o", "{out}/o.tflite"], 3, "Error: {bad}/nan.npy: 4 sample(s) contain NaN"),
         (["convert", m, "--data", "{bad}/wrong.npy", "-o", "{out}/o.tflite"], 3, "Error: data samples have shape (5,)"),
+        (["convert", m, "--data", "{bad}/text.npz", "-o", "{out}/o.tflite"], 3,
+         "Error: {bad}/text.npz is not an .npz file (not a zip archive)"),
+        (["convert", m, "--data", d, "-o", "{out}/o.tflite", "--mean", "1,2,3", "--std", "1"], 3,
+         "Error: --mean has 3 values but the data has 1 channel(s)"),
+        (["convert", m, "--data", d, "-o", "{out}/o.tflite", "--scale", "nan"], 3, "Error: --scale must be finite, not nan"),
+        (["convert", m, "--data", d, "-o", "{out}/o.tflite", "--offset", "nan"], 3, "Error: --offset must be finite"),
+        (["convert", m, "--data", d, "-o", "{out}/o.tflite", "--mean", "0", "--std", "nan"], 3,
+         "Error: --std must be finite"),
         (["validate", "{bad}/empty.tflite", "--reference", m, "--data", d], 3, "Error: {bad}/empty.tflite is not a TFLite"),
         (["validate", t, "--reference", m, "--data", d, "--max-size-kb", "-1"], 2, "Usage:"),
         (["validate", t, "--reference", m, "--data", "{bad}/big.npz"], 3,
@@ -113,3 +121,11 @@ def test_bad_input(chain, bad, digit_pngs, tmp_path, args, code, first_line):
     assert result.stderr.splitlines()[0].startswith(first_line.format(**values)), result.stderr
     assert "Traceback" not in result.output
     assert list(tmp_path.iterdir()) == []
+
+
+def test_constant_calibration_data_is_warned_about(chain, tmp_path):
+    np.savez(tmp_path / "zeros.npz", x=np.zeros((20, 8, 8, 1), np.float32))
+    result = CliRunner().invoke(cli, ["convert", str(chain.keras_path), "--data", str(tmp_path / "zeros.npz"),
+                                      "-o", str(tmp_path / "o.tflite")])
+    assert result.exit_code == 0, result.output
+    assert "Warning: every data value is 0: constant data" in result.stderr

@@ -133,3 +133,21 @@ def test_raw_pixels_trigger_a_range_warning():
     raw = np.arange(256, dtype=np.float32).reshape(1, 16, 16)
     assert "like raw pixels" in range_warning(raw, Preprocess())
     assert range_warning(raw / 255, Preprocess()) is None
+
+
+def test_constant_and_huge_data_trigger_their_own_warnings():
+    from converter.preprocess import Preprocess, range_warning
+
+    assert range_warning(np.zeros((4, 8, 8, 1), np.float32), Preprocess()).startswith("every data value is 0:")
+    huge = np.array([[0.0, 1e30]], np.float32)
+    assert range_warning(huge, Preprocess()).startswith("data values span 0..1e+30, far beyond pixels")
+
+
+def test_mean_and_std_must_fit_the_channels_and_be_finite():
+    from converter.preprocess import Preprocess
+
+    with pytest.raises(DataError, match=r"^--mean has 3 values but the data has 1 channel\(s\)"):
+        Preprocess(mean=(1.0, 2.0, 3.0), std=(1.0,)).apply(np.zeros((2, 8, 8, 1)))
+    for bad in ({"scale": float("nan")}, {"offset": float("inf")}, {"mean": (0.0,), "std": (float("nan"),)}):
+        with pytest.raises(DataError, match="must be finite"):
+            Preprocess(**bad)
