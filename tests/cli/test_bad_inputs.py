@@ -26,6 +26,9 @@ def bad(tmp_path_factory):
     (root / "table.csv").write_text("a,b,label\n1,2,0\n3,4,1\n")
     (root / "text.npz").write_text("not an archive\n")
     (root / "corrupt.tflite").write_bytes(b"\0\0\0\0TFL3" + b"\xff" * 90)
+    (root / "samples.yaml").write_text('stages:\n  - convert: {samples: "lots"}\n')
+    (root / "align.yaml").write_text("stages:\n  - convert: {}\n  - package: {firmware: {alignment: 7}}\n")
+    (root / "twice.yaml").write_text("seed: 1\nstages: [convert: {}]\nseed: 2\n")
     _models(root)
     return root
 
@@ -101,6 +104,19 @@ def cases():
          "Error: budget max_arena_kb must be a non-negative number"),
         (["run", "mcu-int8", "--set", "stages.convert.sampels=5", "-o", "{out}/r"], 3, "Error: unknown key 'sampels'"),
         (["run", "mcu-int8", "--model", "{bad}/text.keras", "-o", "{out}/r"], 3, "Error: {bad}/text.keras is not a Keras"),
+        (["run", "{bad}/samples.yaml", "-o", "{out}/r"], 3,
+         "Error: stages.convert.samples must be a whole number, not 'lots' ({bad}/samples.yaml, line 2)"),
+        (["run", "mcu-int8", "--set", "seed=abc", "-o", "{out}/r"], 3,
+         "Error: seed must be a whole number, not 'abc' (--set seed=abc)"),
+        (["run", "mcu-int8", "--set", "stages.5.convert.samples=3", "-o", "{out}/r"], 3,
+         "Error: --set stages.5.convert.samples: stage settings are named by stage, not position"),
+        (["run", "mcu-int8", "--set", "model.x.y=3", "-o", "{out}/r"], 3,
+         "Error: --set model.x.y: model is 'demo', not a mapping of keys"),
+        (["run", "{bad}/align.yaml", "-o", "{out}/r"], 3,
+         "Error: stages.package.firmware.alignment must be a power of two, not 7 ({bad}/align.yaml, line 3)"),
+        (["run", "mcu-int8", "--set", "stages.validate.workers=0", "-o", "{out}/r"], 3,
+         "Error: stages.validate.workers must be between 1 and 64, not 0"),
+        (["run", "{bad}/twice.yaml", "-o", "{out}/r"], 3, "Error: duplicate key 'seed' at lines 1 and 3"),
         (["recipes", "show", "nope"], 3, "Error: no bundled recipe named 'nope'"),
         (["recipes", "show", "../../../../etc/passwd"], 3, "Error: ../../../../etc/passwd is not a recipe file"),
         (["recipes", "show", "{bad}/notes.yaml"], 3, "Error: {bad}/notes.yaml must hold a mapping of recipe keys"),
