@@ -58,6 +58,9 @@ class PruneStage:
     learning_rate: float = _setting(1e-3, low=1e-12)
 
     def __post_init__(self):
+        from .optimize.layers import check_patterns
+
+        check_patterns(self.layers)
         if self.structure is not None and not _m_by_n(self.structure):
             raise RecipeError(f"prune.structure '{self.structure}' is not M:N with 0 < M < N", hint="e.g. '2:4'")
 
