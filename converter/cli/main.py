@@ -10,6 +10,7 @@ import click
 from .. import __version__
 from ..errors import EXIT_INTERNAL, ConverterError
 from ..logs import log_path
+from .options import emit_json
 
 # command name -> "module:function"; modules are imported only when their command runs
 COMMANDS = {
@@ -41,30 +42,46 @@ class EdgeconvGroup(click.Group):
         module, attr = COMMANDS[name].split(":")
         return getattr(importlib.import_module(module), attr)
 
+    def make_context(self, info_name, args, parent=None, **extra):
+        ctx = super().make_context(info_name, list(args), parent, **extra)
+        # Known before the command parses its options, so even a usage error answers in JSON.
+        ctx.meta[JSON_MODE] = "--json" in args[:args.index("--")] if "--" in args else "--json" in args
+        return ctx
+
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
         except ConverterError as e:
-            report_error(e)
+            report_error(ctx, e.message, e.hint, e.exit_code)
             ctx.exit(e.exit_code)
-        except (click.exceptions.Exit, click.ClickException, click.Abort):
+        except click.ClickException as e:  # usage errors: click prints them; --json also gets the document
+            if ctx.meta.get(JSON_MODE):
+                emit_json({"error": {"message": e.format_message(), "hint": "see --help", "exit_code": e.exit_code}})
+            raise
+        except (click.exceptions.Exit, click.Abort):
             raise
         except KeyboardInterrupt:
-            click.echo("Interrupted: no output was written.", err=True)
+            report_error(ctx, "Interrupted: no output was written.", None, 130, prefix="")
             ctx.exit(130)
         except Exception as e:  # a bug: one line for users, the traceback for --verbose
             if ctx.obj and ctx.obj.get("verbose"):
                 traceback.print_exc()
-            click.echo(f"Error: unexpected {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}", err=True)
-            click.echo(f"This is a bug in edgeconv. Native log: {log_path()}; run with --verbose for the traceback.",
-                       err=True)
+            report_error(ctx, f"unexpected {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}",
+                         f"This is a bug in edgeconv. Native log: {log_path()}; run with --verbose for the traceback.",
+                         EXIT_INTERNAL, hint_prefix="")
             ctx.exit(EXIT_INTERNAL)
 
 
-def report_error(e: ConverterError) -> None:
-    click.echo(f"Error: {e.message}", err=True)
-    if e.hint:
-        click.echo(f"Hint: {e.hint}", err=True)
+JSON_MODE = "edgeconv.json"
+
+
+def report_error(ctx, message: str, hint: str | None, exit_code: int, prefix="Error: ", hint_prefix="Hint: ") -> None:
+    """On stderr for people; with --json also as the one JSON document on stdout."""
+    click.echo(f"{prefix}{message}", err=True)
+    if hint:
+        click.echo(f"{hint_prefix}{hint}", err=True)
+    if ctx.meta.get(JSON_MODE):
+        emit_json({"error": {"message": message, "hint": hint, "exit_code": exit_code}})
 
 
 @click.group(cls=EdgeconvGroup, context_settings={"help_option_names": ["-h", "--help"]})

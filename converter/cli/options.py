@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import sys
 
 import click
 
@@ -17,11 +18,15 @@ trust_option = click.option("--trust-model", is_flag=True,
                             help="Allow Lambda layers / custom code in the model file to run when it loads.")
 
 
+@contextlib.contextmanager
 def quiet(ctx: click.Context):
-    """Send native TensorFlow logs to the log file unless --verbose."""
-    if ctx.find_root().obj.get("verbose"):
-        return contextlib.nullcontext()
-    return native_logs_to_file()
+    """While a command works: native TensorFlow logs go to the log file unless --verbose, and
+    whatever Python prints (Keras progress bars) goes to stderr: stdout is for the result."""
+    with contextlib.ExitStack() as stack:
+        if not ctx.find_root().obj.get("verbose"):
+            stack.enter_context(native_logs_to_file())
+        stack.enter_context(contextlib.redirect_stdout(sys.stderr))  # the terminal, after the line above
+        yield
 
 
 def say(ctx: click.Context, message: str) -> None:

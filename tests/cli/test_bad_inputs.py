@@ -153,3 +153,28 @@ def test_constant_calibration_data_is_warned_about(chain, tmp_path):
                                       "-o", str(tmp_path / "o.tflite")])
     assert result.exit_code == 0, result.output
     assert "Warning: every data value is 0: constant data" in result.stderr
+
+
+@pytest.mark.parametrize("args, code, message", [
+    (["convert", "{keras}", "--data", "{bad}/text.npz", "-o", "{out}/o.tflite", "--json"], 3,
+     "{bad}/text.npz is not an .npz file (not a zip archive)"),
+    (["bench", "{int8}", "--threads", "two", "--json"], 2, "Invalid value for '--threads'"),
+])
+def test_json_failures_are_one_json_document(chain, bad, tmp_path, args, code, message):
+    import json
+
+    values = {"keras": chain.keras_path, "int8": chain.int8_tflite, "bad": bad, "out": tmp_path}
+    result = CliRunner().invoke(cli, [a.format(**values) for a in args])
+    error = json.loads(result.stdout)["error"]
+    assert result.exit_code == error["exit_code"] == code
+    assert error["message"].startswith(message.format(**values)) and error["hint"]
+
+
+def test_training_progress_stays_off_stdout_with_json(chain, tmp_path):
+    import json
+
+    result = CliRunner().invoke(cli, ["prune", str(chain.keras_path), "--data", str(chain.train_npz), "--epochs", "1",
+                                      "--progress", "--json", "-o", str(tmp_path / "p.keras")])
+    assert result.exit_code == 0, result.output
+    assert "targets" in json.loads(result.stdout)
+    assert "loss:" in result.stderr  # the bars went to stderr
