@@ -93,6 +93,23 @@ def _check_signature(path: Path) -> None:
                 raise DataError(f"{path} is not an .npy file (no NumPy header)", hint="write it with numpy.save")
 
 
+IMAGE_OPTIONS = {"resize": "--resize", "grayscale": "--grayscale", "bgr": "--bgr"}
+
+
+def unused_option(spec: str, given: dict) -> str | None:
+    """Why an option given for `spec` would do nothing (None when all apply): image options
+    apply to image folders, --label-column to CSV files. Ignored silently, they would also be
+    stored in the converted model and misapplied later."""
+    path = Path(spec)
+    kind = "images" if spec != DEMO and path.is_dir() else path.suffix.lower() if spec != DEMO else DEMO
+    for key, option in IMAGE_OPTIONS.items():
+        if given.get(key) and kind != "images":
+            return f"{option} applies to image folders only, and {spec} is not one"
+    if given.get("label_column") and kind != ".csv":
+        return f"--label-column applies to .csv data only, and {spec} is not a .csv file"
+    return None
+
+
 def _image_geometry(input_shape: tuple | None):
     if input_shape is None or len(input_shape) != 4:
         return None, None

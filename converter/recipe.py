@@ -16,7 +16,7 @@ import yaml
 
 from .budgets import Budgets
 from .errors import InputError
-from .export.tflite import IO_TYPES, MODES
+from .export.tflite import IO_TYPES, MODES, ConvertOptions
 from .preprocess import Preprocess
 
 RECIPES_DIR = Path(__file__).resolve().parent / "recipes"  # a link to the top-level recipes/ folder
@@ -88,6 +88,9 @@ class ConvertStage:
     per_channel: bool = True
     samples: int = _setting(200, low=1)
     layer_errors: int = _setting(0, low=0)
+
+    def __post_init__(self):
+        ConvertOptions(mode=self.mode, io_type=self.io)  # convert's own cross-checks, before any work
 
 
 @dataclass(frozen=True)

@@ -47,7 +47,7 @@ def convert(ctx, model_path, data_spec, out, mode, io_type, per_tensor, samples,
 
     check_writable(out, force)
     options = ConvertOptions(mode=mode, io_type=io_type, per_channel=not per_tensor, samples=samples, seed=seed)
-    spec, label_column = preprocess_from(preprocessing)
+    spec, label_column = preprocess_from(preprocessing, data_spec)
     model_format(model_path)  # fails fast, before TensorFlow is imported
     check_data_path(data_spec)
     report = Report(f"edgeconv convert {model_path.name}")

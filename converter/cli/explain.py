@@ -45,7 +45,7 @@ def explain(ctx, reference, candidate, data_spec, out, samples, num_samples, top
     check_writable(out, force)
     info = read_model_file(candidate)
     model_bytes = candidate.read_bytes()
-    spec, _ = preprocess_from({}, edgeconv_info(model_bytes).get("preprocess"))  # as stored by convert
+    spec, _ = preprocess_from({}, data_spec, edgeconv_info(model_bytes).get("preprocess"))  # as stored by convert
     data = load_dataset(data_spec, spec, info.main.tensor(info.main.inputs[0]).shape)
     check_fits(data, info.input_shapes(), str(candidate))
     options = ExplainOptions(samples, num_samples, top_k, seed)

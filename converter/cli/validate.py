@@ -60,7 +60,7 @@ def validate(ctx, candidate, reference, data_spec, kernels, target, identity, kn
     info = read_model_file(candidate)
     model_bytes = candidate.read_bytes()
     budgets = budgets_from(options)
-    spec, label_column = preprocess_from(options, edgeconv_info(model_bytes).get("preprocess"))
+    spec, label_column = preprocess_from(options, data_spec, edgeconv_info(model_bytes).get("preprocess"))
     data = load_dataset(data_spec, spec, info.main.tensor(info.main.inputs[0]).shape, label_column)
     check_fits(data, info.input_shapes(), str(candidate))
     report = Report(f"edgeconv validate {candidate.name}")

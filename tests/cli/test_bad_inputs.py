@@ -28,6 +28,7 @@ def bad(tmp_path_factory):
     (root / "corrupt.tflite").write_bytes(b"\0\0\0\0TFL3" + b"\xff" * 90)
     (root / "samples.yaml").write_text('stages:\n  - convert: {samples: "lots"}\n')
     (root / "align.yaml").write_text("stages:\n  - convert: {}\n  - package: {firmware: {alignment: 7}}\n")
+    (root / "resize.yaml").write_text("data: big.npz\npreprocess: {resize: [8, 8]}\nstages: [convert: {}]\n")
     (root / "twice.yaml").write_text("seed: 1\nstages: [convert: {}]\nseed: 2\n")
     _models(root)
     return root
@@ -43,6 +44,8 @@ def _models(root):
                root / "small.keras")
     save_model(keras.Sequential([keras.Input((None, None, 1)), keras.layers.Conv2D(4, 3),
                                  keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(10)]), root / "dynamic.keras")
+    dynamic = keras_env.tf().lite.TFLiteConverter.from_keras_model(keras.models.load_model(root / "dynamic.keras"))
+    (root / "dynamic.tflite").write_bytes(dynamic.convert())
 
 
 def cases():
@@ -55,6 +58,18 @@ def cases():
         (["convert", m, "--data", "{bad}/empty.npz", "-o", "{out}/o.tflite"], 3, "Error: data file {bad}/empty.npz is empty"),
         (["convert", m, "--data", "{bad}/nan.npy", "-o", "{out}/o.tflite"], 3, "Error: {bad}/nan.npy: 4 sample(s) contain NaN"),
         (["convert", m, "--data", "{bad}/wrong.npy", "-o", "{out}/o.tflite"], 3, "Error: data samples have shape (5,)"),
+        (["convert", m, "--data", d, "-o", "{out}/o.tflite", "--resize", "4x4"], 2,
+         "Error: --resize applies to image folders only, and {data} is not one"),
+        (["convert", m, "--data", d, "-o", "{out}/o.tflite", "--grayscale"], 2, "Error: --grayscale applies to image"),
+        (["convert", m, "--data", d, "-o", "{out}/o.tflite", "--bgr"], 2, "Error: --bgr applies to image folders"),
+        (["convert", m, "--data", "{pngs}", "-o", "{out}/o.tflite", "--bgr"], 3,
+         "Error: --bgr reorders colour channels, but these images are read with 1 channel"),
+        (["convert", m, "--data", d, "-o", "{out}/o.tflite", "--label-column", "y"], 2,
+         "Error: --label-column applies to .csv data only"),
+        (["convert", m, "--data", d, "-o", "{out}/o.tflite", "--io", "uint8", "--mode", "float32"], 3,
+         "Error: uint8 inputs and outputs need --mode int8 (--mode float32 gives float32 ones)"),
+        (["convert", m, "--data", d, "-o", "{out}/o.tflite", "--io", "uint8", "--mode", "int16x8"], 3,
+         "Error: uint8 inputs and outputs need --mode int8 (--mode int16x8 gives int16 ones)"),
         (["convert", m, "--data", "{bad}/text.npz", "-o", "{out}/o.tflite"], 3,
          "Error: {bad}/text.npz is not an .npz file (not a zip archive)"),
         (["convert", m, "--data", d, "-o", "{out}/o.tflite", "--mean", "1,2,3", "--std", "1"], 3,
@@ -95,6 +110,8 @@ def cases():
         (["inspect", "{bad}/folder"], 3, "Error: {bad}/folder is not a file"),
         (["bench", "{bad}/empty.tflite"], 3, "Error: {bad}/empty.tflite is not a TFLite"),
         (["bench", t, "--threads", "two"], 2, "Usage:"),
+        (["bench", t, "--threads", "100000"], 2, "Error: Invalid value for '--threads': 100000 threads, but this machine"),
+        (["bench", "{bad}/dynamic.tflite"], 3, "Error: LiteRT cannot load the model"),
         (["edgetpu", "{bad}/missing.tflite"], 3, "Error: {bad}/missing.tflite is not a file"),
         (["edgetpu", t, "--runtime", "12"], 2, "Usage:"),
         (["explain", m, "{bad}/empty.tflite", "--data", d, "-o", "{out}/ex"], 3, "Error: {bad}/empty.tflite is not a TFLite"),
@@ -124,6 +141,8 @@ def cases():
          "Error: stages.package.firmware.alignment must be a power of two, not 7 ({bad}/align.yaml, line 3)"),
         (["run", "mcu-int8", "--set", "stages.validate.workers=0", "-o", "{out}/r"], 3,
          "Error: stages.validate.workers must be between 1 and 64, not 0"),
+        (["run", "{bad}/resize.yaml", "-o", "{out}/r"], 3,
+         "Error: recipe preprocess: resize applies to image folders only, and {bad}/big.npz is not one"),
         (["run", "{bad}/twice.yaml", "-o", "{out}/r"], 3, "Error: duplicate key 'seed' at lines 1 and 3"),
         (["recipes", "show", "nope"], 3, "Error: no bundled recipe named 'nope'"),
         (["recipes", "show", "../../../../etc/passwd"], 3, "Error: ../../../../etc/passwd is not a recipe file"),
@@ -142,7 +161,10 @@ def test_bad_input(chain, bad, digit_pngs, tmp_path, args, code, first_line):
               "pngs": digit_pngs, "out": tmp_path}
     result = CliRunner().invoke(cli, [a.format(**values) for a in args])
     assert result.exit_code == code, result.output
-    assert result.stderr.splitlines()[0].startswith(first_line.format(**values)), result.stderr
+    lines = result.stderr.splitlines()
+    if code == 2 and first_line.startswith("Error:"):  # click's usage block comes first; pin its Error line
+        lines = [ln for ln in lines if ln.startswith("Error:")]
+    assert lines[0].startswith(first_line.format(**values)), result.stderr
     assert "Traceback" not in result.output
     assert list(tmp_path.iterdir()) == []
 
@@ -178,3 +200,22 @@ def test_training_progress_stays_off_stdout_with_json(chain, tmp_path):
     assert result.exit_code == 0, result.output
     assert "targets" in json.loads(result.stdout)
     assert "loss:" in result.stderr  # the bars went to stderr
+
+
+def test_dynamic_input_is_fixed_from_the_data(chain, bad, tmp_path):
+    out = tmp_path / "d.tflite"
+    result = CliRunner().invoke(cli, ["convert", str(bad / "dynamic.keras"), "--data", str(chain.train_npz),
+                                      "--samples", "20", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert ("Warning: the model's input shape (None, None, 1) has free dimensions: the .tflite is fixed to the "
+            "data's (8, 8, 1)") in result.stderr
+    from converter.tflite.reader import read_model_file
+
+    assert read_model_file(out).input_shapes() == [(1, 8, 8, 1)]
+
+
+def test_a_dynamic_tflite_is_named_as_the_cause(bad):
+    result = CliRunner().invoke(cli, ["bench", str(bad / "dynamic.tflite")])
+    assert result.exit_code == 3
+    assert "Hint: its input shape (-1, -1, -1, 1) has dynamic dimensions (-1): convert the Keras model again" \
+        in result.stderr
