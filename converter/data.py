@@ -82,7 +82,37 @@ def check_data_path(spec: str) -> Path:
         raise DataError(f"data file {path} is empty", hint=FORMATS_HINT)
     if path.suffix.lower() not in (".npz", ".npy", ".csv"):
         raise DataError(f"unsupported data format '{path.suffix}' ({path})", hint=FORMATS_HINT)
+    _check_signature(path)
     return path
+
+
+def _check_signature(path: Path) -> None:
+    """An .npz must be a zip and an .npy start with NumPy's header; otherwise NumPy tries the
+    file as a pickle and blames "object data"."""
+    suffix = path.suffix.lower()
+    if suffix == ".npz" and not zipfile.is_zipfile(path):
+        raise DataError(f"{path} is not an .npz file (not a zip archive)", hint="write it with numpy.savez")
+    if suffix == ".npy":
+        with path.open("rb") as f:
+            if f.read(6) != b"\x93NUMPY":
+                raise DataError(f"{path} is not an .npy file (no NumPy header)", hint="write it with numpy.save")
+
+
+IMAGE_OPTIONS = {"resize": "--resize", "grayscale": "--grayscale", "bgr": "--bgr"}
+
+
+def unused_option(spec: str, given: dict) -> str | None:
+    """Why an option given for `spec` would do nothing (None when all apply): image options
+    apply to image folders, --label-column to CSV files. Ignored silently, they would also be
+    stored in the converted model and misapplied later."""
+    path = Path(spec)
+    kind = "images" if spec != DEMO and path.is_dir() else path.suffix.lower() if spec != DEMO else DEMO
+    for key, option in IMAGE_OPTIONS.items():
+        if given.get(key) and kind != "images":
+            return f"{option} applies to image folders only, and {spec} is not one"
+    if given.get("label_column") and kind != ".csv":
+        return f"--label-column applies to .csv data only, and {spec} is not a .csv file"
+    return None
 
 
 def _image_geometry(input_shape: tuple | None):
@@ -197,20 +227,24 @@ def demo_digits(seed: int = 0) -> tuple[Dataset, Dataset]:
     return Dataset(x_tr, y_tr, "digits:train"), Dataset(x_te, y_te, "digits:held-back")
 
 
-def check_fits(ds: Dataset, input_shapes: list[tuple]) -> None:
-    """Fail (before any conversion work) when the samples do not fit the model's inputs.
-    Shapes include the batch dimension; None or -1 means any size."""
+def check_fits(ds: Dataset, input_shapes: list[tuple], model: str = "the model") -> None:
+    """Fail (before any conversion or inference) when the samples do not fit the model's
+    inputs. Shapes include the batch dimension; None or -1 means any size."""
     if len(ds.inputs) != len(input_shapes):
-        raise DataError(f"the model has {len(input_shapes)} inputs but {ds.source} gives {len(ds.inputs)} array(s)",
+        raise DataError(f"{model} has {len(input_shapes)} inputs but {ds.source} gives {len(ds.inputs)} array(s)",
                         hint="for several inputs store x0, x1, ... in the .npz, in the model's input order")
     for k, (x, shape) in enumerate(zip(ds.inputs, input_shapes)):
-        want, got = tuple(shape[1:]), tuple(x.shape[1:])
-        if len(want) != len(got) or any(w not in (None, -1) and w != g for w, g in zip(want, got)):
-            which = f"input {k}" if len(input_shapes) > 1 else "the model"
-            raise DataError(
-                f"data samples have shape {got} but {which} expects {tuple(None if d in (None, -1) else d for d in want)}",
-                hint=f"reshape or preprocess {ds.source} so each sample matches the model input",
-            )
+        want = tuple(None if d in (None, -1) else d for d in shape[1:])
+        got = tuple(x.shape[1:])
+        if len(want) != len(got) or any(w is not None and w != g for w, g in zip(want, got)):
+            which = f"input {k} of {model}" if len(input_shapes) > 1 else model
+            raise DataError(f"data samples have shape {got} but {which} expects {want}", hint=_fit_hint(got, want, ds))
+
+
+def _fit_hint(got: tuple, want: tuple, ds: Dataset) -> str:
+    if got + (1,) == want:
+        return f"add the channel axis: x[..., None] gives shape {want}"
+    return f"reshape or preprocess {ds.source} so each sample matches the model input"
 
 
 def calibration_indices(ds: Dataset, count: int, seed: int) -> np.ndarray:

@@ -27,6 +27,9 @@ def read_image_folder(root: Path, spec: Preprocess, size: tuple[int, int] | None
     if size is None:
         raise DataError("the image size is unknown", hint="pass --resize HxW")
     gray = spec.grayscale or channels == 1
+    if gray and spec.channel_order == "bgr":
+        raise DataError("--bgr reorders colour channels, but these images are read with 1 channel (grayscale)",
+                        hint="drop --bgr (or --grayscale for a 3-channel model)")
     x = np.stack([_read_image(f, size, gray, spec.channel_order) for f, _ in files])
     y = np.array([k for _, k in files]) if classes else None
     return x, y, tuple(classes) or None

@@ -49,14 +49,20 @@ def run_recipe(recipe: Recipe, out: Path, force: bool = False, progress=lambda m
 
 def _check_inputs(recipe: Recipe) -> None:
     """The cheap checks, before any output folder exists or TensorFlow starts."""
-    from .data import check_data_path
+    from .data import check_data_path, unused_option
+    from .errors import InputError
     from .models import model_format
 
     if recipe.model != "demo":
         model_format(Path(recipe.model))
+    p = recipe.preprocess
     for spec in (recipe.data, recipe.validation_data):
         if spec is not None:
             check_data_path(spec)
+            problem = unused_option(spec, {"resize": p.resize, "grayscale": p.grayscale, "bgr": p.channel_order == "bgr"})
+            if problem:
+                raise InputError(f"recipe preprocess: {problem.replace('--', '', 1)}",
+                                 hint="drop it from the recipe's preprocess section")
 
 
 def recipe_inputs(recipe: Recipe) -> dict:

@@ -6,6 +6,7 @@ and explanations feed the model exactly what calibration fed it.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -30,10 +31,22 @@ class Preprocess:
             raise DataError(f"unknown channel order '{self.channel_order}'", hint="use rgb or bgr")
         if (self.mean is None) != (self.std is None):
             raise DataError("--mean and --std go together", hint="give both, one value per channel or one for all")
+        self._check_finite()
+        if self.mean is not None and len(self.mean) != len(self.std) and 1 not in (len(self.mean), len(self.std)):
+            raise DataError(f"--mean has {len(self.mean)} values but --std has {len(self.std)}",
+                            hint="give one value per channel for both, or one for all")
         if self.std is not None and any(s == 0 for s in self.std):
             raise DataError("--std values must not be zero", hint="use the standard deviation of your training data")
         if self.scale == 0:
             raise DataError("--scale must not be zero", hint="e.g. --scale 0.00392156862745098 for 1/255")
+
+    def _check_finite(self) -> None:
+        for name in ("scale", "offset", "mean", "std"):
+            values = getattr(self, name)
+            values = () if values is None else values if isinstance(values, tuple) else (values,)
+            if not all(math.isfinite(v) for v in values):
+                raise DataError(f"--{name} must be finite, not {','.join(f'{v:g}' for v in values)}",
+                                hint="e.g. --scale 1/255, or --mean 127.5 --std 127.5")
 
     @property
     def is_identity(self) -> bool:
@@ -43,8 +56,16 @@ class Preprocess:
         """Numeric part (images are already resized and ordered by the loader)."""
         x = x.astype(np.float32)
         if self.mean is not None:
+            self._check_channels(x)
             return (x - np.asarray(self.mean, np.float32)) / np.asarray(self.std, np.float32)
         return x * np.float32(self.scale) + np.float32(self.offset)
+
+    def _check_channels(self, x: np.ndarray) -> None:
+        channels = x.shape[-1] if x.ndim > 1 else 1
+        for name, values in (("mean", self.mean), ("std", self.std)):
+            if len(values) not in (1, channels):
+                raise DataError(f"--{name} has {len(values)} values but the data has {channels} channel(s) "
+                                f"(samples of shape {x.shape[1:]})", hint="give one value per channel, or one for all")
 
     def expected_range(self, raw_max: float = 255.0) -> tuple[float, float]:
         """The range inputs should fall in when raw values span [0, raw_max]."""
@@ -64,9 +85,16 @@ class Preprocess:
 
 
 def range_warning(x: np.ndarray, spec: Preprocess) -> str | None:
-    """A warning when calibration data looks unnormalised: quantization ranges are computed
-    from these values, so raw pixels fed to a model trained on [0, 1] ruin the int8 model."""
+    """A warning when calibration data looks wrong: quantization ranges are computed from these
+    values, so constant data, huge values or raw pixels fed to a model trained on [0, 1] ruin
+    the int8 model."""
     lo, hi = float(np.min(x)), float(np.max(x))
+    if lo == hi:
+        return (f"every data value is {lo:g}: constant data gives quantization no ranges to calibrate, so the "
+                "int8 model will be inaccurate; calibrate on real samples")
+    if max(abs(lo), abs(hi)) > 65535:
+        return (f"data values span {lo:g}..{hi:g}, far beyond pixels or normalised inputs; int8 ranges this wide "
+                "lose all precision: check the data and its preprocessing")
     if spec.is_identity and hi > 2.0 and lo >= 0 and np.allclose(x, np.round(x)):
         return (f"data values span {lo:g}..{hi:g} in whole numbers, like raw pixels; if the model was trained on "
                 "normalised inputs, pass --scale (e.g. 1/255) or --mean/--std")

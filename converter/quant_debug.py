@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 
 from . import keras_env
 from .data import Dataset, calibration_indices
-from .export.tflite import ConvertOptions, make_converter, representative
+from .export.tflite import ConvertOptions, fixed_shapes, make_converter, representative
 from .logs import quiet_python_warnings
 from .tflite.integer_check import layer_of
 
@@ -44,7 +44,7 @@ def _layer_statistics(model, calibration: Dataset, debug: Dataset, options: Conv
     """The QuantizationDebugger's per-tensor statistics, as CSV."""
     tf = keras_env.tf()
     float_io = ConvertOptions(**{**options.__dict__, "io_type": "float32"})  # the debugger needs float I/O
-    converter = make_converter(model, float_io)
+    converter = make_converter(model, float_io, fixed_shapes(model, calibration))
     converter.representative_dataset = representative(
         calibration.take(calibration_indices(calibration, options.samples, options.seed)), options.batch_size)
     debug_set = debug.take(calibration_indices(debug, debug_samples, options.seed))

@@ -15,8 +15,13 @@ from .validate import Validation, compare
 
 def convert_stage(model, data: Dataset | None, options: ConvertOptions, report: Report, progress=None,
                   preprocess: Preprocess = Preprocess()) -> ConversionResult:
+    if data is not None:
+        warn_about_data(data, preprocess, report)
     result = convert(model, data, options, progress, preprocess)
     report.add("conversion", **result.summary())
+    for model_shape, fixed in result.fixed_inputs:
+        report.warn(f"the model's input shape {tuple(model_shape[1:])} has free dimensions: the .tflite is fixed "
+                    f"to the data's {tuple(fixed[1:])}, so it takes only inputs of that size")
     if result.proof is not None:
         report.check("fully integer", result.proof.ok,
                      f"inputs/outputs {options.boundary_dtype}, {sum(result.info.op_counts().values())} ops, none in float")
@@ -115,7 +120,7 @@ def arena_line(memory: dict, label: str) -> str:
     return line + f"not measured ({measured['unavailable']})"
 
 
-def warn_if_unnormalised(data: Dataset, spec: Preprocess, report: Report) -> None:
+def warn_about_data(data: Dataset, spec: Preprocess, report: Report) -> None:
     for x in data.inputs:
         message = range_warning(x, spec)
         if message:

@@ -1,4 +1,5 @@
 """`edgeconv bench`: latency, memory and MAC/s of .tflite models, side by side."""
+import os
 from pathlib import Path
 
 import click
@@ -6,18 +7,21 @@ import click
 from .options import console, emit_json, json_option
 
 
-def _ints(ctx, param, value):
+def _threads(ctx, param, value):
     try:
         values = [int(v) for v in value.split(",")]
         assert all(v > 0 for v in values)
-        return values
     except (ValueError, AssertionError):
         raise click.BadParameter(f"'{value}' is not a comma-separated list of positive integers") from None
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    if max(values) > cores:  # extra threads only wait for a core: the figure would measure contention
+        raise click.BadParameter(f"{max(values)} threads, but this machine has {cores} CPU core(s)")
+    return values
 
 
 @click.command()
 @click.argument("models", nargs=-1, required=True, type=click.Path(path_type=Path), metavar="MODEL.tflite...")
-@click.option("--threads", default="1", callback=_ints, show_default=True, help="Thread counts, e.g. 1,2.")
+@click.option("--threads", default="1", callback=_threads, show_default=True, help="Thread counts, e.g. 1,2.")
 @click.option("--kernels", default="xnnpack", show_default=True,
               type=click.Choice(["xnnpack", "reference", "xnnpack,reference"]), help="Kernel sets to measure.")
 @click.option("--runs", type=click.IntRange(1), default=200, show_default=True)

@@ -43,12 +43,12 @@ def convert(ctx, model_path, data_spec, out, mode, io_type, per_tensor, samples,
     from ..models import input_shapes, load, model_format, output_shapes
     from ..output_safety import check_output
     from ..outputs import write_bytes
-    from ..stages import convert_stage, layer_error_stage, warn_if_unnormalised
+    from ..stages import convert_stage, layer_error_stage
     from ..report import Report
 
     check_output(out, force, {"input model": model_path, "input data": data_spec})
     options = ConvertOptions(mode=mode, io_type=io_type, per_channel=not per_tensor, samples=samples, seed=seed)
-    spec, label_column = preprocess_from(preprocessing)
+    spec, label_column = preprocess_from(preprocessing, data_spec)
     model_format(model_path)  # fails fast, before TensorFlow is imported
     check_data_path(data_spec)
     report = Report(f"edgeconv convert {model_path.name}")
@@ -58,7 +58,6 @@ def convert(ctx, model_path, data_spec, out, mode, io_type, per_tensor, samples,
         report.add("model", path=str(model_path), format=loaded.format, keras_version=loaded.keras_version,
                    kind=loaded.kind, intake=loaded.intake)
         data = load_dataset(data_spec, spec, input_shapes(model)[0], label_column, output_shapes(model))
-        warn_if_unnormalised(data, spec, report)
         with _calibration_bar(as_json or mode not in ("int8", "int16x8"), min(samples, len(data))) as bar:
             result = convert_stage(model, data, options, report, progress=bar, preprocess=spec)
         if layer_errors and mode in ("int8", "int16x8"):

@@ -31,6 +31,9 @@ def ethosu(model_path, accelerator, out, force, as_json):
     figures, compiled = compile_for_npu(model_path.read_bytes(), accelerator)
     if out is not None:
         write_bytes(out, compiled, force)
+    if not figures["npu_operators"]:
+        click.echo("Warning: no operator runs on the NPU, so Vela has no estimate; the NPU runs full-int8 "
+                   "models only (see `edgeconv inspect`)", err=True)
     if as_json:
         emit_json(figures)
         return
@@ -38,4 +41,5 @@ def ethosu(model_path, accelerator, out, force, as_json):
         ("Vela operators NPU / CPU", f"{figures['npu_operators']} / {figures['cpu_operators']}"),
         ("SRAM / off-chip flash", f"{figures['sram_used_kib']:.2f} KiB / {figures['off_chip_flash_used_kib']:.2f} KiB"),
         ("cycles NPU / total", f"{figures['cycles_npu']:,} / {figures['cycles_total']:,}"),
-        ("inference (estimate)", f"{figures['inference_time_ms']:.4g} ms, {figures['inferences_per_second']:,.0f}/s")])
+        ("inference (estimate)", "– (nothing runs on the NPU)" if figures["inference_time_ms"] is None
+         else f"{figures['inference_time_ms']:.4g} ms, {figures['inferences_per_second']:,.0f}/s")])

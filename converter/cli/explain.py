@@ -31,7 +31,7 @@ def explain(ctx, reference, candidate, data_spec, out, samples, num_samples, top
     Example:
       edgeconv explain model.keras model_int8.tflite --data test.npz --samples 10 -o explain/
     """
-    from ..data import load_dataset
+    from ..data import check_fits, load_dataset
     from ..explain import ExplainOptions, explain_stage
     from ..output_safety import check_output
     from ..outputs import atomic_dir
@@ -47,12 +47,15 @@ def explain(ctx, reference, candidate, data_spec, out, samples, num_samples, top
                  folder=True)
     info = read_model_file(candidate)
     model_bytes = candidate.read_bytes()
-    spec, _ = preprocess_from({}, edgeconv_info(model_bytes).get("preprocess"))  # as stored by convert
+    spec, _ = preprocess_from({}, data_spec, edgeconv_info(model_bytes).get("preprocess"))  # as stored by convert
     data = load_dataset(data_spec, spec, info.main.tensor(info.main.inputs[0]).shape, output_shapes=info.output_shapes())
+    check_fits(data, info.input_shapes(), str(candidate))
     options = ExplainOptions(samples, num_samples, top_k, seed)
     report = Report(f"edgeconv explain {reference.name} vs {candidate.name}")
+    with quiet(ctx):
+        ref_session = open_reference(reference, trust_model, data)
     with quiet(ctx), atomic_dir(out, force) as tmp:
-        result = explain_stage(open_reference(reference, trust_model), HostRuntime().open(model_bytes), data,
+        result = explain_stage(ref_session, HostRuntime().open(model_bytes), data,
                                options, report, figures=tmp, min_agreement=min_explanation_agreement)
         (tmp / "report.json").write_text(report.to_json())
         (tmp / "report.md").write_text(to_markdown(report))

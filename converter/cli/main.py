@@ -12,6 +12,7 @@ from .. import __version__
 from ..errors import EXIT_INTERNAL, ConverterError
 from ..interrupts import interruption, private_tempdir, signals_as_interrupts
 from ..logs import log_path
+from .options import emit_json
 
 # command name -> "module:function"; modules are imported only when their command runs
 COMMANDS = {
@@ -43,37 +44,54 @@ class EdgeconvGroup(click.Group):
         module, attr = COMMANDS[name].split(":")
         return getattr(importlib.import_module(module), attr)
 
+    def make_context(self, info_name, args, parent=None, **extra):
+        ctx = super().make_context(info_name, list(args), parent, **extra)
+        # Known before the command parses its options, so even a usage error answers in JSON.
+        ctx.meta[JSON_MODE] = "--json" in args[:args.index("--")] if "--" in args else "--json" in args
+        return ctx
+
     def invoke(self, ctx):
         with signals_as_interrupts(), private_tempdir():
             try:
                 return super().invoke(ctx)
-            except (click.exceptions.Exit, click.ClickException, click.Abort):
+            except click.ClickException as e:  # usage errors: click prints them; --json also gets the document
+                if ctx.meta.get(JSON_MODE):
+                    emit_json({"error": {"message": e.format_message(), "hint": "see --help", "exit_code": e.exit_code}})
+                raise
+            except (click.exceptions.Exit, click.Abort):
                 raise
             except (KeyboardInterrupt, Exception) as e:
                 ctx.exit(failure(ctx, e))
 
 
+JSON_MODE = "edgeconv.json"
+
+
 def failure(ctx, e: BaseException) -> int:
-    """The error boundary: a message on stderr and the exit code for each kind of failure."""
+    """The error boundary: a message (and with --json the JSON document) for each kind of failure."""
     if isinstance(e, KeyboardInterrupt) or interruption() is not None:
         # Ctrl-C or SIGTERM, even where native code turned its exception into another one
-        click.echo("Interrupted: no output was written.", err=True)
-        return 128 + (interruption() or signal.SIGINT)
+        code = 128 + (interruption() or signal.SIGINT)
+        report_error(ctx, "Interrupted: no output was written.", None, code, prefix="")
+        return code
     if isinstance(e, ConverterError):
-        report_error(e)
+        report_error(ctx, e.message, e.hint, e.exit_code)
         return e.exit_code
-    # a bug: one line for users, the traceback for --verbose
-    if ctx.obj and ctx.obj.get("verbose"):
+    if ctx.obj and ctx.obj.get("verbose"):  # a bug: one line for users, the traceback for --verbose
         traceback.print_exc()
-    click.echo(f"Error: unexpected {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}", err=True)
-    click.echo(f"This is a bug in edgeconv. Native log: {log_path()}; run with --verbose for the traceback.", err=True)
+    report_error(ctx, f"unexpected {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}",
+                 f"This is a bug in edgeconv. Native log: {log_path()}; run with --verbose for the traceback.",
+                 EXIT_INTERNAL, hint_prefix="")
     return EXIT_INTERNAL
 
 
-def report_error(e: ConverterError) -> None:
-    click.echo(f"Error: {e.message}", err=True)
-    if e.hint:
-        click.echo(f"Hint: {e.hint}", err=True)
+def report_error(ctx, message: str, hint: str | None, exit_code: int, prefix="Error: ", hint_prefix="Hint: ") -> None:
+    """On stderr for people; with --json also as the one JSON document on stdout."""
+    click.echo(f"{prefix}{message}", err=True)
+    if hint:
+        click.echo(f"{hint_prefix}{hint}", err=True)
+    if ctx.meta.get(JSON_MODE):
+        emit_json({"error": {"message": message, "hint": hint, "exit_code": exit_code}})
 
 
 @click.group(cls=EdgeconvGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import sys
 
 import click
 
@@ -17,11 +18,15 @@ trust_option = click.option("--trust-model", is_flag=True,
                             help="Allow Lambda layers / custom code in the model file to run when it loads.")
 
 
+@contextlib.contextmanager
 def quiet(ctx: click.Context):
-    """Send native TensorFlow logs to the log file unless --verbose."""
-    if ctx.find_root().obj.get("verbose"):
-        return contextlib.nullcontext()
-    return native_logs_to_file()
+    """While a command works: native TensorFlow logs go to the log file unless --verbose, and
+    whatever Python prints (Keras progress bars) goes to stderr: stdout is for the result."""
+    with contextlib.ExitStack() as stack:
+        if not ctx.find_root().obj.get("verbose"):
+            stack.enter_context(native_logs_to_file())
+        stack.enter_context(contextlib.redirect_stdout(sys.stderr))  # the terminal, after the line above
+        yield
 
 
 def say(ctx: click.Context, message: str) -> None:
@@ -106,16 +111,23 @@ def preprocess_options(f):
     return f
 
 
-def preprocess_from(kwargs: dict, stored: dict | None = None):
+def preprocess_from(kwargs: dict, data_spec: str, stored: dict | None = None):
     """Build the spec from CLI options, on top of a spec stored in a model (options win).
-    Pops the options from `kwargs`; returns (Preprocess, label_column)."""
+    Options that would do nothing with `data_spec` are a usage error. Pops the options from
+    `kwargs`; returns (Preprocess, label_column)."""
+    from ..data import unused_option
     from ..preprocess import Preprocess
 
-    given = {k: kwargs.pop(k, None) for k in ("resize", "scale", "offset", "mean", "std", "grayscale")}
-    given["channel_order"] = "bgr" if kwargs.pop("bgr", None) else None
+    given = {k: kwargs.pop(k, None) for k in ("resize", "scale", "offset", "mean", "std", "grayscale", "bgr",
+                                                "label_column")}
+    problem = unused_option(data_spec, given)
+    if problem:
+        raise click.UsageError(problem)
+    label_column = given.pop("label_column")
+    given["channel_order"] = "bgr" if given.pop("bgr") else None
     base = Preprocess.from_json(json.dumps(stored)) if stored else Preprocess()
     spec = Preprocess(**{**base.__dict__, **{k: v for k, v in given.items() if v is not None}})
-    return spec, kwargs.pop("label_column", None)
+    return spec, label_column
 
 
 _BUDGET_OPTIONS = [

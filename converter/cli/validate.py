@@ -44,7 +44,7 @@ def validate(ctx, candidate, reference, data_spec, kernels, target, identity, kn
           --max-accuracy-drop 1 --max-latency-ms 5 --max-arena-kb 64
       edgeconv validate model_int8.tflite --reference model.keras --data test.npz --target ssh://pi@raspberrypi
     """
-    from ..data import load_dataset
+    from ..data import check_fits, load_dataset
     from ..output_safety import check_output
     from ..outputs import atomic_dir
     from ..stages import measure_stage, validate_stage
@@ -62,11 +62,12 @@ def validate(ctx, candidate, reference, data_spec, kernels, target, identity, kn
     info = read_model_file(candidate)
     model_bytes = candidate.read_bytes()
     budgets = budgets_from(options)
-    spec, label_column = preprocess_from(options, edgeconv_info(model_bytes).get("preprocess"))
+    spec, label_column = preprocess_from(options, data_spec, edgeconv_info(model_bytes).get("preprocess"))
     data = load_dataset(data_spec, spec, info.main.tensor(info.main.inputs[0]).shape, label_column, info.output_shapes())
+    check_fits(data, info.input_shapes(), str(candidate))
     report = Report(f"edgeconv validate {candidate.name}")
     with quiet(ctx):
-        ref_session = open_reference(reference, trust_model)
+        ref_session = open_reference(reference, trust_model, data)
         cand_session = ParallelSession(model_bytes, workers, kernels) if runtime is None else runtime.open(model_bytes)
         try:
             v = validate_stage(ref_session, cand_session, data, report)
@@ -89,15 +90,20 @@ def validate(ctx, candidate, reference, data_spec, kernels, target, identity, kn
     ctx.exit(0 if report.ok else 1)
 
 
-def open_reference(path: Path, trust_model: bool):
+def open_reference(path: Path, trust_model: bool, data):
+    """A session of the reference model (float .tflite or Keras); refused when `data` does not fit it."""
+    from ..data import check_fits
+    from ..models import input_shapes, load_model
     from ..runtimes.host import HostRuntime
     from ..runtimes.keras import KerasSession
+    from ..tflite.reader import read_model
 
     if path.is_file() and path.read_bytes()[4:8] == b"TFL3":
+        check_fits(data, read_model(path.read_bytes(), str(path)).input_shapes(), str(path))
         return HostRuntime(kernels="reference").open(path.read_bytes())
-    from ..models import load_model
-
-    return KerasSession(load_model(path, trust_model=trust_model))
+    model = load_model(path, trust_model=trust_model)
+    check_fits(data, input_shapes(model), str(path))
+    return KerasSession(model)
 
 
 def _rows(v, report) -> list[tuple[str, str]]:

@@ -19,12 +19,19 @@ def c_identifier(name: str) -> str:
     return f"_{ident}" if ident[:1].isdigit() else ident
 
 
+def xxd_name(file_name: str) -> str:
+    """The array name `xxd -i FILE` writes: every byte that is not an ASCII letter or digit
+    becomes '_', and a leading digit gets '__' in front."""
+    ident = "".join(chr(b) if chr(b).isascii() and chr(b).isalnum() else "_" for b in file_name.encode())
+    return f"__{ident}" if ident[:1].isdigit() else ident
+
+
 def c_array(model: bytes, file_name: str, arena_bytes: int, xxd_names: bool = False, alignment: int = 16,
             arena_source: str = "estimated for a 32-bit MCU") -> CSource:
     """`file_name` like 'model_int8.tflite'. With xxd_names the symbols are those of
     `xxd -i model_int8.tflite` (model_int8_tflite, model_int8_tflite_len)."""
     stem = file_name.rsplit(".", 1)[0]
-    array = c_identifier(file_name) if xxd_names else f"{c_identifier(stem)}_model"
+    array = xxd_name(file_name) if xxd_names else f"{c_identifier(stem)}_model"
     length = f"{array}_len"
     guard = f"{c_identifier(stem).upper()}_MODEL_H_"
     macro = c_identifier(stem).upper()

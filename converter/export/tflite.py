@@ -35,6 +35,10 @@ class ConvertOptions:
             raise ConversionError(f"unknown mode '{self.mode}'", hint=f"choose one of {', '.join(MODES)}")
         if self.io_type not in IO_TYPES:
             raise ConversionError(f"unknown I/O type '{self.io_type}'", hint=f"choose one of {', '.join(IO_TYPES)}")
+        if self.io_type == "uint8" and self.mode != "int8":
+            raise ConversionError(f"uint8 inputs and outputs need --mode int8 (--mode {self.mode} gives "
+                                  f"{'int16' if self.mode == 'int16x8' else 'float32'} ones)",
+                                  hint="drop --io uint8, or use --mode int8")
         if self.samples < 1:
             raise ConversionError("--samples must be at least 1", hint="100-500 samples calibrate most models")
 
@@ -55,6 +59,7 @@ class ConversionResult:
     seconds: float
     calibration_samples: int
     output_names: list[str] = field(default_factory=list)
+    fixed_inputs: list[tuple[tuple, tuple]] = field(default_factory=list)  # (model's shape, shape fixed from data)
 
     def summary(self) -> dict:
         return {
@@ -67,6 +72,7 @@ class ConversionResult:
             "ops": self.info.op_counts(),
             "outputs": self.output_names,
             "fully_integer": None if self.proof is None else self.proof.ok,
+            **({"input_shapes_fixed_from_data": [list(f[1:]) for _, f in self.fixed_inputs]} if self.fixed_inputs else {}),
             "seconds": round(self.seconds, 3),
         }
 
@@ -84,7 +90,8 @@ def convert(model, data: Dataset | None, options: ConvertOptions = ConvertOption
         check_fits(data, input_shapes(model))
     calib = data.take(calibration_indices(data, options.samples, options.seed)) if needs_data else None
     keras_env.seed_everything(options.seed)
-    flatbuffer = _flatbuffer(model, options, calib, progress)
+    shapes = fixed_shapes(model, data)
+    flatbuffer = _flatbuffer(model, options, shapes, calib, progress)
     keras_env.release_graphs()  # the converter's traced graphs are garbage now
     names = read_model(flatbuffer, "converted model").output_names()
     flatbuffer = set_edgeconv_info(flatbuffer, {
@@ -94,24 +101,36 @@ def convert(model, data: Dataset | None, options: ConvertOptions = ConvertOption
     proof = prove_integer(info, options.boundary_dtype) if needs_data else None
     if proof is not None and not proof.ok:
         raise _not_integer_error(proof, options)
+    fixed = [(m, f) for m, f in zip(input_shapes(model), shapes) if tuple(m[1:]) != tuple(f[1:])]
     return ConversionResult(flatbuffer, info, options, proof, time.perf_counter() - start,
-                            0 if calib is None else len(calib), info.output_names())
+                            0 if calib is None else len(calib), info.output_names(), fixed)
 
 
-def _flatbuffer(model, options: ConvertOptions, calib: Dataset | None, progress) -> bytes:
-    converter = make_converter(model, options)
+def _flatbuffer(model, options: ConvertOptions, shapes: list[tuple], calib: Dataset | None, progress) -> bytes:
+    converter = make_converter(model, options, shapes)
     if calib is not None:
         converter.representative_dataset = representative(calib, options.batch_size, progress)
     return _run(converter)
 
 
-def make_converter(model, options: ConvertOptions):
+def fixed_shapes(model, data: Dataset | None) -> list[tuple]:
+    """The model's input shapes, with free dimensions other than the batch taken from the data:
+    a .tflite with dynamic dimensions cannot be planned (tensor arena) nor run by most targets."""
+    shapes = input_shapes(model)
+    if all(d is not None for s in shapes for d in s[1:]):
+        return shapes
+    if data is None:
+        raise ConversionError(f"the model's input shape {shapes[0][1:]} has free dimensions and there is no data "
+                              "to fix them", hint="pass --data with samples of the size the device will feed")
+    return [(s[0], *x.shape[1:]) for s, x in zip(shapes, data.inputs)]
+
+
+def make_converter(model, options: ConvertOptions, shapes: list[tuple]):
     """Trace the model as a concrete function with a fixed batch and named outputs. This works
     for Sequential, Functional and subclassed models alike and keeps the Keras output names as
     the signature's output keys, so outputs can be matched by name after conversion."""
     tf = keras_env.tf()
     in_names = [t.name.split(":")[0] for t in model.inputs] if model.inputs else None
-    shapes = input_shapes(model)
     in_names = in_names or [f"input_{i}" for i in range(len(shapes))]
     specs = [tf.TensorSpec((options.batch_size, *s[1:]), tf.float32, name=n) for s, n in zip(shapes, in_names)]
     out_names = list(model.output_names or [])

@@ -10,7 +10,7 @@ from .. import keras_env
 from ..data import Dataset
 from ..errors import CheckFailed, ModelError
 from ..models import is_graph_model
-from .layers import LayerRules, resolve
+from .layers import LayerRules, check_patterns, resolve
 from .train import TrainOptions, copy_model, compile_for_labels, fit, outputs_probabilities, steps_per_epoch
 
 PRUNABLE_TYPES = ("Conv1D", "Conv2D", "Dense")
@@ -34,6 +34,7 @@ class PruneOptions:
             raise ModelError(f"sparsity must be between 0 and 1, got {self.sparsity}", hint="e.g. --sparsity 0.75")
         if self.schedule not in SCHEDULES:
             raise ModelError(f"unknown schedule '{self.schedule}'", hint=f"choose {' or '.join(SCHEDULES)}")
+        check_patterns(self.overrides)
 
     @property
     def rules(self) -> LayerRules:
@@ -65,6 +66,7 @@ def _targets(model, options: PruneOptions) -> dict[str, float]:
     if not is_graph_model(model):
         raise ModelError("pruning needs a Sequential or Functional model; this one is subclassed",
                          hint="rebuild it functionally, or convert it without pruning")
+    check_patterns(options.overrides, [layer.name for layer in model.layers])
     targets = {layer.name: resolve(layer.name, type(layer).__name__, options.rules) for layer in model.layers}
     targets = {k: float(v) for k, v in targets.items() if v}
     if not targets:

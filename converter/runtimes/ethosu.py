@@ -59,5 +59,13 @@ def _figures(summary: Path, console: str) -> dict:
             "npu_operators": int(ops.get("NPU", 0)), "cpu_operators": int(ops.get("CPU", 0)),
             "sram_used_kib": float(row["sram_memory_used"]), "off_chip_flash_used_kib": float(row["off_chip_flash_memory_used"]),
             "cycles_npu": int(float(row["cycles_npu"])), "cycles_total": int(float(row["cycles_total"])),
-            "inference_time_ms": float(row["inference_time"]) * 1e3,
+            **_timing(row, int(ops.get("NPU", 0)))}
+
+
+def _timing(row: dict, npu_operators: int) -> dict:
+    """Vela's estimate covers the NPU only: with no NPU operator it is 0 ms and NaN/s, which
+    says nothing (and NaN is not JSON), so there is no estimate."""
+    if npu_operators == 0:
+        return {"inference_time_ms": None, "inferences_per_second": None}
+    return {"inference_time_ms": float(row["inference_time"]) * 1e3,
             "inferences_per_second": float(row["inferences_per_second"])}

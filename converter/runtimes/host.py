@@ -61,8 +61,7 @@ class HostSession:
             self._interp = self._make()
             self._interp.allocate_tensors()
         except (RuntimeError, ValueError) as e:
-            raise ModelError(f"LiteRT cannot load the model: {str(e).strip()[:300]}",
-                             hint="the model may use ops this runtime lacks; see `edgeconv inspect`") from None
+            raise ModelError(f"LiteRT cannot load the model: {str(e).strip()[:300]}", hint=_load_hint(self.info)) from None
         self._inputs = self._interp.get_input_details()
         self._outputs = self._interp.get_output_details()
 
@@ -119,6 +118,14 @@ class HostSession:
 
     def close(self) -> None:
         self._interp = None
+
+
+def _load_hint(info) -> str:
+    dynamic = [shape for shape in info.input_shapes() if any(d < 0 for d in shape[1:])]
+    if dynamic:
+        return (f"its input shape {tuple(dynamic[0])} has dynamic dimensions (-1): convert the Keras model again "
+                "with `edgeconv convert`, which fixes them from the calibration data")
+    return "the model may use ops this runtime lacks; see `edgeconv inspect`"
 
 
 def _failed_op(message: str) -> str:

@@ -8,6 +8,7 @@ for the remote shell, and every step has a timeout.
 """
 from __future__ import annotations
 
+import re
 import shlex
 import subprocess
 import tempfile
@@ -22,6 +23,7 @@ from .runner_session import RunnerSession, read_result, write_request
 from ..errors import ConverterError
 
 RUNNER = Path(__file__).with_name("arm64_runner.py")
+_NAME = re.compile(r"[\w.:%-]+")  # host names, IPv4/IPv6 addresses (with a zone), user names
 
 
 @dataclass(frozen=True)
@@ -35,7 +37,16 @@ class Board:
         u = urlparse(url)
         if u.scheme != "ssh" or not u.hostname:
             raise ConverterError(f"'{url}' is not an ssh target", hint="use ssh://user@host[:port]")
-        return cls(u.username, u.hostname, u.port or 22)
+        try:
+            port = 22 if u.port is None else u.port  # urlparse checks the range only when asked
+            assert port > 0
+        except (ValueError, AssertionError):
+            raise ConverterError(f"'{url}' has an invalid port (use 1-65535)", hint="use ssh://user@host[:port]") from None
+        for what, name in (("host", u.hostname), ("user", u.username or "")):
+            if name.startswith("-") or not _NAME.fullmatch(name or "x"):  # ssh would read '-...' as an option
+                raise ConverterError(f"'{url}' has an invalid {what} name '{name}'",
+                                     hint="host and user names hold letters, digits, '.', '_' and '-', not first")
+        return cls(u.username, u.hostname, port)
 
     @property
     def destination(self) -> str:

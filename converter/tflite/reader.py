@@ -115,6 +115,10 @@ class ModelInfo:
     def output_shapes(self) -> list[tuple[int, ...]]:
         return [self.main.tensor(i).shape for i in self.main.outputs]
 
+    def input_shapes(self) -> list[tuple[int, ...]]:
+        """Shapes of the main subgraph's inputs, batch included; -1 marks a dynamic dimension."""
+        return [self.main.tensor(i).shape_signature for i in self.main.inputs]
+
     def input_names(self) -> list[str]:
         by_index = {i: n for n, i in self.signatures[0].inputs.items()} if self.signatures else {}
         return [by_index.get(i, self.main.tensor(i).name) for i in self.main.inputs]
@@ -134,7 +138,7 @@ def read_model(data: bytes, source: str = "model") -> ModelInfo:
             hint="pass a .tflite file produced by `edgeconv convert` or the TFLite converter",
         )
     try:
-        return _parse(data)
+        return _parse(data, source)
     except ModelError:
         raise
     except Exception as e:  # flatbuffers raises struct/index errors on corrupt offsets
@@ -142,13 +146,13 @@ def read_model(data: bytes, source: str = "model") -> ModelInfo:
                          hint="re-export the model; the file may be truncated") from None
 
 
-def _parse(data: bytes) -> ModelInfo:
+def _parse(data: bytes, source: str) -> ModelInfo:
     model = schema.Model.GetRootAs(data, 0)
     codes = [_opcode_name(model.OperatorCodes(i)) for i in range(model.OperatorCodesLength())]
     constant = _constant_buffers(model)
     subgraphs = tuple(_subgraph(model.Subgraphs(i), i, codes, constant) for i in range(model.SubgraphsLength()))
     if not subgraphs:
-        raise ModelError("the TFLite model has no subgraphs", hint="re-export the model")
+        raise ModelError(f"{source} is a corrupt TFLite flatbuffer (no subgraphs)", hint="re-export the model")
     return ModelInfo(
         size_bytes=len(data),
         version=model.Version(),

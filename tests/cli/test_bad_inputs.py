@@ -23,7 +23,32 @@ def bad(tmp_path_factory):
     for name, y in (("range", [0, 1, 10, 2]), ("negative", [0, -1, 2, 3]), ("fraction", [0, 0.5, 2, 3]),
                     ("strings", ["0", "1", "2", "3"]), ("onehot", np.eye(10)[:4]), ("count", [0, 1, 2])):
         np.savez(root / f"labels_{name}.npz", x=np.zeros((4, 8, 8, 1), np.float32), y=np.array(y))
+    np.savez(root / "big.npz", x=np.zeros((4, 28, 28, 1), np.float32), y=np.zeros(4, int))
+    np.savez(root / "rgb.npz", x=np.zeros((4, 8, 8, 3), np.float32), y=np.zeros(4, int))
+    np.save(root / "rank3.npy", np.zeros((4, 8, 8), np.float32))
+    (root / "table.csv").write_text("a,b,label\n1,2,0\n3,4,1\n")
+    (root / "text.npz").write_text("not an archive\n")
+    (root / "corrupt.tflite").write_bytes(b"\0\0\0\0TFL3" + b"\xff" * 90)
+    (root / "samples.yaml").write_text('stages:\n  - convert: {samples: "lots"}\n')
+    (root / "align.yaml").write_text("stages:\n  - convert: {}\n  - package: {firmware: {alignment: 7}}\n")
+    (root / "resize.yaml").write_text("data: big.npz\npreprocess: {resize: [8, 8]}\nstages: [convert: {}]\n")
+    (root / "twice.yaml").write_text("seed: 1\nstages: [convert: {}]\nseed: 2\n")
+    _models(root)
     return root
+
+
+def _models(root):
+    """Keras models whose input shape differs from the demo model's: fixed 4x4, and dynamic."""
+    from converter import keras_env
+    from converter.models import save_model
+
+    keras = keras_env.keras()
+    save_model(keras.Sequential([keras.Input((4, 4, 1)), keras.layers.Flatten(), keras.layers.Dense(10)]),
+               root / "small.keras")
+    save_model(keras.Sequential([keras.Input((None, None, 1)), keras.layers.Conv2D(4, 3),
+                                 keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(10)]), root / "dynamic.keras")
+    dynamic = keras_env.tf().lite.TFLiteConverter.from_keras_model(keras.models.load_model(root / "dynamic.keras"))
+    (root / "dynamic.tflite").write_bytes(dynamic.convert())
 
 
 def cases():
@@ -36,21 +61,69 @@ def cases():
         (["convert", m, "--data", "{bad}/empty.npz", "-o", "{out}/o.tflite"], 3, "Error: data file {bad}/empty.npz is empty"),
         (["convert", m, "--data", "{bad}/nan.npy", "-o", "{out}/o.tflite"], 3, "Error: {bad}/nan.npy: 4 sample(s) contain NaN"),
         (["convert", m, "--data", "{bad}/wrong.npy", "-o", "{out}/o.tflite"], 3, "Error: data samples have shape (5,)"),
+        (["convert", m, "--data", d, "-o", "{out}/o.tflite", "--resize", "4x4"], 2,
+         "Error: --resize applies to image folders only, and {data} is not one"),
+        (["convert", m, "--data", d, "-o", "{out}/o.tflite", "--grayscale"], 2, "Error: --grayscale applies to image"),
+        (["convert", m, "--data", d, "-o", "{out}/o.tflite", "--bgr"], 2, "Error: --bgr applies to image folders"),
+        (["convert", m, "--data", "{pngs}", "-o", "{out}/o.tflite", "--bgr"], 3,
+         "Error: --bgr reorders colour channels, but these images are read with 1 channel"),
+        (["convert", m, "--data", d, "-o", "{out}/o.tflite", "--label-column", "y"], 2,
+         "Error: --label-column applies to .csv data only"),
+        (["convert", m, "--data", d, "-o", "{out}/o.tflite", "--io", "uint8", "--mode", "float32"], 3,
+         "Error: uint8 inputs and outputs need --mode int8 (--mode float32 gives float32 ones)"),
+        (["convert", m, "--data", d, "-o", "{out}/o.tflite", "--io", "uint8", "--mode", "int16x8"], 3,
+         "Error: uint8 inputs and outputs need --mode int8 (--mode int16x8 gives int16 ones)"),
+        (["convert", m, "--data", "{bad}/text.npz", "-o", "{out}/o.tflite"], 3,
+         "Error: {bad}/text.npz is not an .npz file (not a zip archive)"),
+        (["convert", m, "--data", d, "-o", "{out}/o.tflite", "--mean", "1,2,3", "--std", "1"], 3,
+         "Error: --mean has 3 values but the data has 1 channel(s)"),
+        (["convert", m, "--data", d, "-o", "{out}/o.tflite", "--scale", "nan"], 3, "Error: --scale must be finite, not nan"),
+        (["convert", m, "--data", d, "-o", "{out}/o.tflite", "--offset", "nan"], 3, "Error: --offset must be finite"),
+        (["convert", m, "--data", d, "-o", "{out}/o.tflite", "--mean", "0", "--std", "nan"], 3,
+         "Error: --std must be finite"),
         (["validate", "{bad}/empty.tflite", "--reference", m, "--data", d], 3, "Error: {bad}/empty.tflite is not a TFLite"),
         (["validate", t, "--reference", m, "--data", d, "--max-size-kb", "-1"], 2, "Usage:"),
+        (["validate", t, "--reference", m, "--data", "{bad}/big.npz"], 3,
+         "Error: data samples have shape (28, 28, 1) but {int8} expects (8, 8, 1)"),
+        (["validate", t, "--reference", m, "--data", "{bad}/rgb.npz"], 3,
+         "Error: data samples have shape (8, 8, 3) but {int8} expects (8, 8, 1)"),
+        (["validate", t, "--reference", m, "--data", "{bad}/table.csv"], 3,
+         "Error: data samples have shape (3,) but {int8} expects (8, 8, 1)"),
+        (["validate", t, "--reference", m, "--data", "{pngs}", "--resize", "4x4"], 3,
+         "Error: data samples have shape (4, 4, 1) but {int8} expects (8, 8, 1)"),
+        (["validate", t, "--reference", "{bad}/small.keras", "--data", d], 3,
+         "Error: data samples have shape (8, 8, 1) but {bad}/small.keras expects (4, 4, 1)"),
+        (["validate", t, "--reference", m, "--data", "{bad}/rank3.npy"], 3,
+         "Error: data samples have shape (8, 8) but {int8} expects (8, 8, 1)"),
+        (["validate", t, "--reference", "{bad}/corrupt.tflite", "--data", d], 3,
+         "Error: {bad}/corrupt.tflite is a corrupt TFLite flatbuffer"),
+        (["explain", m, t, "--data", "{bad}/big.npz", "-o", "{out}/ex"], 3,
+         "Error: data samples have shape (28, 28, 1) but {int8} expects (8, 8, 1)"),
+        (["explain", "{bad}/small.keras", t, "--data", d, "-o", "{out}/ex"], 3,
+         "Error: data samples have shape (8, 8, 1) but {bad}/small.keras expects (4, 4, 1)"),
         (["validate", t, "--reference", m, "--data", d, "--kernels", "gpu"], 2, "Usage:"),
         (["validate", t, "--reference", "{bad}/folder", "--data", d], 3, "Error: {bad}/folder is a folder"),
         (["validate", t, "--reference", m, "--data", d, "--target", "tpu"], 3, "Error: unknown target 'tpu'"),
         (["validate", t, "--reference", m, "--data", d, "--target", "ssh://"], 3, "Error: 'ssh://' is not an ssh target"),
+        (["validate", t, "--reference", m, "--data", d, "--target", "ssh://pi@localhost:99999"], 3,
+         "Error: 'ssh://pi@localhost:99999' has an invalid port (use 1-65535)"),
+        (["validate", t, "--reference", m, "--data", d, "--target", "ssh://-oProxyCommand=touch"], 3,
+         "Error: 'ssh://-oProxyCommand=touch' has an invalid host name '-oproxycommand=touch'"),
         (["inspect", "{bad}/empty.tflite"], 3, "Error: {bad}/empty.tflite is not a TFLite"),
         (["inspect", "{bad}/folder"], 3, "Error: {bad}/folder is not a file"),
         (["bench", "{bad}/empty.tflite"], 3, "Error: {bad}/empty.tflite is not a TFLite"),
         (["bench", t, "--threads", "two"], 2, "Usage:"),
+        (["bench", t, "--threads", "100000"], 2, "Error: Invalid value for '--threads': 100000 threads, but this machine"),
+        (["bench", "{bad}/dynamic.tflite"], 3, "Error: LiteRT cannot load the model"),
         (["edgetpu", "{bad}/missing.tflite"], 3, "Error: {bad}/missing.tflite is not a file"),
         (["edgetpu", t, "--runtime", "12"], 2, "Usage:"),
         (["explain", m, "{bad}/empty.tflite", "--data", d, "-o", "{out}/ex"], 3, "Error: {bad}/empty.tflite is not a TFLite"),
         (["prune", "{bad}/text.keras", "--data", d, "-o", "{out}/p.keras"], 3, "Error: {bad}/text.keras is not a Keras"),
         (["prune", m, "--data", d, "-o", "{out}/p.keras", "--sparsity", "0"], 2, "Usage:"),
+        (["prune", m, "--data", d, "-o", "{out}/p.keras", "--layer", "dense[=0.5"], 3,
+         "Error: layer pattern 'dense[' is not a valid regular expression"),
+        (["prune", m, "--data", d, "-o", "{out}/p.keras", "--layer", "nosuch=0.5"], 3,
+         "Error: layer pattern 'nosuch' matches no layer of the model"),
         (["qat", m, "--data", "{bad}/missing.npz", "-o", "{out}/q.h5"], 3, "Error: data path {bad}/missing.npz does not exist"),
         (["distill", "--teacher", m, "--student", "tiny_cnn", "--data", d, "-o", "{out}/s.keras", "--alpha", "2"], 2,
          "Usage:"),
@@ -59,6 +132,21 @@ def cases():
          "Error: budget max_arena_kb must be a non-negative number"),
         (["run", "mcu-int8", "--set", "stages.convert.sampels=5", "-o", "{out}/r"], 3, "Error: unknown key 'sampels'"),
         (["run", "mcu-int8", "--model", "{bad}/text.keras", "-o", "{out}/r"], 3, "Error: {bad}/text.keras is not a Keras"),
+        (["run", "{bad}/samples.yaml", "-o", "{out}/r"], 3,
+         "Error: stages.convert.samples must be a whole number, not 'lots' ({bad}/samples.yaml, line 2)"),
+        (["run", "mcu-int8", "--set", "seed=abc", "-o", "{out}/r"], 3,
+         "Error: seed must be a whole number, not 'abc' (--set seed=abc)"),
+        (["run", "mcu-int8", "--set", "stages.5.convert.samples=3", "-o", "{out}/r"], 3,
+         "Error: --set stages.5.convert.samples: stage settings are named by stage, not position"),
+        (["run", "mcu-int8", "--set", "model.x.y=3", "-o", "{out}/r"], 3,
+         "Error: --set model.x.y: model is 'demo', not a mapping of keys"),
+        (["run", "{bad}/align.yaml", "-o", "{out}/r"], 3,
+         "Error: stages.package.firmware.alignment must be a power of two, not 7 ({bad}/align.yaml, line 3)"),
+        (["run", "mcu-int8", "--set", "stages.validate.workers=0", "-o", "{out}/r"], 3,
+         "Error: stages.validate.workers must be between 1 and 64, not 0"),
+        (["run", "{bad}/resize.yaml", "-o", "{out}/r"], 3,
+         "Error: recipe preprocess: resize applies to image folders only, and {bad}/big.npz is not one"),
+        (["run", "{bad}/twice.yaml", "-o", "{out}/r"], 3, "Error: duplicate key 'seed' at lines 1 and 3"),
         (["recipes", "show", "nope"], 3, "Error: no bundled recipe named 'nope'"),
         (["recipes", "show", "../../../../etc/passwd"], 3, "Error: ../../../../etc/passwd is not a recipe file"),
         (["recipes", "show", "{bad}/notes.yaml"], 3, "Error: {bad}/notes.yaml must hold a mapping of recipe keys"),
@@ -88,10 +176,66 @@ def cases():
 
 
 @pytest.mark.parametrize("args, code, first_line", cases(), ids=lambda v: " ".join(v) if isinstance(v, list) else None)
-def test_bad_input(chain, bad, tmp_path, args, code, first_line):
-    values = {"keras": chain.keras_path, "int8": chain.int8_tflite, "data": chain.train_npz, "bad": bad, "out": tmp_path}
+def test_bad_input(chain, bad, digit_pngs, tmp_path, args, code, first_line):
+    values = {"keras": chain.keras_path, "int8": chain.int8_tflite, "data": chain.train_npz, "bad": bad,
+              "pngs": digit_pngs, "out": tmp_path}
     result = CliRunner().invoke(cli, [a.format(**values) for a in args])
     assert result.exit_code == code, result.output
-    assert result.stderr.splitlines()[0].startswith(first_line.format(**values)), result.stderr
+    lines = result.stderr.splitlines()
+    if code == 2 and first_line.startswith("Error:"):  # click's usage block comes first; pin its Error line
+        lines = [ln for ln in lines if ln.startswith("Error:")]
+    assert lines[0].startswith(first_line.format(**values)), result.stderr
     assert "Traceback" not in result.output
     assert list(tmp_path.iterdir()) == []
+
+
+def test_constant_calibration_data_is_warned_about(chain, tmp_path):
+    np.savez(tmp_path / "zeros.npz", x=np.zeros((20, 8, 8, 1), np.float32))
+    result = CliRunner().invoke(cli, ["convert", str(chain.keras_path), "--data", str(tmp_path / "zeros.npz"),
+                                      "-o", str(tmp_path / "o.tflite")])
+    assert result.exit_code == 0, result.output
+    assert "Warning: every data value is 0: constant data" in result.stderr
+
+
+@pytest.mark.parametrize("args, code, message", [
+    (["convert", "{keras}", "--data", "{bad}/text.npz", "-o", "{out}/o.tflite", "--json"], 3,
+     "{bad}/text.npz is not an .npz file (not a zip archive)"),
+    (["bench", "{int8}", "--threads", "two", "--json"], 2, "Invalid value for '--threads'"),
+])
+def test_json_failures_are_one_json_document(chain, bad, tmp_path, args, code, message):
+    import json
+
+    values = {"keras": chain.keras_path, "int8": chain.int8_tflite, "bad": bad, "out": tmp_path}
+    result = CliRunner().invoke(cli, [a.format(**values) for a in args])
+    error = json.loads(result.stdout)["error"]
+    assert result.exit_code == error["exit_code"] == code
+    assert error["message"].startswith(message.format(**values)) and error["hint"]
+
+
+def test_training_progress_stays_off_stdout_with_json(chain, tmp_path):
+    import json
+
+    result = CliRunner().invoke(cli, ["prune", str(chain.keras_path), "--data", str(chain.train_npz), "--epochs", "1",
+                                      "--progress", "--json", "-o", str(tmp_path / "p.keras")])
+    assert result.exit_code == 0, result.output
+    assert "targets" in json.loads(result.stdout)
+    assert "loss:" in result.stderr  # the bars went to stderr
+
+
+def test_dynamic_input_is_fixed_from_the_data(chain, bad, tmp_path):
+    out = tmp_path / "d.tflite"
+    result = CliRunner().invoke(cli, ["convert", str(bad / "dynamic.keras"), "--data", str(chain.train_npz),
+                                      "--samples", "20", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert ("Warning: the model's input shape (None, None, 1) has free dimensions: the .tflite is fixed to the "
+            "data's (8, 8, 1)") in result.stderr
+    from converter.tflite.reader import read_model_file
+
+    assert read_model_file(out).input_shapes() == [(1, 8, 8, 1)]
+
+
+def test_a_dynamic_tflite_is_named_as_the_cause(bad):
+    result = CliRunner().invoke(cli, ["bench", str(bad / "dynamic.tflite")])
+    assert result.exit_code == 3
+    assert "Hint: its input shape (-1, -1, -1, 1) has dynamic dimensions (-1): convert the Keras model again" \
+        in result.stderr

@@ -184,7 +184,7 @@ def int8_in_uint8_out(chain, tmp_path_factory):
     from converter.data import load_dataset
     from converter.export.tflite import ConvertOptions, make_converter, representative
 
-    converter = make_converter(chain.model, ConvertOptions())
+    converter = make_converter(chain.model, ConvertOptions(), input_shapes(chain.model))
     converter.representative_dataset = representative(load_dataset(str(chain.train_npz)), 1)
     converter.inference_output_type = keras_env.tf().uint8
     path = tmp_path_factory.mktemp("mixed_io") / "int8_in_uint8_out.tflite"

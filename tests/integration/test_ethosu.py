@@ -26,3 +26,12 @@ def test_vela_bad_inputs(chain, tmp_path):
     assert result.exit_code == 3 and result.stderr.startswith("Error: unknown accelerator 'ethos-u99'")
     result = CliRunner().invoke(cli, ["ethosu", str(chain.invalid)])
     assert result.exit_code == 3 and "is not a TFLite model" in result.stderr
+
+
+def test_nothing_on_the_npu_has_no_estimate(chain):
+    result = CliRunner().invoke(cli, ["ethosu", str(chain.float_tflite)])
+    assert result.exit_code == 0, result.output
+    assert result.stderr.startswith("Warning: no operator runs on the NPU, so Vela has no estimate")
+    assert "nothing runs on the NPU" in result.stdout and "nan" not in result.stdout
+    figures = json.loads(CliRunner().invoke(cli, ["ethosu", str(chain.float_tflite), "--json"]).stdout)
+    assert figures["npu_operators"] == 0 and figures["inferences_per_second"] is None

@@ -46,7 +46,7 @@ def test_npz_without_x_and_nan_samples(tmp_path):
 
 def test_garbage_npz_is_a_clear_error(tmp_path):
     (tmp_path / "g.npz").write_bytes(b"PK\x03\x04 not really a zip")
-    with pytest.raises(DataError, match="cannot read .* as .npz"):
+    with pytest.raises(DataError, match="g.npz is not an .npz file"):
         load_dataset(str(tmp_path / "g.npz"))
 
 
@@ -168,3 +168,21 @@ def test_class_count_from_output_shapes():
     assert class_count([(None, 10)]) == 10 and class_count([(1, 1)]) == 2  # a sigmoid unit: labels 0 and 1
     assert class_count([]) is None and class_count([(None, 10), (None, 4)]) is None
     assert class_count([(None, 8, 8, 3)]) is None and class_count([(None, None)]) is None
+
+
+def test_constant_and_huge_data_trigger_their_own_warnings():
+    from converter.preprocess import Preprocess, range_warning
+
+    assert range_warning(np.zeros((4, 8, 8, 1), np.float32), Preprocess()).startswith("every data value is 0:")
+    huge = np.array([[0.0, 1e30]], np.float32)
+    assert range_warning(huge, Preprocess()).startswith("data values span 0..1e+30, far beyond pixels")
+
+
+def test_mean_and_std_must_fit_the_channels_and_be_finite():
+    from converter.preprocess import Preprocess
+
+    with pytest.raises(DataError, match=r"^--mean has 3 values but the data has 1 channel\(s\)"):
+        Preprocess(mean=(1.0, 2.0, 3.0), std=(1.0,)).apply(np.zeros((2, 8, 8, 1)))
+    for bad in ({"scale": float("nan")}, {"offset": float("inf")}, {"mean": (0.0,), "std": (float("nan"),)}):
+        with pytest.raises(DataError, match="must be finite"):
+            Preprocess(**bad)

@@ -39,14 +39,12 @@ def test_unknown_top_level_key_and_stage(tmp_path):
     ("stages: [convert: {}]\nbudgets: {max_accuracy_drop: 1}\n", "need a validate stage"),
     ("stages: [convert: {}]\nbudgets: {max_size_kb: -1}\n", "must be a non-negative number"),
     ("stages: [convert: {}]\nbudgets: {min_agreement: 150}\n", "is a percentage"),
-    ("stages: convert\n", "one-key mapping"),
+    ("stages: convert\n", "stages must be a list, not 'convert'"),
+    ("stages: [convert]\n", "one-key mapping"),
     ("- just\n- a list\n", "must hold a mapping"),
-    ("stages: [convert: {mode: int4}]\n", None),  # checked where the mode is used (ConvertOptions)
+    ("stages: [convert: {mode: int4}]\n", "stages.convert.mode must be one of int8, int16x8"),
 ])
 def test_cross_field_checks(tmp_path, text, message):
-    if message is None:
-        assert load_recipe(write(tmp_path, text)).stage(ConvertStage).mode == "int4"
-        return
     budget_value = "non-negative" in message or "percentage" in message  # Budgets checks its own values
     with pytest.raises(InputError, match=message) as e:
         load_recipe(write(tmp_path, text))
@@ -94,3 +92,38 @@ def test_missing_recipe():
 def test_optimization_stage_checks(tmp_path, text, message):
     with pytest.raises(RecipeError, match=message):
         load_recipe(write(tmp_path, text))
+
+
+@pytest.mark.parametrize("text, message", [
+    ("stages:\n  - convert: {samples: lots}\n", r"stages.convert.samples must be a whole number, not 'lots' \(.*, line 2\)"),
+    ("stages: [convert: {}, validate: {workers: 0}]\n", r"stages.validate.workers must be between 1 and 64, not 0"),
+    ("stages: [convert: {}, package: {firmware: {alignment: 7}}]\n",
+     r"stages.package.firmware.alignment must be a power of two, not 7"),
+    ("seed: 1\nstages: [convert: {}]\nseed: 2\n", r"duplicate key 'seed' at lines 1 and 3"),
+    ("stages: [convert: {}]\npreprocess: {resize: [4]}\n", r"preprocess.resize must be a list of 2 whole numbers or null"),
+    ("stages: 3\n", r"stages must be a list"),
+])
+def test_values_are_type_and_range_checked(tmp_path, text, message):
+    with pytest.raises(RecipeError, match=message):
+        load_recipe(write(tmp_path, text))
+
+
+@pytest.mark.parametrize("item, message", [
+    ("seed=abc", r"^seed must be a whole number, not 'abc' \(--set seed=abc\)"),
+    ("stages.5.convert.samples=3", r"^--set stages.5.convert.samples: stage settings are named by stage"),
+    ("model.x.y=3", r"^--set model.x.y: model is 'demo', not a mapping"),
+])
+def test_set_values_are_checked(item, message):
+    with pytest.raises(RecipeError, match=message):
+        load_recipe("mcu-int8", [item])
+
+
+def test_relative_paths_resolve_against_the_recipe_folder(tmp_path):
+    (tmp_path / "sub").mkdir()
+    path = tmp_path / "sub" / "r.yaml"
+    path.write_text("model: m.keras\ndata: calib.npz\nstages: [distill: {student: s.keras}, convert: {}]\n")
+    recipe = load_recipe(str(path), ["validation_data=val.npz"])
+    assert (recipe.model, recipe.data) == (str(tmp_path / "sub" / "m.keras"), str(tmp_path / "sub" / "calib.npz"))
+    assert recipe.stages[0].student == str(tmp_path / "sub" / "s.keras")
+    assert recipe.validation_data == "val.npz"  # --set values keep the current folder
+    assert load_recipe("mcu-int8").data == "demo"
