@@ -183,6 +183,7 @@ def int8_in_uint8_out(chain, tmp_path_factory):
     from converter import keras_env
     from converter.data import load_dataset
     from converter.export.tflite import ConvertOptions, make_converter, representative
+    from converter.models import input_shapes
 
     converter = make_converter(chain.model, ConvertOptions(), input_shapes(chain.model))
     converter.representative_dataset = representative(load_dataset(str(chain.train_npz)), 1)
