@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -27,6 +28,10 @@ def check_output(out: Path, force: bool, inputs: Mapping[str, Path | str | None]
         if given is not None and Path(given).exists():
             _refuse_input(out, label, Path(given))
     _refuse_working_folder(out)
+    _refuse_unwritable(out)
+    if out.is_symlink() and not out.exists() and not force:  # a dangling link is still the user's file
+        raise OutputExistsError(f"output {out} already exists (a link to {os.readlink(out)}, which is missing)",
+                                hint="pass --force to replace the link, or choose another path")
     if not out.exists():
         _refuse_file_parent(out)
         return
@@ -72,6 +77,20 @@ def _refuse_file_parent(out: Path) -> None:
     if not parent.is_dir():
         raise OutputPathError(f"-o {out} is inside {parent}, which is a file; {_ASIDE}",
                               hint="put the output in a folder, e.g. -o out/model_int8.tflite")
+
+
+def _refuse_unwritable(out: Path) -> None:
+    """Outputs are staged beside their final place: probe that folder now, not after the work
+    (a read-only file system or an immutable folder fails here even for root)."""
+    parent = next(p for p in out.absolute().parents if p.exists())
+    if not parent.is_dir():
+        return  # _refuse_file_parent names this case
+    try:
+        with tempfile.TemporaryFile(dir=parent):
+            pass
+    except OSError as e:
+        raise OutputPathError(f"-o {out} cannot be written: {parent} is not writable ({e.strerror})",
+                              hint="choose a folder you can write to") from None
 
 
 def _refuse_other_kind(out: Path, folder: bool) -> None:

@@ -19,6 +19,7 @@ def bad(tmp_path_factory):
     laughs = ["a0: &a0 [x, x, x, x, x, x, x, x, x]"]  # 9 levels of 9: 9**9 values once expanded
     laughs += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 10)]
     (root / "laughs.yaml").write_text("\n".join(laughs) + "\n")
+    (root / "dangling.tflite").symlink_to(root / "missing-target.tflite")
     (root / "notes.yaml").write_text("root:x:0:0:root:/root:/bin/bash\n")
     for name, y in (("range", [0, 1, 10, 2]), ("negative", [0, -1, 2, 3]), ("fraction", [0, 0.5, 2, 3]),
                     ("strings", ["0", "1", "2", "3"]), ("onehot", np.eye(10)[:4]), ("count", [0, 1, 2])):
@@ -148,6 +149,10 @@ def cases():
          "Error: recipe preprocess: resize applies to image folders only, and {bad}/big.npz is not one"),
         (["run", "{bad}/twice.yaml", "-o", "{out}/r"], 3, "Error: duplicate key 'seed' at lines 1 and 3"),
         (["recipes", "show", "nope"], 3, "Error: no bundled recipe named 'nope'"),
+        (["convert", m, "--data", d, "-o", "/proc/edgeconv.tflite"], 3,
+         "Error: -o /proc/edgeconv.tflite cannot be written: /proc is not writable"),
+        (["convert", m, "--data", d, "-o", "{bad}/dangling.tflite"], 3,
+         "Error: output {bad}/dangling.tflite already exists (a link to {bad}/missing-target.tflite, which is missing)"),
         (["recipes", "show", "../../../../etc/passwd"], 3, "Error: ../../../../etc/passwd is not a recipe file"),
         (["recipes", "show", "{bad}/notes.yaml"], 3, "Error: {bad}/notes.yaml must hold a mapping of recipe keys"),
         (["run", "{bad}/laughs.yaml", "-o", "{out}/r"], 3, "Error: the recipe expands to more than 10,000 values"),
