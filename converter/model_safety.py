@@ -34,6 +34,10 @@ def refuse_code(path: Path, fmt: str) -> None:
         more = f" (and {len(entries) - 1} more layers)" if len(entries) > 1 else ""
         raise ModelError(f"{path.name} would run code when loaded: layer '{first.layer}' {first.reason}{more}",
                          hint=TRUST_HINT)
+    if fmt == "savedmodel":
+        from .graph_safety import refuse_graph_ops
+
+        refuse_graph_ops(path)
 
 
 def stored_configs(path: Path, fmt: str) -> list:

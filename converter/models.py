@@ -10,8 +10,11 @@ from pathlib import Path
 from . import keras_env
 from .errors import ModelError
 from .model_safety import TRUST_HINT, refuse_code
+from .savedmodel import SignatureModel, load_signature_model
 
 _HINT = "pass a Keras model: a .keras file, an .h5 file, or a SavedModel folder"
+_KERAS_HINT = ("convert and validate work on it as it is; for this step, save the model with tf_keras "
+               "(TF_USE_LEGACY_KERAS=1) as a Functional or Sequential model")
 
 
 def model_format(path: Path) -> str:
@@ -46,11 +49,13 @@ def keras_major_version(path: Path) -> int:
 class Loaded:
     model: object
     format: str  # keras, h5, savedmodel
-    keras_version: int
+    keras_version: int | None  # None for a plain SavedModel
     intake: dict  # how the model was read: for Keras 3 files the rebuild and its proof
 
     @property
     def kind(self) -> str:
+        if isinstance(self.model, SignatureModel):
+            return "signature"
         return type(self.model).__name__ if is_graph_model(self.model) else "subclassed"
 
 
@@ -67,6 +72,9 @@ def load(path: str | Path, trust_model: bool = False) -> Loaded:
 
         r = rebuild(path, trust_model)
         return Loaded(r.model, fmt, 3, r.summary())
+    if fmt == "savedmodel" and not (path / "keras_metadata.pb").is_file():
+        model = load_signature_model(path)
+        return Loaded(model, fmt, None, {"source": "signature", "signature": model.signature})
     return Loaded(_load_tf_keras(path, fmt, trust_model), fmt, 2, {"source": "tf_keras"})
 
 
@@ -92,11 +100,14 @@ def _load_keras2(path: Path, fmt: str, trust_model: bool):
     keras = keras_env.keras()
     if fmt != "savedmodel":
         return keras.models.load_model(path, compile=False, safe_mode=not trust_model)
-    if not (path / "keras_metadata.pb").is_file():
-        raise ModelError(f"the SavedModel {path} has no Keras metadata (it was exported with "
-                         "tf.saved_model.save), so its layers cannot be rebuilt",
-                         hint="save the Keras model with model.save(path) (.keras, .h5 or save_format='tf')")
     return keras.models.load_model(path, compile=False)
+
+
+def require_keras(model, step: str) -> None:
+    """Training steps need Keras layers; a model known only by its signature has none."""
+    if isinstance(model, SignatureModel):
+        raise ModelError(f"{step} needs a Keras model; {model.name} is not one here: {model.why_not_keras}",
+                         hint=_KERAS_HINT)
 
 
 def _tfmot_scope(path: Path):
