@@ -34,8 +34,8 @@ class Rebuild:
                 "dropped_config_keys": self.dropped}
 
 
-def rebuild(path: Path, trust_model: bool = False) -> Rebuild:
-    original = _load_keras3(path, trust_model)
+def rebuild(path: Path, trust_model: bool = False, custom: dict | None = None) -> Rebuild:
+    original = load_keras3(path, trust_model, custom or {})
     kind = type(original).__name__
     if kind not in ("Sequential", "Functional"):
         raise ModelError(f"{path} holds a subclassed Keras 3 model ({kind}), which has no config to rebuild from",
@@ -61,19 +61,17 @@ def rebuild(path: Path, trust_model: bool = False) -> Rebuild:
     return Rebuild(rebuilt, diff, TOLERANCE, dropped)
 
 
-def _load_keras3(path: Path, trust_model: bool):
+def load_keras3(path: Path, trust_model: bool, custom: dict):
+    from .models import load_failure
+
     k3 = keras_env.keras3()
     try:
-        return k3.saving.load_model(path, compile=False, safe_mode=not trust_model)
-    except ValueError as e:
+        return k3.saving.load_model(path, custom_objects=custom, compile=False, safe_mode=not trust_model)
+    except (ValueError, TypeError, KeyError, OSError) as e:
         if "Lambda" in str(e) or "safe_mode" in str(e):
             raise ModelError(f"{path} contains a Lambda layer, whose code would run when loaded",
                              hint="if you trust the file's author, pass --trust-model") from None
-        raise ModelError(f"cannot load the Keras 3 model {path}: {str(e).splitlines()[0][:300]}",
-                         hint="check that the file is complete and was saved by Keras 3") from None
-    except (TypeError, KeyError, OSError) as e:
-        raise ModelError(f"cannot load the Keras 3 model {path}: {str(e).splitlines()[0][:300]}",
-                         hint="custom layers need their code: pass --trust-model and import them") from None
+        raise load_failure(path, "keras", e, custom) from None
 
 
 def _layer(entry: dict, dropped: dict) -> dict:

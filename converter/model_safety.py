@@ -17,7 +17,8 @@ from .errors import ModelError
 # Packages whose classes the loaders may import: Keras, TensorFlow (e.g. the initialisers of
 # tf_keras EfficientNetV2) and TFMOT's wrappers: code already installed and trusted.
 KNOWN_PACKAGES = {"keras", "tf_keras", "tensorflow", "tensorflow_model_optimization", "builtins"}
-TRUST_HINT = "if you trust the file's author (and the code it needs), pass --trust-model"
+TRUST_HINT = ("if you trust the file's author (and the code it needs), pass --trust-model, or --import the "
+              "code that defines its custom layers")
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from pathlib import Path
 import click
 
 from .options import (budget_options, budgets_from, data_option, echo_warnings, emit_json, force_option, json_option, preprocess_from,
-                      preprocess_options, print_table, quiet, trust_option)
+                      preprocess_options, print_table, quiet, trust_option, import_option)
 
 
 @click.command()
@@ -28,10 +28,11 @@ from .options import (budget_options, budgets_from, data_option, echo_warnings, 
 @preprocess_options
 @force_option
 @trust_option
+@import_option
 @json_option
 @click.pass_context
 def validate(ctx, candidate, reference, data_spec, kernels, target, identity, known_hosts, remote_python, workers, out,
-             force, trust_model, as_json, **options):
+             force, trust_model, code, as_json, **options):
     """Compare CANDIDATE (.tflite) with its float reference: accuracy, agreement, errors.
 
     \b
@@ -66,7 +67,7 @@ def validate(ctx, candidate, reference, data_spec, kernels, target, identity, kn
     data = load_dataset(data_spec, spec, info.main.tensor(info.main.inputs[0]).shape, label_column)
     report = Report(f"edgeconv validate {candidate.name}")
     with quiet(ctx):
-        ref_session = open_reference(reference, trust_model)
+        ref_session = open_reference(reference, trust_model, code)
         cand_session = ParallelSession(model_bytes, workers, kernels) if runtime is None else runtime.open(model_bytes)
         try:
             v = validate_stage(ref_session, cand_session, data, report)
@@ -89,7 +90,7 @@ def validate(ctx, candidate, reference, data_spec, kernels, target, identity, kn
     ctx.exit(0 if report.ok else 1)
 
 
-def open_reference(path: Path, trust_model: bool):
+def open_reference(path: Path, trust_model: bool, code: tuple[str, ...] = ()):
     from ..runtimes.host import HostRuntime
     from ..runtimes.keras import KerasSession
 
@@ -97,7 +98,7 @@ def open_reference(path: Path, trust_model: bool):
         return HostRuntime(kernels="reference").open(path.read_bytes())
     from ..models import load_model
 
-    return KerasSession(load_model(path, trust_model=trust_model))
+    return KerasSession(load_model(path, trust_model=trust_model, code=code))
 
 
 def _rows(v, report) -> list[tuple[str, str]]:

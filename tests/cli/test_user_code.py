@@ -1,0 +1,102 @@
+"""Models that need their author's Python code (a registered custom layer and a subclassed
+block inside a Functional model): without the code, the error names the missing classes and
+--import; with --import (a .py file or a module name) they convert and validate."""
+import json
+import subprocess
+import sys
+import textwrap
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import converter
+from converter.cli import cli
+
+LAYERS = textwrap.dedent('''
+    import tensorflow as tf
+    import tf_keras as keras
+
+
+    @keras.utils.register_keras_serializable(package="edgeconv_{fmt}")
+    class Scale(keras.layers.Layer):
+        def __init__(self, factor=2.0, **kwargs):
+            super().__init__(**kwargs)
+            self.factor = factor
+
+        def build(self, shape):
+            self.alpha = self.add_weight("alpha", shape=(shape[-1],), initializer="ones")
+
+        def call(self, x):
+            return x * self.alpha * self.factor
+
+        def get_config(self):
+            return {{**super().get_config(), "factor": self.factor}}
+
+
+    class Block(keras.Model):
+        def __init__(self, filters=4, **kwargs):
+            super().__init__(**kwargs)
+            self.filters = filters
+            self.conv = keras.layers.Conv2D(filters, 3, padding="same")
+            self.bn = keras.layers.BatchNormalization()
+
+        def call(self, x, training=False):
+            return tf.nn.relu(self.bn(self.conv(x), training=training))
+
+        def get_config(self):
+            return {{"filters": self.filters, "name": self.name}}
+''')
+
+BUILD = textwrap.dedent('''
+    import sys
+    from converter import keras_env
+    keras = keras_env.keras()
+    for fmt in ("keras", "h5"):
+        layers = __import__(f"layers_{fmt}")
+        i = keras.Input((8, 8, 1))
+        x = layers.Block(4, name="block")(layers.Scale(0.5, name="scale")(i))
+        model = keras.Model(i, keras.layers.Dense(10, activation="softmax")(keras.layers.Flatten()(x)))
+        model.save(f"custom.{fmt}")
+''')
+
+
+@pytest.fixture(scope="module")
+def custom_models(tmp_path_factory):
+    """Built by the model's author in another process: this one has never seen the classes."""
+    root = tmp_path_factory.mktemp("custom")
+    for fmt in ("keras", "h5"):
+        (root / f"layers_{fmt}.py").write_text(LAYERS.format(fmt=fmt))
+    subprocess.run([sys.executable, "-c", BUILD], cwd=root, check=True, capture_output=True,
+                   env={"PYTHONPATH": f"{root}:{Path(converter.__file__).parents[1]}", "PATH": "/usr/bin:/bin"})
+    return root
+
+
+@pytest.mark.parametrize("fmt, code", [("keras", "{root}/layers_keras.py"), ("h5", "layers_h5")])
+def test_custom_classes_need_import(chain, custom_models, tmp_path, monkeypatch, fmt, code):
+    monkeypatch.chdir(custom_models)  # a module name imports from the working folder, as `python -m` does
+    model, out = str(custom_models / f"custom.{fmt}"), tmp_path / "m.tflite"
+    base = ["convert", model, "--data", str(chain.train_npz), "-o", str(out)]
+    result = CliRunner().invoke(cli, [*base, "--trust-model"])
+    assert result.exit_code == 3, result.output
+    assert result.stderr.splitlines()[:2] == [
+        f"Error: custom.{fmt} needs edgeconv_{fmt}>Scale, Block, which Keras does not provide (their code is not imported)",
+        "Hint: import the code that defines them with --import my_layers.py (or a module name); that trusts it"]
+
+    result = CliRunner().invoke(cli, [*base, "--import", code.format(root=custom_models), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["sections"]["conversion"]["fully_integer"] is True
+    result = CliRunner().invoke(cli, ["validate", str(out), "--reference", model, "--import", code.format(root=custom_models),
+                                      "--data", str(chain.test_npz), "--workers", "1", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["sections"]["validation"]["outputs"][0]["cosine"] > 0.99
+
+
+def test_import_failure_is_reported(chain, tmp_path):
+    (tmp_path / "broken_layers.py").write_text("raise RuntimeError('needs a GPU')\n")
+    result = CliRunner().invoke(cli, ["convert", str(chain.keras_path), "--data", "demo", "-o", str(tmp_path / "m.tflite"),
+                                      "--import", str(tmp_path / "broken_layers.py")])
+    assert result.exit_code == 3, result.output
+    assert result.stderr.splitlines()[0] == f"Error: --import {tmp_path}/broken_layers.py failed: RuntimeError: needs a GPU"
+    assert "broken_layers" not in sys.modules
