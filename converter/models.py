@@ -73,10 +73,10 @@ def load(path: str | Path, trust_model: bool = False, code: tuple[str, ...] = ()
         refuse_code(path, fmt)
     trust_model = trust_model or bool(code)
     if fmt == "keras" and keras_major_version(path) >= 3:
-        from .keras3 import rebuild
+        from .keras3 import load_keras3_file
 
-        r = rebuild(path, trust_model, custom)
-        return Loaded(r.model, fmt, 3, r.summary())
+        model, intake = load_keras3_file(path, trust_model, custom)
+        return Loaded(model, fmt, 3, intake)
     if fmt == "savedmodel" and not (path / "keras_metadata.pb").is_file():
         model = load_signature_model(path)
         return Loaded(model, fmt, None, {"source": "signature", "signature": model.signature})

@@ -8,6 +8,7 @@ as in the signature.
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +30,7 @@ class SignatureModel:
         specs = self._fn.structured_input_signature[1]
         self.input_names = sorted(specs)
         self.inputs = [specs[n] for n in self.input_names]  # TensorSpecs: .name and .shape, as Keras inputs
-        self.output_names = sorted(self._fn.structured_outputs)
+        self.output_names = sorted(self._fn.structured_outputs, key=_natural)  # output_2 before output_10
         self.outputs = [self._fn.structured_outputs[n] for n in self.output_names]
 
     def __call__(self, x, training=False):
@@ -49,6 +50,10 @@ class SignatureModel:
 
     def count_params(self) -> int:
         return int(sum(np.prod(v.shape) for v in self._fn.variables))
+
+
+def _natural(name: str) -> list:
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
 
 
 def load_signature_model(path: Path, why_not_keras: str = PLAIN_SAVEDMODEL) -> SignatureModel:
