@@ -38,11 +38,9 @@ def _import(spec: str):
             return _import_file(path)
         _on_path(Path.cwd())  # as `python -m` does
         return importlib.import_module(spec)
-    except ModelError:
+    except (ModelError, KeyboardInterrupt):
         raise
     except BaseException as e:  # the user's code may raise anything, SystemExit included
-        if isinstance(e, KeyboardInterrupt):
-            raise
         detail = (str(e).strip().splitlines() or [""])[0][:300]
         raise ModelError(f"--import {spec} failed: {type(e).__name__}: {detail}",
                          hint="check that the module imports on its own: python -c 'import <module>'") from None

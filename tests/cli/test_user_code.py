@@ -108,21 +108,25 @@ def test_custom_classes_need_import(chain, custom_models, tmp_path, monkeypatch,
     result = CliRunner().invoke(cli, [*base, "--trust-model"])
     assert result.exit_code == 3, result.output
     assert result.stderr.splitlines()[:2] == [
-        f"Error: custom.{fmt} needs edgeconv_{fmt}>Scale, Block, which Keras does not provide (their code is not imported)",
+        f"Error: custom.{fmt} needs edgeconv_{fmt}>Scale, Block, which Keras does not provide "
+        "(their code is not imported)",
         "Hint: import the code that defines them with --import my_layers.py (or a module name); that trusts it"]
 
-    result = CliRunner().invoke(cli, [*base, "--import", code.format(root=custom_models), "--json"])
+    code = code.format(root=custom_models)
+    result = CliRunner().invoke(cli, [*base, "--import", code, "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["sections"]["conversion"]["fully_integer"] is True
-    result = CliRunner().invoke(cli, ["validate", str(out), "--reference", model, "--import", code.format(root=custom_models),
+    result = CliRunner().invoke(cli, ["validate", str(out), "--reference", model, "--import", code,
                                       "--data", str(chain.test_npz), "--workers", "1", "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["sections"]["validation"]["outputs"][0]["cosine"] > 0.99
 
 
 def test_keras3_custom_layer_converts_natively(chain, custom_models, tmp_path):
-    model, out, code = str(custom_models / "custom_k3.keras"), tmp_path / "m.tflite", str(custom_models / "layers_k3.py")
-    result = CliRunner().invoke(cli, ["convert", model, "--data", str(chain.train_npz), "-o", str(out), "--trust-model"])
+    model, code = str(custom_models / "custom_k3.keras"), str(custom_models / "layers_k3.py")
+    out = tmp_path / "m.tflite"
+    result = CliRunner().invoke(cli, ["convert", model, "--data", str(chain.train_npz), "-o", str(out),
+                                      "--trust-model"])
     assert result.exit_code == 3, result.output
     assert result.stderr.splitlines()[0] == ("Error: custom_k3.keras needs edgeconv_k3>Gain, which Keras does not "
                                              "provide (their code is not imported)")
@@ -150,8 +154,9 @@ def test_keras3_custom_layer_converts_natively(chain, custom_models, tmp_path):
 
 def test_import_failure_is_reported(chain, tmp_path):
     (tmp_path / "broken_layers.py").write_text("raise RuntimeError('needs a GPU')\n")
-    result = CliRunner().invoke(cli, ["convert", str(chain.keras_path), "--data", "demo", "-o", str(tmp_path / "m.tflite"),
-                                      "--import", str(tmp_path / "broken_layers.py")])
+    result = CliRunner().invoke(cli, ["convert", str(chain.keras_path), "--data", "demo",
+                                      "-o", str(tmp_path / "m.tflite"), "--import", str(tmp_path / "broken_layers.py")])
     assert result.exit_code == 3, result.output
-    assert result.stderr.splitlines()[0] == f"Error: --import {tmp_path}/broken_layers.py failed: RuntimeError: needs a GPU"
+    assert result.stderr.splitlines()[0] == (f"Error: --import {tmp_path}/broken_layers.py failed: "
+                                             "RuntimeError: needs a GPU")
     assert "broken_layers" not in sys.modules
