@@ -29,7 +29,9 @@ _SUMMARIES = {"CreateSummaryFileWriter", "CreateSummaryDbWriter", "SummaryWriter
               "WriteScalarSummary", "WriteHistogramSummary", "WriteImageSummary", "WriteAudioSummary",
               "WriteGraphSummary", "WriteRawProtoSummary", "ImportEvent", "FlushSummaryWriter",
               "CloseSummaryWriter"}
-CHECKPOINT_OPS = {"Save", "SaveV2", "SaveSlices", "MergeV2Checkpoints", "Restore", "RestoreV2", "RestoreSlice"}
+_SAVE_OPS = {"Save", "SaveV2", "SaveSlices", "MergeV2Checkpoints"}
+_RESTORE_OPS = {"Restore", "RestoreV2", "RestoreSlice"}
+CHECKPOINT_OPS = _SAVE_OPS | _RESTORE_OPS
 _CHECKPOINT_FUNCTION = re.compile(r"__inference__traced_(save|restore)_\d+$")
 
 
@@ -59,14 +61,14 @@ def graph_offences(saved_model) -> list[GraphOffence]:
     found = []
     for meta in saved_model.meta_graphs:
         library = {f.signature.name: f for f in meta.graph_def.library.function}
-        exempt = _checkpoint_functions(library)
+        allowed = _checkpoint_functions(library)  # function -> the checkpoint ops it may hold
         scope = _saver_scope(meta)
         for node in meta.graph_def.node:
             if not (node.op in CHECKPOINT_OPS and scope and node.name.startswith(scope)):
                 found += _check(node, "(graph)")
         for name, function in library.items():
             for node in function.node_def:
-                if not (node.op in CHECKPOINT_OPS and name in exempt):
+                if node.op not in allowed.get(name, ()):
                     found += _check(node, name)
     return found
 
@@ -76,11 +78,13 @@ def _check(node, function: str) -> list[GraphOffence]:
     return [GraphOffence(node.op, node.name, function)] if banned else []
 
 
-def _checkpoint_functions(library: dict) -> set[str]:
-    """TF's traced save/restore functions, as long as no other function calls them (only the
-    top-level graph's saver does): a crafted function under that name gains nothing."""
+def _checkpoint_functions(library: dict) -> dict[str, set[str]]:
+    """TF's traced save functions may save and its restore functions restore, as long as no
+    other function calls them (only the top-level graph's saver does): a crafted function
+    under such a name gains nothing."""
     called = {ref for f in library.values() for node in f.node_def for ref in _calls(node, library)}
-    return {name for name in library if _CHECKPOINT_FUNCTION.match(name) and name not in called}
+    kinds = {name: _CHECKPOINT_FUNCTION.match(name) for name in library if name not in called}
+    return {name: _SAVE_OPS if m.group(1) == "save" else _RESTORE_OPS for name, m in kinds.items() if m}
 
 
 def _calls(node, library: dict) -> set[str]:

@@ -120,7 +120,8 @@ def test_graph_that_writes_files_is_refused_unloaded(chain, savedmodels, tmp_pat
 
 def test_checkpoint_ops_only_in_tfs_own_functions(savedmodels):
     """SaveV2 is allowed in the traced save function the top-level saver calls, not once
-    another function calls that function (a crafted model could name its own that way)."""
+    another function calls that function (a crafted model could name its own that way), nor in
+    a restore function."""
     from converter.graph_safety import _read, graph_offences
 
     message = _read(savedmodels / "module" / "saved_model.pb")
@@ -131,3 +132,6 @@ def test_checkpoint_ops_only_in_tfs_own_functions(savedmodels):
     call = caller.node_def.add(name="sneaky", op="StatefulPartitionedCall")
     call.attr["f"].func.name = save
     assert {(o.op, o.function) for o in graph_offences(message)} >= {("SaveV2", save), ("MergeV2Checkpoints", save)}
+    restore = next(f for f in library if "traced_restore" in f.signature.name)
+    restore.node_def.add(name="write_instead", op="SaveV2")  # a restore function only restores
+    assert ("SaveV2", restore.signature.name) in {(o.op, o.function) for o in graph_offences(message)}
