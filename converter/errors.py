@@ -49,3 +49,9 @@ class CheckFailed(ConverterError):
     """A budget or a post-condition the user asked for was not met."""
 
     exit_code = EXIT_CHECK_FAILED
+
+
+class NativeCrash(ConverterError):
+    """Native code (TensorFlow's kernels) killed the process that did the work."""
+
+    exit_code = EXIT_INTERNAL

@@ -1,13 +1,18 @@
-"""Rebuild models saved by Keras 3 in tf_keras (Keras 2), so TFMOT and the converter can work
-on them, and prove the rebuilt model computes what the original computes.
+"""Models saved by Keras 3: rebuilt in tf_keras (Keras 2), so TFMOT and the converter can work
+on them, or, when that fails, exported natively; either way proven to compute what the
+original computes.
 
 Keras 3 loads the file; its config is translated to tf_keras' format layer by layer
 (dtype policies, InputLayer's batch_shape, the functional graph's node format), the weights
-are copied by layer name, and both models run on the same seeded random inputs.
+are copied by layer name, and both models run on the same seeded random inputs. A model
+tf_keras cannot express (custom or subclassed Keras 3 layers) is exported by Keras 3 itself
+as a SavedModel and converted through its signature: no training steps, but conversion and
+validation work.
 """
 from __future__ import annotations
 
 import inspect
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,6 +20,7 @@ import numpy as np
 
 from . import keras_env
 from .errors import ModelError
+from .savedmodel import load_signature_model
 
 TOLERANCE = 1e-4  # max abs difference allowed between original and rebuilt outputs
 _BASE_LAYER_KEYS = {"name", "trainable", "dtype", "batch_input_shape", "batch_size", "input_shape", "input_dim",
@@ -34,8 +40,30 @@ class Rebuild:
                 "dropped_config_keys": self.dropped}
 
 
-def rebuild(path: Path, trust_model: bool = False) -> Rebuild:
-    original = _load_keras3(path, trust_model)
+def load_keras3_file(path: Path, trust_model: bool = False, custom: dict | None = None) -> tuple[object, dict]:
+    """The model (tf_keras, or a SignatureModel when the rebuild fails) and how it was made."""
+    original = load_keras3(path, trust_model, custom or {})
+    try:
+        r = rebuild(original, path)
+        return r.model, r.summary()
+    except ModelError as e:
+        return export_native(original, path, e.message)
+
+
+def export_native(original, path: Path, reason: str) -> tuple[object, dict]:
+    """Keras 3's own SavedModel export, read back through its signature and proven equal."""
+    with tempfile.TemporaryDirectory() as folder:
+        original.export(folder, format="tf_saved_model", verbose=False)
+        model = load_signature_model(Path(folder), f"its Keras 3 model cannot be rebuilt in tf_keras: {reason}")
+    model.name = path.name
+    diff = _max_diff(original, model)
+    if not diff <= TOLERANCE:
+        raise ModelError(f"Keras 3's export of {path} differs from the model by {diff:.3g} (tolerance {TOLERANCE})",
+                         hint="re-save the model with tf_keras (TF_USE_LEGACY_KERAS=1)")
+    return model, {"source": "keras3-export", "rebuild_failed": reason, "max_abs_diff": diff, "tolerance": TOLERANCE}
+
+
+def rebuild(original, path: Path) -> Rebuild:
     kind = type(original).__name__
     if kind not in ("Sequential", "Functional"):
         raise ModelError(f"{path} holds a subclassed Keras 3 model ({kind}), which has no config to rebuild from",
@@ -61,19 +89,17 @@ def rebuild(path: Path, trust_model: bool = False) -> Rebuild:
     return Rebuild(rebuilt, diff, TOLERANCE, dropped)
 
 
-def _load_keras3(path: Path, trust_model: bool):
+def load_keras3(path: Path, trust_model: bool, custom: dict):
+    from .models import load_failure
+
     k3 = keras_env.keras3()
     try:
-        return k3.saving.load_model(path, compile=False, safe_mode=not trust_model)
-    except ValueError as e:
+        return k3.saving.load_model(path, custom_objects=custom, compile=False, safe_mode=not trust_model)
+    except (ValueError, TypeError, KeyError, OSError) as e:
         if "Lambda" in str(e) or "safe_mode" in str(e):
             raise ModelError(f"{path} contains a Lambda layer, whose code would run when loaded",
                              hint="if you trust the file's author, pass --trust-model") from None
-        raise ModelError(f"cannot load the Keras 3 model {path}: {str(e).splitlines()[0][:300]}",
-                         hint="check that the file is complete and was saved by Keras 3") from None
-    except (TypeError, KeyError, OSError) as e:
-        raise ModelError(f"cannot load the Keras 3 model {path}: {str(e).splitlines()[0][:300]}",
-                         hint="custom layers need their code: pass --trust-model and import them") from None
+        raise load_failure(path, "keras", e, custom) from None
 
 
 def _layer(entry: dict, dropped: dict) -> dict:

@@ -17,7 +17,8 @@ from .errors import ModelError
 # Packages whose classes the loaders may import: Keras, TensorFlow (e.g. the initialisers of
 # tf_keras EfficientNetV2) and TFMOT's wrappers: code already installed and trusted.
 KNOWN_PACKAGES = {"keras", "tf_keras", "tensorflow", "tensorflow_model_optimization", "builtins"}
-TRUST_HINT = "if you trust the file's author (and the code it needs), pass --trust-model"
+TRUST_HINT = ("if you trust the file's author (and the code it needs), pass --trust-model, or --import the "
+              "code that defines its custom layers")
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,10 @@ def refuse_code(path: Path, fmt: str) -> None:
         more = f" (and {len(entries) - 1} more layers)" if len(entries) > 1 else ""
         raise ModelError(f"{path.name} would run code when loaded: layer '{first.layer}' {first.reason}{more}",
                          hint=TRUST_HINT)
+    if fmt == "savedmodel":
+        from .graph_safety import refuse_graph_ops
+
+        refuse_graph_ops(path)
 
 
 def stored_configs(path: Path, fmt: str) -> list:

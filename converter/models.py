@@ -9,9 +9,13 @@ from pathlib import Path
 
 from . import keras_env
 from .errors import ModelError
-from .model_safety import TRUST_HINT, refuse_code
+from .model_safety import TRUST_HINT, refuse_code, stored_configs
+from .savedmodel import SignatureModel, load_signature_model
+from .user_code import IMPORT_HINT, import_code, missing_classes
 
 _HINT = "pass a Keras model: a .keras file, an .h5 file, or a SavedModel folder"
+_KERAS_HINT = ("convert and validate work on it as it is; for this step, save the model with tf_keras "
+               "(TF_USE_LEGACY_KERAS=1) as a Functional or Sequential model")
 
 
 def model_format(path: Path) -> str:
@@ -46,57 +50,79 @@ def keras_major_version(path: Path) -> int:
 class Loaded:
     model: object
     format: str  # keras, h5, savedmodel
-    keras_version: int
+    keras_version: int | None  # None for a plain SavedModel
     intake: dict  # how the model was read: for Keras 3 files the rebuild and its proof
 
     @property
     def kind(self) -> str:
+        if isinstance(self.model, SignatureModel):
+            return "signature"
         return type(self.model).__name__ if is_graph_model(self.model) else "subclassed"
 
 
-def load(path: str | Path, trust_model: bool = False) -> Loaded:
+def load(path: str | Path, trust_model: bool = False, code: tuple[str, ...] = ()) -> Loaded:
     """Load any supported model file; Keras 3 files are rebuilt in tf_keras and checked.
     Without `trust_model`, a file whose config would run or import code is refused before
-    anything is deserialised (Lambda layers, modules outside Keras), in every format."""
+    anything is deserialised (Lambda layers, modules outside Keras), in every format.
+    `code` names the user's modules or .py files that define custom classes: importing them
+    trusts them, and the model that needs them."""
     path = Path(path)
     fmt = model_format(path)
-    if not trust_model:
+    custom = import_code(code)
+    if not (trust_model or code):
         refuse_code(path, fmt)
+    trust_model = trust_model or bool(code)
     if fmt == "keras" and keras_major_version(path) >= 3:
-        from .keras3 import rebuild
+        from .keras3 import load_keras3_file
 
-        r = rebuild(path, trust_model)
-        return Loaded(r.model, fmt, 3, r.summary())
-    return Loaded(_load_tf_keras(path, fmt, trust_model), fmt, 2, {"source": "tf_keras"})
+        model, intake = load_keras3_file(path, trust_model, custom)
+        return Loaded(model, fmt, 3, intake)
+    if fmt == "savedmodel" and not (path / "keras_metadata.pb").is_file():
+        model = load_signature_model(path)
+        return Loaded(model, fmt, None, {"source": "signature", "signature": model.signature})
+    return Loaded(_load_tf_keras(path, fmt, trust_model, custom), fmt, 2, {"source": "tf_keras"})
 
 
-def load_model(path: str | Path, trust_model: bool = False):
+def load_model(path: str | Path, trust_model: bool = False, code: tuple[str, ...] = ()):
     """The model of `load`: a tf_keras model, whatever format and Keras version the file has."""
-    return load(path, trust_model).model
+    return load(path, trust_model, code).model
 
 
-def _load_tf_keras(path: Path, fmt: str, trust_model: bool):
+def _load_tf_keras(path: Path, fmt: str, trust_model: bool, custom: dict):
     try:
         with _tfmot_scope(path):
-            return _load_keras2(path, fmt, trust_model)
+            return _load_keras2(path, fmt, trust_model, custom)
     except ValueError as e:
         if "Lambda" in str(e) or "safe_mode" in str(e):
             raise ModelError(f"{path} contains a Lambda layer, whose code would run when loaded",
                              hint=TRUST_HINT) from None
-        raise ModelError(f"cannot load {path}: {_first_line(e)}", hint=_HINT) from None
+        raise load_failure(path, fmt, e, custom) from None
     except (OSError, TypeError, KeyError) as e:
-        raise ModelError(f"cannot load {path}: {_first_line(e)}", hint=_HINT) from None
+        raise load_failure(path, fmt, e, custom) from None
 
 
-def _load_keras2(path: Path, fmt: str, trust_model: bool):
+def load_failure(path: Path, fmt: str, e: Exception, custom: dict) -> ModelError:
+    """Name the classes the model needs and Keras lacks, if that is why loading failed (Keras
+    itself says e.g. "'str' object is not callable")."""
+    missing = missing_classes(stored_configs(path, fmt), custom)
+    if missing:
+        return ModelError(f"{path.name} needs {', '.join(missing)}, which Keras does not provide (their code "
+                          "is not imported)", hint=IMPORT_HINT)
+    return ModelError(f"cannot load {path}: {_first_line(e)}", hint=_HINT)
+
+
+def _load_keras2(path: Path, fmt: str, trust_model: bool, custom: dict):
     keras = keras_env.keras()
     if fmt != "savedmodel":
-        return keras.models.load_model(path, compile=False, safe_mode=not trust_model)
-    if not (path / "keras_metadata.pb").is_file():
-        raise ModelError(f"the SavedModel {path} has no Keras metadata (it was exported with "
-                         "tf.saved_model.save), so its layers cannot be rebuilt",
-                         hint="save the Keras model with model.save(path) (.keras, .h5 or save_format='tf')")
-    return keras.models.load_model(path, compile=False)
+        return keras.models.load_model(path, custom_objects=custom, compile=False, safe_mode=not trust_model)
+    return keras.models.load_model(path, custom_objects=custom, compile=False)
+
+
+def require_keras(model, step: str) -> None:
+    """Training steps need Keras layers; a model known only by its signature has none."""
+    if isinstance(model, SignatureModel):
+        raise ModelError(f"{step} needs a Keras model; {model.name} is not one here: {model.why_not_keras}",
+                         hint=_KERAS_HINT)
 
 
 def _tfmot_scope(path: Path):

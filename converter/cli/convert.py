@@ -4,7 +4,7 @@ from pathlib import Path
 import click
 
 from .options import (data_option, echo_warnings, emit_json, force_option, json_option, preprocess_from, preprocess_options,
-                      print_table, quiet, seed_option, trust_option)
+                      print_table, quiet, seed_option, trust_option, import_option)
 
 MODES = ("int8", "int16x8", "float16", "dynamic", "float32")  # see export/tflite.py
 
@@ -26,10 +26,11 @@ MODES = ("int8", "int16x8", "float16", "dynamic", "float32")  # see export/tflit
 @seed_option
 @force_option
 @trust_option
+@import_option
 @json_option
 @click.pass_context
 def convert(ctx, model_path, data_spec, out, mode, io_type, per_tensor, samples, layer_errors, seed, force, trust_model,
-            as_json,
+            code, as_json,
             **preprocessing):
     """Convert a Keras model to TFLite and prove the result is what was asked for.
 
@@ -53,7 +54,7 @@ def convert(ctx, model_path, data_spec, out, mode, io_type, per_tensor, samples,
     check_data_path(data_spec)
     report = Report(f"edgeconv convert {model_path.name}")
     with quiet(ctx):
-        loaded = load(model_path, trust_model=trust_model)
+        loaded = load(model_path, trust_model=trust_model, code=code)
         model = loaded.model
         report.add("model", path=str(model_path), format=loaded.format, keras_version=loaded.keras_version,
                    kind=loaded.kind, intake=loaded.intake)

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import click
 
-from .options import data_option, echo_warnings, emit_json, force_option, json_option, print_table, quiet, trust_option
+from .options import data_option, echo_warnings, emit_json, force_option, json_option, print_table, quiet, trust_option, import_option
 
 
 @click.command()
@@ -20,10 +20,11 @@ from .options import data_option, echo_warnings, emit_json, force_option, json_o
               help="Budget: mean top-k overlap (0..1); below it exits 1.")
 @force_option
 @trust_option
+@import_option
 @json_option
 @click.pass_context
 def explain(ctx, reference, candidate, data_spec, out, samples, num_samples, top_k, seed, min_explanation_agreement,
-            force, trust_model, as_json):
+            force, trust_model, code, as_json):
     """Explain REFERENCE (Keras or float .tflite) and CANDIDATE (.tflite) on the same samples
     with LIME, and measure how much the explanations drift.
 
@@ -53,7 +54,7 @@ def explain(ctx, reference, candidate, data_spec, out, samples, num_samples, top
     options = ExplainOptions(samples, num_samples, top_k, seed)
     report = Report(f"edgeconv explain {reference.name} vs {candidate.name}")
     with quiet(ctx):
-        ref_session = open_reference(reference, trust_model, data)
+        ref_session = open_reference(reference, trust_model, data, code)
     with quiet(ctx), atomic_dir(out, force) as tmp:
         result = explain_stage(ref_session, HostRuntime().open(model_bytes), data,
                                options, report, figures=tmp, min_agreement=min_explanation_agreement)

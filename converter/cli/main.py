@@ -13,6 +13,7 @@ from ..errors import EXIT_INTERNAL, ConverterError
 from ..interrupts import interruption, private_tempdir, signals_as_interrupts
 from ..logs import log_path
 from .options import emit_json
+from .supervise import run_in_child, supervised
 
 # command name -> "module:function"; modules are imported only when their command runs
 COMMANDS = {
@@ -50,7 +51,19 @@ class EdgeconvGroup(click.Group):
         ctx.meta[JSON_MODE] = "--json" in args[:args.index("--")] if "--" in args else "--json" in args
         return ctx
 
+    def parse_args(self, ctx, args):
+        ctx.meta["edgeconv.args"] = list(args)
+        rest = super().parse_args(ctx, args)  # the tail after the command's name
+        ctx.meta["edgeconv.command"] = args[-len(rest) - 1] if len(args) > len(rest) else None
+        return rest
+
     def invoke(self, ctx):
+        command = ctx.meta.get("edgeconv.command")
+        if supervised(command):  # training can crash natively: a child process does it
+            try:
+                ctx.exit(run_in_child(command, ctx.meta["edgeconv.args"]))
+            except ConverterError as e:
+                ctx.exit(failure(ctx, e))
         with signals_as_interrupts(), private_tempdir():
             try:
                 return super().invoke(ctx)

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import click
 
-from .options import data_option, emit_json, force_option, json_option, print_table, quiet, seed_option, trust_option
+from .options import data_option, emit_json, force_option, json_option, print_table, quiet, seed_option, trust_option, import_option
 
 
 def _structure(ctx, param, value):
@@ -61,13 +61,13 @@ def _train_options(defaults, epochs, batch_size, learning_rate, seed, progress):
                    learning_rate=learning_rate or defaults.learning_rate, seed=seed, verbose=1 if progress else 0)
 
 
-def _load(model_path, data_spec, trust_model):
+def _load(model_path, data_spec, trust_model, code):
     from ..data import check_data_path, load_dataset
     from ..models import input_shapes, load, model_format, output_shapes
 
     model_format(model_path)
     check_data_path(data_spec)
-    loaded = load(model_path, trust_model=trust_model)
+    loaded = load(model_path, trust_model=trust_model, code=code)
     return loaded.model, load_dataset(data_spec, input_shape=input_shapes(loaded.model)[0],
                                       output_shapes=output_shapes(loaded.model))
 
@@ -90,10 +90,11 @@ def _load(model_path, data_spec, trust_model):
 @seed_option
 @force_option
 @trust_option
+@import_option
 @json_option
 @click.pass_context
 def prune(ctx, model_path, data_spec, out, sparsity, schedule, structure, block, overrides, max_accuracy_drop,
-          validation_data, epochs, batch_size, learning_rate, progress, seed, force, trust_model, as_json):
+          validation_data, epochs, batch_size, learning_rate, progress, seed, force, trust_model, code, as_json):
     """Prune MODEL's Conv/Dense weights to a target sparsity, fine-tuning on labelled DATA.
 
     Fails (exit 1) if any pruned layer misses its target. Pruning shrinks the model only
@@ -120,9 +121,9 @@ def prune(ctx, model_path, data_spec, out, sparsity, schedule, structure, block,
     options = PruneOptions(sparsity, schedule, structure, overrides, train=train, block=block)
     search = None
     with quiet(ctx):
-        model, data = _load(model_path, data_spec, trust_model)
+        model, data = _load(model_path, data_spec, trust_model, code)
         if max_accuracy_drop is not None:
-            validation = _load(model_path, validation_data, trust_model)[1] if validation_data else data
+            validation = _load(model_path, validation_data, trust_model, code)[1] if validation_data else data
             search = search_sparsity(model, data, validation, max_accuracy_drop / 100, options)
             options = replace(options, sparsity=search.chosen)
         result = run_prune(model, data, options)
@@ -150,10 +151,11 @@ def prune(ctx, model_path, data_spec, out, sparsity, schedule, structure, block,
 @seed_option
 @force_option
 @trust_option
+@import_option
 @json_option
 @click.pass_context
 def qat(ctx, model_path, data_spec, out, preserve_sparsity, epochs, batch_size, learning_rate, progress, seed,
-        force, trust_model, as_json):
+        force, trust_model, code, as_json):
     """Quantization-aware training: fine-tune MODEL with fake-quantization on labelled DATA.
 
     Layers TFMOT cannot wrap are listed and left to calibration at conversion; if TFMOT fails
@@ -172,7 +174,7 @@ def qat(ctx, model_path, data_spec, out, preserve_sparsity, epochs, batch_size, 
     check_qat_path(out)
     train = _train_options(QatOptions().train, epochs, batch_size, learning_rate, seed, progress)
     with quiet(ctx):
-        model, data = _load(model_path, data_spec, trust_model)
+        model, data = _load(model_path, data_spec, trust_model, code)
         result = run_qat(model, data, QatOptions(preserve_sparsity, train))
         save_atomically(save_model, result.model, out, force)
     summary = result.summary()
@@ -211,10 +213,11 @@ def _qat_rows(summary: dict) -> list[tuple[str, str]]:
 @seed_option
 @force_option
 @trust_option
+@import_option
 @json_option
 @click.pass_context
 def distill(ctx, teacher_path, student_spec, width, data_spec, out, alpha, temperature, hint, epochs, batch_size,
-            learning_rate, progress, seed, force, trust_model, as_json):
+            learning_rate, progress, seed, force, trust_model, code, as_json):
     """Train a small student to mimic a frozen teacher (labels optional).
 
     \b
@@ -234,12 +237,12 @@ def distill(ctx, teacher_path, student_spec, width, data_spec, out, alpha, tempe
         raise click.BadParameter(f"'{hint}' is not TEACHER_LAYER:STUDENT_LAYER", param_hint="--hint")
     train = _train_options(DistillOptions().train, epochs, batch_size, learning_rate, seed, progress)
     with quiet(ctx):
-        teacher, data = _load(teacher_path, data_spec, trust_model)
+        teacher, data = _load(teacher_path, data_spec, trust_model, code)
         if student_spec in TEMPLATES:
             student = student_template(student_spec, tuple(teacher.inputs[0].shape[1:]),
                                        int(teacher.outputs[0].shape[-1]), width)
         elif Path(student_spec).exists():
-            student = load_model(Path(student_spec), trust_model=trust_model)
+            student = load_model(Path(student_spec), trust_model=trust_model, code=code)
         else:
             raise ModelError(f"student '{student_spec}' is neither a model file nor a template",
                              hint="templates: tiny_cnn (images), tiny_mlp; or give a Keras model path")

@@ -16,6 +16,9 @@ data_option = click.option("--data", "data_spec", required=True, metavar="DATA",
                            help="Samples: an .npz (x, optional y), an .npy, or 'demo'.")
 trust_option = click.option("--trust-model", is_flag=True,
                             help="Allow Lambda layers / custom code in the model file to run when it loads.")
+import_option = click.option("--import", "code", multiple=True, metavar="MODULE|FILE.py",
+                             help="Import your Python code before loading the model, so Keras finds your custom "
+                                  "layers (repeatable). Implies --trust-model: the code runs, and so may the model's.")
 
 
 @contextlib.contextmanager

@@ -5,7 +5,7 @@ from pathlib import Path
 import click
 
 from .options import (budget_options, budgets_from, data_option, echo_warnings, emit_json, force_option, json_option, preprocess_from,
-                      preprocess_options, print_table, quiet, trust_option)
+                      preprocess_options, print_table, quiet, trust_option, import_option)
 
 
 @click.command()
@@ -28,10 +28,11 @@ from .options import (budget_options, budgets_from, data_option, echo_warnings, 
 @preprocess_options
 @force_option
 @trust_option
+@import_option
 @json_option
 @click.pass_context
 def validate(ctx, candidate, reference, data_spec, kernels, target, identity, known_hosts, remote_python, workers, out,
-             force, trust_model, as_json, **options):
+             force, trust_model, code, as_json, **options):
     """Compare CANDIDATE (.tflite) with its float reference: accuracy, agreement, errors.
 
     \b
@@ -67,7 +68,7 @@ def validate(ctx, candidate, reference, data_spec, kernels, target, identity, kn
     check_fits(data, info.input_shapes(), str(candidate))
     report = Report(f"edgeconv validate {candidate.name}")
     with quiet(ctx):
-        ref_session = open_reference(reference, trust_model, data)
+        ref_session = open_reference(reference, trust_model, data, code)
         cand_session = ParallelSession(model_bytes, workers, kernels) if runtime is None else runtime.open(model_bytes)
         try:
             v = validate_stage(ref_session, cand_session, data, report)
@@ -90,7 +91,7 @@ def validate(ctx, candidate, reference, data_spec, kernels, target, identity, kn
     ctx.exit(0 if report.ok else 1)
 
 
-def open_reference(path: Path, trust_model: bool, data):
+def open_reference(path: Path, trust_model: bool, data, code: tuple[str, ...] = ()):
     """A session of the reference model (float .tflite or Keras); refused when `data` does not fit it."""
     from ..data import check_fits
     from ..models import input_shapes, load_model
@@ -101,7 +102,7 @@ def open_reference(path: Path, trust_model: bool, data):
     if path.is_file() and path.read_bytes()[4:8] == b"TFL3":
         check_fits(data, read_model(path.read_bytes(), str(path)).input_shapes(), str(path))
         return HostRuntime(kernels="reference").open(path.read_bytes())
-    model = load_model(path, trust_model=trust_model)
+    model = load_model(path, trust_model=trust_model, code=code)
     check_fits(data, input_shapes(model), str(path))
     return KerasSession(model)
 

@@ -140,7 +140,8 @@ def make_converter(model, options: ConvertOptions, shapes: list[tuple]):
         return dict(zip(out_names or [f"output_{i}" for i in range(len(outs))], outs))
 
     concrete = tf.function(serve).get_concrete_function(*specs)
-    converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete], model)
+    # a model known by its signature holds its variables in the loaded SavedModel object
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete], getattr(model, "trackable", model))
     _configure(converter, options, tf)
     return converter
 

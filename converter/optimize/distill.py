@@ -15,6 +15,7 @@ import numpy as np
 from .. import keras_env
 from ..data import Dataset
 from ..errors import ModelError
+from ..models import require_keras
 from .train import TrainOptions, copy_model, outputs_probabilities, strategy_scope
 
 EPS = 1e-7
@@ -70,7 +71,7 @@ def distillation_loss(y, teacher_out, student_out, alpha: float, temperature: fl
 
 
 def distill(teacher, student, data: Dataset, options: DistillOptions = DistillOptions()) -> DistillResult:
-    _check_compatible(teacher, student, data)
+    _check_compatible(teacher, student, data, options.hint)
     teacher_probs = outputs_probabilities(teacher, data.x)
     student = copy_model(student)
     student_probs = outputs_probabilities(student, data.x)
@@ -91,7 +92,10 @@ def _kind(probs: bool) -> str:
     return "probabilities" if probs else "logits"
 
 
-def _check_compatible(teacher, student, data: Dataset) -> None:
+def _check_compatible(teacher, student, data: Dataset, hint) -> None:
+    require_keras(student, "distillation (the student)")
+    if hint:
+        require_keras(teacher, "distillation with --hint (the teacher's layers)")
     for name, m in (("teacher", teacher), ("student", student)):
         if not m.inputs:
             raise ModelError(f"the {name} is a subclassed model without known inputs",

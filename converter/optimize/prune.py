@@ -9,7 +9,7 @@ import numpy as np
 from .. import keras_env
 from ..data import Dataset
 from ..errors import CheckFailed, ModelError
-from ..models import is_graph_model
+from ..models import is_graph_model, require_keras
 from .layers import LayerRules, check_patterns, resolve
 from .train import TrainOptions, copy_model, compile_for_labels, fit, outputs_probabilities, steps_per_epoch
 
@@ -53,6 +53,7 @@ class PruneResult:
 
 
 def prune(model, data: Dataset, options: PruneOptions = PruneOptions()) -> PruneResult:
+    require_keras(model, "pruning")
     targets = _targets(model, options)
     probabilities = outputs_probabilities(model, data.x)
     wrapped = _wrap(copy_model(model), targets, options, data)

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from .. import keras_env
 from ..data import Dataset
 from ..errors import ModelError
-from ..models import is_graph_model
+from ..models import is_graph_model, require_keras
 from .train import TrainOptions, copy_model, compile_for_labels, fit, outputs_probabilities
 
 _PASSIVE = ("InputLayer",)  # nothing to quantize
@@ -80,6 +80,7 @@ def lint(model, left_out: set[str] = frozenset()) -> list[LintItem]:
 
 
 def qat(model, data: Dataset, options: QatOptions = QatOptions()) -> QatResult:
+    require_keras(model, "QAT")
     if not is_graph_model(model):
         raise ModelError("QAT needs a Sequential or Functional model; this one is subclassed",
                          hint="rebuild it functionally, or convert it with post-training quantization")

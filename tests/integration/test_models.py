@@ -67,10 +67,13 @@ def test_keras2_formats_round_trip(chain, tmp_path, suffix):
     np.testing.assert_allclose(loaded.model(x), chain.model(x), atol=1e-6)
 
 
-def test_plain_tf_savedmodel_is_explained(chain, tmp_path):
+def test_keras_model_saved_by_tf_saved_model_loads_by_its_signature(chain, tmp_path):
     keras_env.tf().saved_model.save(chain.model, str(tmp_path / "exported"))
-    with pytest.raises(ModelError, match="has no Keras metadata"):
-        load(tmp_path / "exported")
+    loaded = load(tmp_path / "exported")
+    assert loaded.kind == "signature" and loaded.intake == {"source": "signature", "signature": "serving_default"}
+    x = np.random.default_rng(0).random((4, 8, 8, 1), dtype=np.float32)
+    np.testing.assert_allclose(loaded.model.predict(x), chain.model(x), atol=1e-6)
+    assert loaded.model.output_names == chain.model.output_names
 
 
 def test_lambda_layer_needs_trust(tmp_path):

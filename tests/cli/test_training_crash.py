@@ -1,0 +1,62 @@
+"""A native crash while training (TF 2.21's oneDNN double free, here a layer that kills its
+process with SIGABRT when it trains) never reaches the user as a bare signal: the training
+step runs in a child process, and the CLI reports which step crashed, with a hint."""
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import converter
+from converter import keras_env
+from converter.logs import log_path
+from converter.user_code import import_code
+
+REPO = Path(converter.__file__).resolve().parents[1]
+CRASH_LAYERS = textwrap.dedent('''
+    import os
+    import signal
+
+    import tensorflow as tf
+    import tf_keras as keras
+
+
+    class CrashWhenTraining(keras.layers.Layer):
+        def call(self, x, training=None):
+            if training:
+                tf.py_function(lambda: os.kill(os.getpid(), signal.SIGABRT), [], [])
+            return x
+''')
+
+
+@pytest.fixture(scope="module")
+def crashing_model(tmp_path_factory):
+    root = tmp_path_factory.mktemp("crash")
+    (root / "crash_layers.py").write_text(CRASH_LAYERS)
+    layer = import_code([str(root / "crash_layers.py")])["CrashWhenTraining"]
+    keras = keras_env.keras()
+    i = keras.Input((8, 8, 1))
+    x = keras.layers.Flatten()(layer(name="crash")(i))
+    keras.Model(i, keras.layers.Dense(10, activation="softmax")(x)).save(root / "crash.keras")
+    return root
+
+
+@pytest.mark.parametrize("command, step", [
+    (["prune", "{model}", "-o", "{out}"], "pruning"),
+    (["distill", "--teacher", "{teacher}", "--student", "{model}", "-o", "{out}"], "distillation"),
+])
+def test_native_crash_in_training_is_an_error(chain, crashing_model, tmp_path, command, step):
+    out = tmp_path / "out.keras"
+    args = [a.format(model=crashing_model / "crash.keras", out=out, teacher=chain.keras_path) for a in command]
+    proc = subprocess.run([sys.executable, "-c", "from converter.cli.main import main; main()", *args,
+                           "--import", str(crashing_model / "crash_layers.py"), "--data", str(chain.train_npz),
+                           "--epochs", "1"], env={**os.environ, "PYTHONPATH": str(REPO)}, stdin=subprocess.DEVNULL,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 4, proc.stderr
+    assert proc.stderr.splitlines()[-2:] == [
+        f"Error: {step} crashed in native code (killed by SIGABRT, no Python error)",
+        "Hint: TensorFlow's oneDNN kernels are off unless TF_ENABLE_ONEDNN_OPTS=1 is set (unset it if so); "
+        f"try another --batch-size, and see the native log: {log_path()}"]
+    assert list(tmp_path.iterdir()) == []
