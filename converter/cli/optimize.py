@@ -138,7 +138,7 @@ def prune(ctx, model_path, data_spec, out, sparsity, schedule, structure, block,
              f"(drop {p['accuracy_drop'] * 100:.2f}), gzip {p['gzip_bytes']:,} B {'✓' if p['within_budget'] else '✗'}")
             for p in (search.curve if search else [])]
     rows += [(f"layer {k}", f"{v:.1%} zeros (target {result.targets[k]:.0%})") for k, v in result.layer_sparsity.items()]
-    print_table(f"{model_path.name} -> {out}", rows)
+    print_table(f"{model_path.name} -> {out}", rows + _flattened_rows(summary))
 
 
 @click.command()
@@ -184,10 +184,15 @@ def qat(ctx, model_path, data_spec, out, preserve_sparsity, epochs, batch_size, 
     print_table(f"{model_path.name} -> {out}", _qat_rows(summary))
 
 
+def _flattened_rows(summary: dict) -> list[tuple[str, str]]:
+    names = summary["flattened_nested_models"]
+    return [("nested models", f"inlined so their layers are trained: {', '.join(names)}")] if names else []
+
+
 def _qat_rows(summary: dict) -> list[tuple[str, str]]:
     """One row per layer type, not per layer: a real CNN has dozens of each."""
     applied = f"applied ({summary['annotation']} annotated)" if summary["applied"] else summary["fallback"]
-    rows = [("QAT", applied)]
+    rows = [("QAT", applied), *_flattened_rows(summary)]
     rows += [(f"{kind} ×{t['layers']}", t["action"]) for kind, t in summary["transformed"].items()]
     left: dict[str, list[str]] = {}
     for item in summary["not_wrapped"]:

@@ -10,6 +10,7 @@ from .. import keras_env
 from ..data import Dataset
 from ..errors import CheckFailed, ModelError
 from ..models import is_graph_model, require_keras
+from .flatten import flat_copy
 from .layers import LayerRules, check_patterns, resolve
 from .train import TrainOptions, copy_model, compile_for_labels, fit, outputs_probabilities, steps_per_epoch
 
@@ -47,20 +48,23 @@ class PruneResult:
     layer_sparsity: dict[str, float]  # reached, per pruned layer
     targets: dict[str, float]
     metrics: dict
+    flattened: list[str] = field(default_factory=list)  # nested models inlined so their layers are pruned
 
     def summary(self) -> dict:
-        return {"targets": self.targets, "reached": self.layer_sparsity, "final_metrics": self.metrics}
+        return {"targets": self.targets, "reached": self.layer_sparsity, "final_metrics": self.metrics,
+                "flattened_nested_models": self.flattened}
 
 
 def prune(model, data: Dataset, options: PruneOptions = PruneOptions()) -> PruneResult:
     require_keras(model, "pruning")
+    model, flattened = flat_copy(model)
     targets = _targets(model, options)
     probabilities = outputs_probabilities(model, data.x)
     wrapped = _wrap(copy_model(model), targets, options, data)
     metrics = _train(wrapped, data, options, probabilities)
     stripped = keras_env.tfmot().sparsity.keras.strip_pruning(wrapped)
     reached = _check_sparsity_reached(stripped, targets, options.structure)
-    return PruneResult(stripped, reached, targets, metrics)
+    return PruneResult(stripped, reached, targets, metrics, flattened)
 
 
 def _targets(model, options: PruneOptions) -> dict[str, float]:

@@ -11,12 +11,13 @@ report says PTQ will be used. The lint describes what happened to each layer.
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 from .. import keras_env
 from ..data import Dataset
 from ..errors import ModelError
 from ..models import is_graph_model, require_keras
+from .flatten import flat_copy
 from .train import TrainOptions, copy_model, compile_for_labels, fit, outputs_probabilities
 
 _PASSIVE = ("InputLayer",)  # nothing to quantize
@@ -51,9 +52,11 @@ class QatResult:
     fallback: str | None  # why QAT was not applied (then conversion calibrates the float model)
     metrics: dict
     annotation: str = "whole model"  # or "layer by layer" when TFMOT rejected the whole model
+    flattened: list[str] = field(default_factory=list)  # nested models inlined so QAT reaches their layers
 
     def summary(self) -> dict:
         return {"applied": self.fallback is None, "fallback": self.fallback, "annotation": self.annotation,
+                "flattened_nested_models": self.flattened,
                 "metrics": self.metrics, "not_wrapped": [asdict(i) for i in self.lint if not i.supported],
                 "transformed": _by_type(i for i in self.lint if i.supported and i.action != _FAKE_QUANTIZED)}
 
@@ -85,16 +88,17 @@ def qat(model, data: Dataset, options: QatOptions = QatOptions()) -> QatResult:
         raise ModelError("QAT needs a Sequential or Functional model; this one is subclassed",
                          hint="rebuild it functionally, or convert it with post-training quantization")
     probabilities = outputs_probabilities(model, data.x)
+    flat, flattened = flat_copy(model)
     try:
-        quantized, left_out = _annotate_and_apply(model, options)
+        quantized, left_out = _annotate_and_apply(flat, options)
     except Exception as e:  # TFMOT raises assorted errors (shape, value, type) on graphs it cannot handle
         reason = f"TFMOT could not apply QAT ({type(e).__name__}: {str(e).splitlines()[0][:200]})"
-        return QatResult(model, lint(model, _unsupported(model)), reason + "; falling back to post-training "
-                         "quantization", {}, "none")
+        return QatResult(model, lint(flat, _unsupported(flat)), reason + "; falling back to post-training "
+                         "quantization", {}, "none", flattened)
     compile_for_labels(quantized, options.train, probabilities)
     metrics = fit(quantized, data, options.train)
     annotation = "whole model" if left_out is None else "layer by layer"
-    return QatResult(quantized, lint(model, left_out or set()), None, metrics, annotation)
+    return QatResult(quantized, lint(flat, left_out or set()), None, metrics, annotation, flattened)
 
 
 def _annotate_and_apply(model, options: QatOptions):

@@ -116,3 +116,35 @@ def test_qat_annotates_the_whole_mobilenetv2_so_batchnorm_folds(digits):
     assert summary["not_wrapped"] == []
     assert summary["transformed"]["BatchNormalization"]["layers"] == 52
     assert sum(type(layer).__name__ == "QuantizeWrapperV2" for layer in result.model.layers) == 155
+
+
+def _nested_model():
+    """A Functional block and a Sequential head used as layers, with a layer name used twice."""
+    keras = keras_env.keras()
+    keras_env.seed_everything(0)
+    bi = keras.Input((8, 8, 4))
+    b = keras.layers.BatchNormalization(name="bn")(keras.layers.Conv2D(4, 3, padding="same", name="conv")(bi))
+    block = keras.Model(bi, keras.layers.Add(name="add")([bi, keras.layers.ReLU(name="relu")(b)]), name="block")
+    head = keras.Sequential([keras.layers.Flatten(name="flatten"), keras.layers.Dense(32, activation="relu", name="dense"),
+                             keras.layers.Dense(10, name="logits")], name="head")
+    i = keras.Input((8, 8, 1))
+    return keras.Model(i, head(block(keras.layers.Conv2D(4, 3, padding="same", name="conv")(i))), name="outer")
+
+
+def test_nested_models_are_flattened_for_tfmot_and_compute_the_same(digits):
+    from converter.optimize.flatten import flat_copy
+
+    model = _nested_model()
+    flat, inlined = flat_copy(model)
+    assert inlined == ["block", "head"] and [layer.name for layer in model.layers][2:] == ["block", "head"]
+    assert [layer.name for layer in flat.layers][1:] == ["conv", "conv_1", "bn", "relu", "add", "flatten", "dense",
+                                                         "logits"]
+    x = digits[1].x[:8]
+    np.testing.assert_array_equal(flat.predict(x, verbose=0), model.predict(x, verbose=0))
+    result = qat(model, digits[0], QatOptions(train=FAST))
+    summary = result.summary()
+    assert summary["applied"] and summary["flattened_nested_models"] == ["block", "head"]
+    assert summary["not_wrapped"] == [] and summary["transformed"]["BatchNormalization"]["layers"] == 1
+    pruned = prune(model, digits[0], PruneOptions(sparsity=0.5, train=FAST))
+    assert set(pruned.layer_sparsity) == {"conv", "conv_1", "dense", "logits"}
+    assert all(v >= 0.49 for v in pruned.layer_sparsity.values())
