@@ -12,7 +12,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from converter import keras_env  # noqa: E402
-from converter.data import Dataset  # noqa: E402
+from converter.inputs.data import Dataset  # noqa: E402
 from converter.export.tflite import ConvertOptions, convert  # noqa: E402
 
 
@@ -87,7 +87,7 @@ def build() -> dict[str, bytes]:
 
 def compare(models: dict[str, bytes]) -> list[dict]:
     """Estimate (64-bit, 32-bit) vs tflite-micro's measured total for each model."""
-    from converter.runtimes.micro import measure_arena
+    from converter.targets.micro import measure_arena
     from converter.tflite.arena import estimates
     from converter.tflite.reader import read_model
 

@@ -15,7 +15,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.common import median_seconds, print_table, write_json  # noqa: E402
 from converter import keras_env  # noqa: E402
-from converter.data import Dataset, demo_digits  # noqa: E402
+from converter.inputs.data import Dataset, demo_digits  # noqa: E402
 from converter.export.tflite import ConvertOptions, convert  # noqa: E402
 
 

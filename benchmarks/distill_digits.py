@@ -15,7 +15,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.common import print_table, write_json  # noqa: E402
-from converter.data import demo_digits  # noqa: E402
+from converter.inputs.data import demo_digits  # noqa: E402
 from converter.demo import train_cnn  # noqa: E402
 from converter.export.tflite import ConvertOptions, convert  # noqa: E402
 from converter.optimize.distill import DistillOptions, distill, student_template  # noqa: E402

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import time
 
-from converter.data import demo_digits
+from converter.inputs.data import demo_digits
 from converter.demo import train_cnn
-from converter.explain import ExplainOptions, class_probabilities, explain
+from converter.verify.explain import ExplainOptions, class_probabilities, explain
 from converter.export.tflite import ConvertOptions, convert
-from converter.runtimes.host import HostSession
-from converter.runtimes.keras import KerasSession
+from converter.targets.host import HostSession
+from converter.targets.keras import KerasSession
 
 
 def run(samples: int = 10, perturbations: int = 1000) -> dict:

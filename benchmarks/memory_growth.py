@@ -3,7 +3,7 @@ Goal: the second half grows at most 20 MB (convert frees its traced graphs: kera
 from __future__ import annotations
 
 from converter import keras_env
-from converter.data import demo_digits
+from converter.inputs.data import demo_digits
 from converter.demo import build_cnn
 from converter.export.tflite import ConvertOptions, convert
 

@@ -3,18 +3,18 @@ accuracy, raw and gzip size, latency (1 and 2 threads), and where the int8 bytes
 from __future__ import annotations
 
 from benchmarks.convert_speed import plain_converter
-from converter.bench import gzip_size, size_breakdown
-from converter.data import demo_digits
+from converter.verify.measure import gzip_size, size_breakdown
+from converter.inputs.data import demo_digits
 from converter.demo import train_cnn
 from converter.export.tflite import ConvertOptions, convert
 from converter.optimize.prune import PruneOptions, prune
 from converter.optimize.qat import QatOptions, qat
 from converter.optimize.train import TrainOptions
-from converter.runtimes.host import HostSession
-from converter.runtimes.keras import KerasSession
+from converter.targets.host import HostSession
+from converter.targets.keras import KerasSession
 from converter.tflite.reader import read_model
 from converter.tflite.weights import weight_sparsity
-from converter.validate import compare
+from converter.verify.compare import compare
 
 
 def run() -> dict:

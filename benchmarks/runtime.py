@@ -9,10 +9,10 @@ import numpy as np
 
 from benchmarks.common import machine
 from converter import keras_env
-from converter.data import Dataset
+from converter.inputs.data import Dataset
 from converter.export.tflite import ConvertOptions, convert
-from converter.runtimes.host import HostSession
-from converter.runtimes.worker import ParallelSession
+from converter.targets.host import HostSession
+from converter.targets.worker import ParallelSession
 from converter.tflite.macs import model_macs
 from converter.tflite.reader import read_model
 

@@ -8,13 +8,13 @@ import importlib
 __version__ = "0.1.0"
 
 _PUBLIC = {
-    "load_recipe": "converter.recipe",
-    "run_recipe": "converter.pipeline",
+    "load_recipe": "converter.pipeline.recipe",
+    "run_recipe": "converter.pipeline.runner",
     "convert": "converter.export.tflite",
     "ConvertOptions": "converter.export.tflite",
-    "compare": "converter.validate",
-    "load_dataset": "converter.data",
-    "load": "converter.models",
+    "compare": "converter.verify.compare",
+    "load_dataset": "converter.inputs.data",
+    "load": "converter.inputs.models",
     "Report": "converter.report",
     "ConverterError": "converter.errors",
 }

@@ -7,16 +7,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import keras_env
-from .data import demo_digits
+from .inputs.data import demo_digits
 from .export.tflite import ConvertOptions
-from .models import save_model
+from .inputs.models import save_model
 from .outputs import atomic_dir
-from .budgets import Budgets
-from .stages import arena_line, convert_stage, layer_error_stage, measure_stage, validate_stage
+from .report.budgets import Budgets
+from .pipeline.steps import arena_line, convert_stage, layer_error_stage, measure_stage, validate_stage
 from .report import Report
 from .report.render import to_html, to_markdown
-from .runtimes.host import HostRuntime
-from .runtimes.keras import KerasSession
+from .targets.host import HostRuntime
+from .targets.keras import KerasSession
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ def pytest_addoption(parser):
 @pytest.fixture(scope="session")
 def target(request):
     from converter.errors import ConverterError
-    from converter.runtimes.registry import runtime_for
+    from converter.targets.registry import runtime_for
 
     name = request.config.getoption("--target")
     option = request.config.getoption
@@ -43,7 +43,7 @@ def int8_model(request, tmp_path_factory) -> bytes:
     if path:
         with open(path, "rb") as f:
             return f.read()
-    from converter.data import demo_digits
+    from converter.inputs.data import demo_digits
     from converter.demo import train_cnn
     from converter.export.tflite import ConvertOptions, convert
 

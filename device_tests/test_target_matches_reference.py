@@ -1,7 +1,7 @@
 """A target must compute what the reference kernels compute (XNNPACK: within 2 LSB)."""
 import numpy as np
 
-from converter.runtimes.host import HostRuntime
+from converter.targets.host import HostRuntime
 from converter.tflite.reader import read_model
 
 

@@ -22,7 +22,7 @@ class Chain:
 
 @pytest.fixture(scope="session")
 def digits():
-    from converter.data import demo_digits
+    from converter.inputs.data import demo_digits
 
     return demo_digits(seed=0)
 
@@ -31,7 +31,7 @@ def digits():
 def chain(tmp_path_factory, digits) -> Chain:
     from converter.demo import train_cnn
     from converter.export.tflite import ConvertOptions, convert
-    from converter.models import save_model
+    from converter.inputs.models import save_model
 
     root = tmp_path_factory.mktemp("chain")
     train, test = digits

@@ -38,7 +38,7 @@ def bench(models, threads, kernels, runs, warmup, as_json):
     Example:
       edgeconv bench out/demo/model_float.tflite out/demo/model_int8.tflite --threads 1,2
     """
-    from ..bench import bench_model, measured_arena, size_figures
+    from ..verify.measure import bench_model, measured_arena, size_figures
 
     sizes = [size_figures(m) for m in models]  # reads and validates every file before measuring
     for s, m in zip(sizes, models):

@@ -39,12 +39,12 @@ def convert(ctx, model_path, data_spec, out, mode, io_type, per_tensor, samples,
       edgeconv convert model.keras --data calib.npz -o model_int8.tflite
       edgeconv convert model.h5 --data images/ --scale 1/255 --io uint8 -o model_uint8.tflite
     """
-    from ..data import check_data_path, load_dataset
+    from ..inputs.data import check_data_path, load_dataset
     from ..export.tflite import ConvertOptions
-    from ..models import input_shapes, load, model_format, output_shapes
+    from ..inputs.models import input_shapes, load, model_format, output_shapes
     from ..output_safety import check_output
     from ..outputs import write_bytes
-    from ..stages import convert_stage, layer_error_stage
+    from ..pipeline.steps import convert_stage, layer_error_stage
     from ..report import Report
 
     check_output(out, force, {"input model": model_path, "input data": data_spec})

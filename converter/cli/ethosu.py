@@ -22,7 +22,7 @@ def ethosu(model_path, accelerator, out, force, as_json):
     """
     from ..output_safety import check_output
     from ..outputs import write_bytes
-    from ..runtimes.ethosu import compile_for_npu
+    from ..targets.ethosu import compile_for_npu
     from ..tflite.reader import read_model_file
 
     if out is not None:

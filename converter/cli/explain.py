@@ -32,13 +32,13 @@ def explain(ctx, reference, candidate, data_spec, out, samples, num_samples, top
     Example:
       edgeconv explain model.keras model_int8.tflite --data test.npz --samples 10 -o explain/
     """
-    from ..data import check_fits, load_dataset
-    from ..explain import ExplainOptions, explain_stage
+    from ..inputs.data import check_fits, load_dataset
+    from ..verify.explain import ExplainOptions, explain_stage
     from ..output_safety import check_output
     from ..outputs import atomic_dir
     from ..report import Report
     from ..report.render import to_html, to_markdown
-    from ..runtimes.host import HostRuntime
+    from ..targets.host import HostRuntime
     from ..tflite.metadata import edgeconv_info
     from ..tflite.reader import read_model_file
     from .validate import open_reference

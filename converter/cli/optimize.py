@@ -62,8 +62,8 @@ def _train_options(defaults, epochs, batch_size, learning_rate, seed, progress):
 
 
 def _load(model_path, data_spec, trust_model, code):
-    from ..data import check_data_path, load_dataset
-    from ..models import input_shapes, load, model_format, output_shapes
+    from ..inputs.data import check_data_path, load_dataset
+    from ..inputs.models import input_shapes, load, model_format, output_shapes
 
     model_format(model_path)
     check_data_path(data_spec)
@@ -106,7 +106,7 @@ def prune(ctx, model_path, data_spec, out, sparsity, schedule, structure, block,
       edgeconv prune model.keras --data train.npz --structure 2:4 --layer 'probs=0' -o pruned_2x4.keras
       edgeconv prune model.keras --data train.npz --validation-data val.npz --max-accuracy-drop 1 -o pruned.keras
     """
-    from ..models import save_model
+    from ..inputs.models import save_model
     from dataclasses import replace
 
     from ..optimize.prune import PruneOptions, prune as run_prune
@@ -165,7 +165,7 @@ def qat(ctx, model_path, data_spec, out, preserve_sparsity, epochs, batch_size, 
     Example:
       edgeconv qat pruned.keras --data train.npz --preserve-sparsity -o model_qat.h5
     """
-    from ..models import check_qat_path, save_model
+    from ..inputs.models import check_qat_path, save_model
     from ..optimize.qat import QatOptions, qat as run_qat
     from ..output_safety import check_model_output
     from ..outputs import save_atomically
@@ -230,7 +230,7 @@ def distill(ctx, teacher_path, student_spec, width, data_spec, out, alpha, tempe
       edgeconv distill --teacher big.keras --student tiny_cnn --width 0.5 --data train.npz -o student.keras
     """
     from ..errors import ModelError
-    from ..models import load_model, save_model
+    from ..inputs.models import load_model, save_model
     from ..optimize.distill import TEMPLATES, DistillOptions, distill as run_distill, student_template
     from ..output_safety import check_model_output
     from ..outputs import save_atomically

@@ -118,8 +118,8 @@ def preprocess_from(kwargs: dict, data_spec: str, stored: dict | None = None):
     """Build the spec from CLI options, on top of a spec stored in a model (options win).
     Options that would do nothing with `data_spec` are a usage error. Pops the options from
     `kwargs`; returns (Preprocess, label_column)."""
-    from ..data import unused_option
-    from ..preprocess import Preprocess
+    from ..inputs.data import unused_option
+    from ..inputs.preprocess import Preprocess
 
     given = {k: kwargs.pop(k, None) for k in ("resize", "scale", "offset", "mean", "std", "grayscale", "bgr",
                                                 "label_column")}
@@ -150,7 +150,7 @@ def budget_options(f):
 
 
 def budgets_from(kwargs: dict):
-    from ..budgets import Budgets
+    from ..report.budgets import Budgets
 
     return Budgets(**{k: kwargs.pop(k) for k in ("max_accuracy_drop", "min_agreement", "max_latency_ms",
                                                  "max_arena_kb", "max_size_kb")})

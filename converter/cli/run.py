@@ -28,8 +28,8 @@ def run(ctx, recipe, model_path, data_spec, out, overrides, force, as_json):
       edgeconv run recipes/my-recipe.yaml --set budgets.max_arena_kb=48 --force
     """
     from ..output_safety import check_output
-    from ..pipeline import recipe_inputs, run_recipe
-    from ..recipe import load_recipe
+    from ..pipeline.runner import recipe_inputs, run_recipe
+    from ..pipeline.recipe import load_recipe
 
     sets = list(overrides) + ([f"model={model_path}"] if model_path else []) + ([f"data={data_spec}"] if data_spec else [])
     loaded = load_recipe(recipe, sets)
@@ -66,7 +66,7 @@ def list_recipes(as_json):
     Example:
       edgeconv recipes list --json
     """
-    from ..recipe import bundled_names, load_recipe
+    from ..pipeline.recipe import bundled_names, load_recipe
 
     items = {name: load_recipe(name).description for name in bundled_names()}
     if as_json:
@@ -86,7 +86,7 @@ def show_recipe(name):
     Example:
       edgeconv recipes show demo
     """
-    from ..recipe import load_recipe, resolve
+    from ..pipeline.recipe import load_recipe, resolve
 
     load_recipe(name)
     click.echo(resolve(name).read_text(), nl=False)

@@ -20,7 +20,7 @@ def targets(ctx, as_json):
     from rich.markup import escape
     from rich.table import Table
 
-    from ..runtimes.registry import DESCRIPTIONS, targets as all_targets
+    from ..targets.registry import DESCRIPTIONS, targets as all_targets
 
     found = all_targets()
     if as_json:
@@ -45,7 +45,7 @@ def setup(name):
     """
     import time
 
-    from ..runtimes.arm64_emu import setup as setup_arm64
+    from ..targets.arm64_emu import setup as setup_arm64
 
     start = time.perf_counter()
     folder = setup_arm64(progress=lambda m: click.echo(m, err=True))

@@ -45,14 +45,14 @@ def validate(ctx, candidate, reference, data_spec, kernels, target, identity, kn
           --max-accuracy-drop 1 --max-latency-ms 5 --max-arena-kb 64
       edgeconv validate model_int8.tflite --reference model.keras --data test.npz --target ssh://pi@raspberrypi
     """
-    from ..data import check_fits, load_dataset
+    from ..inputs.data import check_fits, load_dataset
     from ..output_safety import check_output
     from ..outputs import atomic_dir
-    from ..stages import measure_stage, validate_stage
+    from ..pipeline.steps import measure_stage, validate_stage
     from ..report import Report
     from ..report.render import to_html, to_markdown
-    from ..runtimes.registry import runtime_for
-    from ..runtimes.worker import ParallelSession
+    from ..targets.registry import runtime_for
+    from ..targets.worker import ParallelSession
     from ..tflite.metadata import edgeconv_info
     from ..tflite.reader import read_model_file
 
@@ -93,10 +93,10 @@ def validate(ctx, candidate, reference, data_spec, kernels, target, identity, kn
 
 def open_reference(path: Path, trust_model: bool, data, code: tuple[str, ...] = ()):
     """A session of the reference model (float .tflite or Keras); refused when `data` does not fit it."""
-    from ..data import check_fits
-    from ..models import input_shapes, load_model
-    from ..runtimes.host import HostRuntime
-    from ..runtimes.keras import KerasSession
+    from ..inputs.data import check_fits
+    from ..inputs.models import input_shapes, load_model
+    from ..targets.host import HostRuntime
+    from ..targets.keras import KerasSession
     from ..tflite.reader import read_model
 
     if path.is_file() and path.read_bytes()[4:8] == b"TFL3":
@@ -108,7 +108,7 @@ def open_reference(path: Path, trust_model: bool, data, code: tuple[str, ...] = 
 
 
 def _rows(v, report) -> list[tuple[str, str]]:
-    from ..stages import arena_line
+    from ..pipeline.steps import arena_line
 
     pct = lambda a: "–" if a is None else f"{a * 100:.2f}%"  # noqa: E731
     lat = report.sections["latency"]["candidate"]

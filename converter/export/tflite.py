@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import keras_env
-from ..data import Dataset, calibration_indices, check_fits
+from ..inputs.data import Dataset, calibration_indices, check_fits
 from ..errors import ConversionError
-from ..models import input_shapes
-from ..preprocess import Preprocess
+from ..inputs.models import input_shapes
+from ..inputs.preprocess import Preprocess
 from ..tflite.integer_check import IntegerProof, prove_integer
 from ..tflite.metadata import set_edgeconv_info
 from ..tflite.reader import ModelInfo, read_model

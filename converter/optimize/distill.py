@@ -13,9 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import keras_env
-from ..data import Dataset
+from ..inputs.data import Dataset
 from ..errors import ModelError
-from ..models import require_keras
+from ..inputs.models import require_keras
 from .train import TrainOptions, copy_model, outputs_probabilities, strategy_scope
 
 EPS = 1e-7

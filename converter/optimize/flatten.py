@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from .. import keras_env
 from ..errors import ModelError
-from ..models import is_graph_model
+from ..inputs.models import is_graph_model
 from .train import copy_model
 
 

@@ -7,9 +7,9 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from .. import keras_env
-from ..data import Dataset
+from ..inputs.data import Dataset
 from ..errors import CheckFailed, ModelError
-from ..models import is_graph_model, require_keras
+from ..inputs.models import is_graph_model, require_keras
 from .flatten import flat_copy
 from .layers import LayerRules, check_patterns, resolve
 from .train import TrainOptions, copy_model, compile_for_labels, fit, outputs_probabilities, steps_per_epoch

@@ -14,9 +14,9 @@ import re
 from dataclasses import asdict, dataclass, field
 
 from .. import keras_env
-from ..data import Dataset
+from ..inputs.data import Dataset
 from ..errors import ModelError
-from ..models import is_graph_model, require_keras
+from ..inputs.models import is_graph_model, require_keras
 from .flatten import flat_copy
 from .train import TrainOptions, copy_model, compile_for_labels, fit, outputs_probabilities
 

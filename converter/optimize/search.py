@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from ..bench import gzip_size
-from ..data import Dataset
+from ..verify.measure import gzip_size
+from ..inputs.data import Dataset
 from ..errors import CheckFailed
 from ..export.tflite import ConvertOptions, convert
-from ..runtimes.host import HostSession
-from ..runtimes.keras import KerasSession
-from ..validate import compare
+from ..targets.host import HostSession
+from ..targets.keras import KerasSession
+from ..verify.compare import compare
 from .prune import PruneOptions, prune
 
 CANDIDATES = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95)

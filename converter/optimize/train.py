@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import keras_env
-from ..data import Dataset
+from ..inputs.data import Dataset
 from ..errors import DataError
 
 

@@ -41,7 +41,7 @@ def bad(tmp_path_factory):
 def _models(root):
     """Keras models whose input shape differs from the demo model's: fixed 4x4, and dynamic."""
     from converter import keras_env
-    from converter.models import save_model
+    from converter.inputs.models import save_model
 
     keras = keras_env.keras()
     save_model(keras.Sequential([keras.Input((4, 4, 1)), keras.layers.Flatten(), keras.layers.Dense(10)]),

@@ -115,7 +115,7 @@ def test_validate_int8_against_keras_and_float_tflite(chain, tmp_path):
 def disagreeing(chain, tmp_path_factory):
     """Noise images on which the int8 model's top-1 differs from the float model's, labelled
     with the float model's answer: reference accuracy 100%, candidate 0%, by construction."""
-    from converter.runtimes.host import HostRuntime
+    from converter.targets.host import HostRuntime
 
     x = np.random.default_rng(0).random((2000, 8, 8, 1), dtype=np.float32)
     top1 = [next(iter(HostRuntime(kernels="reference").open(m.read_bytes()).predict([x]).values())).argmax(axis=1)
@@ -181,9 +181,9 @@ def test_inspect_json_and_text(chain):
 def int8_in_uint8_out(chain, tmp_path_factory):
     """A real conversion whose input is int8 and output uint8: every op integer, I/O mixed."""
     from converter import keras_env
-    from converter.data import load_dataset
+    from converter.inputs.data import load_dataset
     from converter.export.tflite import ConvertOptions, make_converter, representative
-    from converter.models import input_shapes
+    from converter.inputs.models import input_shapes
 
     converter = make_converter(chain.model, ConvertOptions(), input_shapes(chain.model))
     converter.representative_dataset = representative(load_dataset(str(chain.train_npz)), 1)

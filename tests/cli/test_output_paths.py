@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from converter.cli import cli
-from converter.recipe import resolve
+from converter.pipeline.recipe import resolve
 
 INPUTS = ["m.keras", "m.h5", "s.keras", "c.tflite", "d.npz", "v.npz", "r.yaml"]
 

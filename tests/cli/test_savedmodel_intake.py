@@ -79,7 +79,7 @@ def test_plain_savedmodel_converts_and_validates(chain, savedmodels, tmp_path, n
 
 
 def test_signature_model_predicts_what_the_module_computes(savedmodels):
-    from converter.models import load
+    from converter.inputs.models import load
 
     loaded = load(savedmodels / "module")
     root = keras_env.tf().saved_model.load(str(savedmodels / "module"))
@@ -122,7 +122,7 @@ def test_checkpoint_ops_only_in_tfs_own_functions(savedmodels):
     """SaveV2 is allowed in the traced save function the top-level saver calls, not once
     another function calls that function (a crafted model could name its own that way), nor in
     a restore function."""
-    from converter.graph_safety import _read, graph_offences
+    from converter.inputs.graph_safety import _read, graph_offences
 
     message = _read(savedmodels / "module" / "saved_model.pb")
     assert graph_offences(message) == []

@@ -12,7 +12,7 @@ import pytest
 import converter
 from converter import keras_env
 from converter.logs import log_path
-from converter.user_code import import_code
+from converter.inputs.user_code import import_code
 
 REPO = Path(converter.__file__).resolve().parents[1]
 CRASH_LAYERS = textwrap.dedent('''

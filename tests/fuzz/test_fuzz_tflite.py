@@ -64,7 +64,7 @@ def test_runtime_worker_contains_native_failures(mutation):
     """LiteRT on a corrupt file may fail or even crash: the worker turns both into ModelError."""
     import numpy as np
 
-    from converter.runtimes.worker import WorkerSession
+    from converter.targets.worker import WorkerSession
 
     edits, cut = mutation
     data = mutate(SEED_MODEL, edits, cut)

@@ -2,7 +2,7 @@
 total on a corpus of real models: within 10% and never below, for every model."""
 import pytest
 
-from converter.runtimes.micro import MicroRuntime
+from converter.targets.micro import MicroRuntime
 
 pytestmark = pytest.mark.skipif(not MicroRuntime().availability().ok, reason="tflite-micro not installed")
 

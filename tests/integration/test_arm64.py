@@ -3,9 +3,9 @@ import numpy as np
 import pytest
 
 from converter.errors import ConverterError
-from converter.runtimes import arm64_emu
-from converter.runtimes.arm64_emu import Arm64EmuRuntime
-from converter.runtimes.host import HostRuntime
+from converter.targets import arm64_emu
+from converter.targets.arm64_emu import Arm64EmuRuntime
+from converter.targets.host import HostRuntime
 
 ready = Arm64EmuRuntime().availability().ok
 

@@ -3,12 +3,12 @@ import numpy as np
 import pytest
 
 from converter import keras_env
-from converter.data import Dataset
+from converter.inputs.data import Dataset
 from converter.errors import ConversionError, DataError
 from converter.export.tflite import ConvertOptions, convert
-from converter.runtimes.host import HostRuntime
-from converter.runtimes.keras import KerasSession
-from converter.validate import compare
+from converter.targets.host import HostRuntime
+from converter.targets.keras import KerasSession
+from converter.verify.compare import compare
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from converter import keras_env
-from converter.data import Dataset
+from converter.inputs.data import Dataset
 from converter.errors import ModelError
 from converter.export.tflite import ConvertOptions, convert
 from converter.optimize.distill import DistillOptions, distill, distillation_loss, student_template

@@ -7,7 +7,7 @@ from click.testing import CliRunner
 
 from converter import keras_env
 from converter.cli import cli
-from converter.data import Dataset
+from converter.inputs.data import Dataset
 from converter.export.tflite import ConvertOptions, convert
 from converter.tflite.compat.edgetpu import AFTER_SPLIT, MAPPED, NOT_SUPPORTED, predict
 from converter.tflite.reader import read_model

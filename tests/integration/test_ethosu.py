@@ -4,7 +4,7 @@ import pytest
 from click.testing import CliRunner
 
 from converter.cli import cli
-from converter.runtimes.ethosu import vela_path
+from converter.targets.ethosu import vela_path
 from converter.tflite.reader import read_model
 
 pytestmark = pytest.mark.skipif(vela_path() is None, reason="ethos-u-vela not installed")

@@ -7,11 +7,11 @@ from click.testing import CliRunner
 
 from converter import keras_env
 from converter.cli import cli
-from converter.data import Dataset
-from converter.explain import ExplainOptions, explain_drift, explain_stage, grid_segments
+from converter.inputs.data import Dataset
+from converter.verify.explain import ExplainOptions, explain_drift, explain_stage, grid_segments
 from converter.report import Report
-from converter.runtimes.host import HostSession
-from converter.runtimes.keras import KerasSession
+from converter.targets.host import HostSession
+from converter.targets.keras import KerasSession
 
 FAST = ExplainOptions(samples=3, num_samples=200)
 

@@ -76,7 +76,7 @@ def test_weight_types(wild):
 
 
 def test_stateful_model_and_its_validation(wild):
-    from converter.runtimes.host import HostSession
+    from converter.targets.host import HostSession
 
     doc = inspect(wild["stateful"])
     assert doc["subgraphs"][0]["variables"] >= 1

@@ -3,11 +3,11 @@ import numpy as np
 import pytest
 
 from converter import keras_env
-from converter.data import Dataset
+from converter.inputs.data import Dataset
 from converter.errors import ModelError
 from converter.export.tflite import ConvertOptions, convert
-from converter.runtimes.host import HostRuntime
-from converter.runtimes.micro import MicroRuntime
+from converter.targets.host import HostRuntime
+from converter.targets.micro import MicroRuntime
 from converter.tflite.compat.tflm import unsupported_ops
 from converter.tflite.reader import read_model
 

@@ -3,10 +3,10 @@ import numpy as np
 import pytest
 
 from converter import keras_env
-from converter.data import Dataset
+from converter.inputs.data import Dataset
 from converter.errors import ModelError
 from converter.export.tflite import ConvertOptions, convert
-from converter.models import load, load_model
+from converter.inputs.models import load, load_model
 
 
 def _randomise(model, seed=0):

@@ -3,10 +3,10 @@ import numpy as np
 import pytest
 
 from converter import keras_env
-from converter.data import Dataset
+from converter.inputs.data import Dataset
 from converter.errors import CheckFailed, DataError, ModelError
 from converter.export.tflite import ConvertOptions, convert
-from converter.models import load_model, save_model
+from converter.inputs.models import load_model, save_model
 from converter.optimize.prune import PruneOptions, _check_sparsity_reached, prune, satisfies_m_by_n
 from converter.optimize.qat import QatOptions, lint, qat
 from converter.optimize.train import TrainOptions

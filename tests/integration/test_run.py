@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from converter.cli import cli
-from converter.recipe import bundled_names
+from converter.pipeline.recipe import bundled_names
 
 
 def run(*args):
@@ -85,7 +85,7 @@ def test_mobile_bundle(chain, tmp_path, digit_pngs):
     assert meta["mean"] == [0.0] and meta["std"] == pytest.approx([255.0])  # x / 255 as (x - 0) / 255
     assert meta["content_type"] == 2 and meta["labels_file"] == "labels.txt"  # image input; labels attached
     assert meta["associated_files"]["labels.txt"].split() == [str(k) for k in range(10)]
-    from converter.runtimes.host import HostSession
+    from converter.targets.host import HostSession
 
     assert HostSession((bundle / "model_int8.tflite").read_bytes()).predict([np.zeros((2, 8, 8, 1))])["probs"].shape \
         == (2, 10)

@@ -5,12 +5,12 @@ import signal
 import numpy as np
 import pytest
 
-from converter.data import Dataset
+from converter.inputs.data import Dataset
 from converter.errors import ModelError
-from converter.runtimes.host import HostSession
-from converter.runtimes.keras import KerasSession
-from converter.runtimes.worker import ParallelSession, WorkerSession
-from converter.validate import compare
+from converter.targets.host import HostSession
+from converter.targets.keras import KerasSession
+from converter.targets.worker import ParallelSession, WorkerSession
+from converter.verify.compare import compare
 
 
 def test_worker_and_parallel_sessions_match_in_process(chain, digits):

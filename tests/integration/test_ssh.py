@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from converter.errors import ConverterError
-from converter.runtimes.host import HostRuntime
-from converter.runtimes.ssh import SshRuntime
+from converter.targets.host import HostRuntime
+from converter.targets.ssh import SshRuntime
 
 SSHD = Path("/usr/sbin/sshd")
 pytestmark = pytest.mark.skipif(not SSHD.exists() or shutil.which("ssh") is None, reason="needs openssh-server")

@@ -1,6 +1,6 @@
 """Budgets: each becomes a check that names the figure it checked; one that cannot be
 evaluated fails and says why."""
-from converter.budgets import Budgets
+from converter.report.budgets import Budgets
 from converter.report import Report
 
 _ESTIMATE = {"32bit": {"total_bytes": 5 * 1024}, "64bit": {"total_bytes": 6 * 1024}}

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from converter.data import Dataset, calibration_indices, check_fits, checked_labels, class_count, load_dataset
+from converter.inputs.data import Dataset, calibration_indices, check_fits, checked_labels, class_count, load_dataset
 from converter.errors import DataError
 
 
@@ -86,7 +86,7 @@ def _png(path, value, size=(10, 12), mode="RGB"):
 
 
 def test_image_folder_with_classes_resized_to_model_input(tmp_path):
-    from converter.preprocess import Preprocess
+    from converter.inputs.preprocess import Preprocess
 
     _png(tmp_path / "cat" / "a.png", (255, 0, 0))
     _png(tmp_path / "cat" / "b.jpg", (250, 0, 0))
@@ -118,7 +118,7 @@ def test_csv_with_named_label_column(tmp_path):
 
 
 def test_preprocess_spec_round_trips_and_applies():
-    from converter.preprocess import Preprocess
+    from converter.inputs.preprocess import Preprocess
 
     spec = Preprocess(resize=(4, 4), mean=(127.5,), std=(127.5,), grayscale=True)
     assert Preprocess.from_json(spec.to_json()) == spec
@@ -128,7 +128,7 @@ def test_preprocess_spec_round_trips_and_applies():
 
 
 def test_raw_pixels_trigger_a_range_warning():
-    from converter.preprocess import Preprocess, range_warning
+    from converter.inputs.preprocess import Preprocess, range_warning
 
     raw = np.arange(256, dtype=np.float32).reshape(1, 16, 16)
     assert "like raw pixels" in range_warning(raw, Preprocess())
@@ -171,7 +171,7 @@ def test_class_count_from_output_shapes():
 
 
 def test_constant_and_huge_data_trigger_their_own_warnings():
-    from converter.preprocess import Preprocess, range_warning
+    from converter.inputs.preprocess import Preprocess, range_warning
 
     assert range_warning(np.zeros((4, 8, 8, 1), np.float32), Preprocess()).startswith("every data value is 0:")
     huge = np.array([[0.0, 1e30]], np.float32)
@@ -179,7 +179,7 @@ def test_constant_and_huge_data_trigger_their_own_warnings():
 
 
 def test_mean_and_std_must_fit_the_channels_and_be_finite():
-    from converter.preprocess import Preprocess
+    from converter.inputs.preprocess import Preprocess
 
     with pytest.raises(DataError, match=r"^--mean has 3 values but the data has 1 channel\(s\)"):
         Preprocess(mean=(1.0, 2.0, 3.0), std=(1.0,)).apply(np.zeros((2, 8, 8, 1)))

@@ -4,7 +4,7 @@ import json
 import pytest
 
 from converter import keras_env
-from converter.model_safety import code_entries
+from converter.inputs.model_safety import code_entries
 
 
 def _layer(class_name, name, **config):

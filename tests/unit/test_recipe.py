@@ -2,7 +2,7 @@
 import pytest
 
 from converter.errors import InputError
-from converter.recipe import ConvertStage, PackageStage, RecipeError, ValidateStage, bundled_names, load_recipe, to_yaml
+from converter.pipeline.recipe import ConvertStage, PackageStage, RecipeError, ValidateStage, bundled_names, load_recipe, to_yaml
 
 
 def write(tmp_path, text):

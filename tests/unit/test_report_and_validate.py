@@ -6,7 +6,7 @@ import pytest
 from converter.errors import InputError
 from converter.report import Report
 from converter.report.render import to_markdown
-from converter.validate import match_outputs
+from converter.verify.compare import match_outputs
 
 
 def test_report_json_is_strict_and_markdown_shows_checks():
@@ -45,9 +45,9 @@ class _Constant:
 
 
 def test_compare_refuses_labels_beyond_the_scored_output_of_a_multi_output_model():
-    from converter.data import Dataset
+    from converter.inputs.data import Dataset
     from converter.errors import DataError
-    from converter.validate import compare
+    from converter.verify.compare import compare
 
     model = _Constant(scores=np.array([0.2, 0.5, 0.3]), boxes=np.zeros(4))
     data = Dataset(np.zeros((4, 2), np.float32), np.array([0, 1, 2, 7]), "d")  # the loader cannot tell: 2 outputs

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import DataError
-from .loaders import read_csv, read_image_folder
+from ..errors import DataError
+from .readers import read_csv, read_image_folder
 from .preprocess import Preprocess
 
 DEMO = "demo"

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .data import Dataset
-from .errors import InputError
-from .report import Report
+from ..inputs.data import Dataset
+from ..errors import InputError
+from ..report import Report
 
 os.environ.setdefault("TQDM_DISABLE", "1")  # lime_image draws a progress bar per sample on stderr
 

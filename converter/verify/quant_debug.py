@@ -11,11 +11,11 @@ import io
 import math
 from dataclasses import asdict, dataclass
 
-from . import keras_env
-from .data import Dataset, calibration_indices
-from .export.tflite import ConvertOptions, fixed_shapes, make_converter, representative
-from .logs import quiet_python_warnings
-from .tflite.integer_check import layer_of
+from .. import keras_env
+from ..inputs.data import Dataset, calibration_indices
+from ..export.tflite import ConvertOptions, fixed_shapes, make_converter, representative
+from ..logs import quiet_python_warnings
+from ..tflite.integer_check import layer_of
 
 
 @dataclass(frozen=True)

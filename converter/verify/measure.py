@@ -8,11 +8,11 @@ import gzip
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from .runtimes.base import LatencyStats
-from .runtimes.worker import WorkerSession
-from .tflite.arena import arena_figures
-from .tflite.macs import model_macs
-from .tflite.reader import read_model, read_model_file
+from ..targets.base import LatencyStats
+from ..targets.worker import WorkerSession
+from ..tflite.arena import arena_figures
+from ..tflite.macs import model_macs
+from ..tflite.reader import read_model, read_model_file
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,7 @@ def size_figures(path: Path) -> dict:
 
 def measured_arena(path: Path) -> dict:
     """tflite-micro's measured arena (64-bit host), or why there is none."""
-    from .runtimes.micro import measure_arena
+    from ..targets.micro import measure_arena
 
     measured, why = measure_arena(path.read_bytes())
     return measured if measured else {"unavailable": why}

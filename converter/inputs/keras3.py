@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from . import keras_env
-from .errors import ModelError
+from .. import keras_env
+from ..errors import ModelError
 from .savedmodel import load_signature_model
 
 TOLERANCE = 1e-4  # max abs difference allowed between original and rebuilt outputs

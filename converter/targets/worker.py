@@ -2,7 +2,7 @@
 a kernel bug) becomes a clear error instead of a dead CLI; and split work across several
 children to use every core.
 
-The child is a fresh `python -m converter.runtimes.worker` (not a fork: TensorFlow's threads
+The child is a fresh `python -m converter.targets.worker` (not a fork: TensorFlow's threads
 in the parent must not be copied; not multiprocessing's spawn: that re-imports the caller's
 main module). It imports only NumPy and LiteRT and talks over a socket pair.
 """

@@ -15,8 +15,8 @@ import inspect
 import sys
 from pathlib import Path
 
-from . import keras_env  # noqa: F401  (sets TF_USE_LEGACY_KERAS before the user's code imports TensorFlow)
-from .errors import ModelError
+from .. import keras_env  # noqa: F401  (sets TF_USE_LEGACY_KERAS before the user's code imports TensorFlow)
+from ..errors import ModelError
 
 IMPORT_HINT = "import the code that defines them with --import my_layers.py (or a module name); that trusts it"
 

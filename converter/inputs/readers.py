@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import DataError
+from ..errors import DataError
 from .preprocess import Preprocess
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}

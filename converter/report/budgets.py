@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
-from .errors import InputError
-from .report import Report
+from ..errors import InputError
+from . import Report
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .errors import DataError
+from ..errors import DataError
 
 CHANNEL_ORDERS = ("rgb", "bgr")
 

@@ -12,7 +12,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import ModelError
+from ..errors import ModelError
 
 # Packages whose classes the loaders may import: Keras, TensorFlow (e.g. the initialisers of
 # tf_keras EfficientNetV2) and TFMOT's wrappers: code already installed and trusted.

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from . import keras_env
-from .errors import ModelError
+from .. import keras_env
+from ..errors import ModelError
 
 SERVING_KEYS = ("serving_default", "serve")
 PLAIN_SAVEDMODEL = "it is a plain SavedModel (a TensorFlow program with a serving signature, no Keras layers)"

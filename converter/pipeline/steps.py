@@ -2,15 +2,15 @@
 adds its figures and checks to the Report, and returns its result."""
 from __future__ import annotations
 
-from .bench import gzip_size, size_breakdown
-from .data import Dataset
-from .preprocess import Preprocess, range_warning
-from .export.tflite import ConversionResult, ConvertOptions, convert
-from .report import Report
-from .tflite.arena import arena_figures, plan_model
-from .tflite.macs import model_macs
-from .tflite.reader import read_model
-from .validate import Validation, compare
+from ..verify.measure import gzip_size, size_breakdown
+from ..inputs.data import Dataset
+from ..inputs.preprocess import Preprocess, range_warning
+from ..export.tflite import ConversionResult, ConvertOptions, convert
+from ..report import Report
+from ..tflite.arena import arena_figures, plan_model
+from ..tflite.macs import model_macs
+from ..tflite.reader import read_model
+from ..verify.compare import Validation, compare
 
 
 def convert_stage(model, data: Dataset | None, options: ConvertOptions, report: Report, progress=None,
@@ -31,7 +31,7 @@ def convert_stage(model, data: Dataset | None, options: ConvertOptions, report: 
 def layer_error_stage(model, calibration: Dataset, debug: Dataset, options: ConvertOptions, report: Report,
                       top: int = 5) -> None:
     """The layers that lose the most to quantization (pitfall: accurate in Keras, not in TFLite)."""
-    from .quant_debug import layer_errors
+    from ..verify.quant_debug import layer_errors
 
     worst = layer_errors(model, calibration, debug, options)[:top]
     report.add("layer_errors", metric="RMSE / quantization step (LSB)", debug_samples=min(50, len(debug)),
@@ -85,7 +85,7 @@ def _latency(tflite: bytes, runs: int, threads: int, runtime):
             return session.benchmark(min(runs, 50), 2), {}
         finally:
             session.close()
-    from .runtimes.worker import WorkerSession
+    from ..targets.worker import WorkerSession
 
     session = WorkerSession(tflite, threads, getattr(runtime, "kernels", "xnnpack"))
     try:
@@ -99,7 +99,7 @@ def _latency(tflite: bytes, runs: int, threads: int, runtime):
 def arena_stage(tflite: bytes, label: str, report: Report) -> None:
     """The tensor arena: estimated from the flatbuffer (32-bit MCU and 64-bit host), and measured
     by tflite-micro on this 64-bit host when it is installed and can load the model."""
-    from .runtimes.micro import measure_arena
+    from ..targets.micro import measure_arena
 
     info = read_model(tflite)
     figures = arena_figures(info)

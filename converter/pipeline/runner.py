@@ -7,15 +7,15 @@ import json
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .budgets import Budgets
-from .data import Dataset, checked_labels, class_count, demo_digits, load_dataset
-from .export.tflite import ConvertOptions
-from .output_safety import check_output
-from .outputs import atomic_dir
+from ..report.budgets import Budgets
+from ..inputs.data import Dataset, checked_labels, class_count, demo_digits, load_dataset
+from ..export.tflite import ConvertOptions
+from ..output_safety import check_output
+from ..outputs import atomic_dir
 from .recipe import ConvertStage, DistillStage, EdgeTpuStage, ExplainStage, PackageStage, PruneStage, QatStage, Recipe, ValidateStage, to_yaml
-from .report import Report
-from .report.render import to_html, to_markdown
-from .stages import convert_stage, layer_error_stage, measure_stage, validate_stage
+from ..report import Report
+from ..report.render import to_html, to_markdown
+from .steps import convert_stage, layer_error_stage, measure_stage, validate_stage
 
 
 @dataclass
@@ -49,9 +49,9 @@ def run_recipe(recipe: Recipe, out: Path, force: bool = False, progress=lambda m
 
 def _check_inputs(recipe: Recipe) -> None:
     """The cheap checks, before any output folder exists or TensorFlow starts."""
-    from .data import check_data_path, unused_option
-    from .errors import InputError
-    from .models import model_format
+    from ..inputs.data import check_data_path, unused_option
+    from ..errors import InputError
+    from ..inputs.models import model_format
 
     if recipe.model != "demo":
         model_format(Path(recipe.model))
@@ -73,11 +73,11 @@ def recipe_inputs(recipe: Recipe) -> dict:
 
 
 def _load_inputs(run: Run) -> None:
-    from .models import load, output_shapes, save_model
+    from ..inputs.models import load, output_shapes, save_model
 
     r = run.recipe
     if r.model == "demo":
-        from .demo import train_cnn
+        from ..demo import train_cnn
 
         train, held_back = demo_digits(r.seed)
         run.model = train_cnn(train, r.seed, epochs=30)
@@ -102,9 +102,9 @@ def _load_inputs(run: Run) -> None:
 def _distill(run: Run, stage: DistillStage) -> None:
     """The student replaces the model for the following stages; validation still compares
     with the model as given (the teacher)."""
-    from .models import load_model, save_model
-    from .optimize.distill import TEMPLATES, DistillOptions, distill, student_template
-    from .optimize.train import TrainOptions
+    from ..inputs.models import load_model, save_model
+    from ..optimize.distill import TEMPLATES, DistillOptions, distill, student_template
+    from ..optimize.train import TrainOptions
 
     if stage.student in TEMPLATES:
         student = student_template(stage.student, tuple(run.model.inputs[0].shape[1:]),
@@ -121,9 +121,9 @@ def _distill(run: Run, stage: DistillStage) -> None:
 
 
 def _prune(run: Run, stage: PruneStage) -> None:
-    from .models import save_model
-    from .optimize.prune import PruneOptions, prune
-    from .optimize.train import TrainOptions
+    from ..inputs.models import save_model
+    from ..optimize.prune import PruneOptions, prune
+    from ..optimize.train import TrainOptions
 
     train = TrainOptions(epochs=stage.epochs, batch_size=stage.batch_size, learning_rate=stage.learning_rate,
                          seed=run.recipe.seed)
@@ -131,7 +131,7 @@ def _prune(run: Run, stage: PruneStage) -> None:
     block = tuple(int(v) for v in stage.block.lower().split("x")) if stage.block else None
     options = PruneOptions(stage.sparsity, stage.schedule, structure, stage.layers, train=train, block=block)
     if stage.max_accuracy_drop is not None:
-        from .optimize.search import search_sparsity
+        from ..optimize.search import search_sparsity
 
         search = search_sparsity(run.model, run.calibration, run.validation, stage.max_accuracy_drop / 100, options)
         options = replace(options, sparsity=search.chosen)
@@ -143,9 +143,9 @@ def _prune(run: Run, stage: PruneStage) -> None:
 
 
 def _qat(run: Run, stage: QatStage) -> None:
-    from .models import save_model
-    from .optimize.qat import QatOptions, qat
-    from .optimize.train import TrainOptions
+    from ..inputs.models import save_model
+    from ..optimize.qat import QatOptions, qat
+    from ..optimize.train import TrainOptions
 
     train = TrainOptions(epochs=stage.epochs, batch_size=stage.batch_size, learning_rate=stage.learning_rate,
                          seed=run.recipe.seed)
@@ -168,14 +168,14 @@ def _convert(run: Run, stage: ConvertStage) -> None:
     (run.folder / run.tflite_name).write_bytes(run.tflite)
     measure_stage(run.tflite, "model", run.report)
     if "pruning" in run.report.sections:  # proof from the file itself that the zeros survived
-        from .tflite.weights import weight_sparsity
+        from ..tflite.weights import weight_sparsity
 
         run.report.add("pruning", tflite_weight_sparsity=weight_sparsity(run.tflite))
 
 
 def _validate(run: Run, stage: ValidateStage) -> None:
-    from .runtimes.keras import KerasSession
-    from .runtimes.worker import ParallelSession
+    from ..targets.keras import KerasSession
+    from ..targets.worker import ParallelSession
 
     candidate = ParallelSession(run.tflite, stage.workers, stage.kernels)
     try:
@@ -185,9 +185,9 @@ def _validate(run: Run, stage: ValidateStage) -> None:
 
 
 def _explain(run: Run, stage: ExplainStage) -> None:
-    from .explain import ExplainOptions, explain_stage
-    from .runtimes.host import HostSession
-    from .runtimes.keras import KerasSession
+    from ..verify.explain import ExplainOptions, explain_stage
+    from ..targets.host import HostSession
+    from ..targets.keras import KerasSession
 
     options = ExplainOptions(stage.samples, stage.num_samples, stage.top_k, run.recipe.seed)
     explain_stage(KerasSession(run.reference), HostSession(run.tflite), run.validation, options, run.report,
@@ -195,8 +195,8 @@ def _explain(run: Run, stage: ExplainStage) -> None:
 
 
 def _edgetpu(run: Run, stage: EdgeTpuStage) -> None:
-    from .tflite.compat.edgetpu import predict
-    from .tflite.reader import read_model
+    from ..tflite.compat.edgetpu import predict
+    from ..tflite.reader import read_model
 
     prediction = predict(read_model(run.tflite), stage.runtime)
     (run.folder / "edgetpu_prediction.log").write_text(prediction.log(run.tflite_name) + "\n")
@@ -209,8 +209,8 @@ def _edgetpu(run: Run, stage: EdgeTpuStage) -> None:
 
 
 def _package(run: Run, stage: PackageStage) -> None:
-    from .export.firmware import c_array
-    from .export.mobile import write_bundle
+    from ..export.firmware import c_array
+    from ..export.mobile import write_bundle
 
     if stage.firmware is not None:
         arena = run.report.sections["memory"]["model_arena_estimate_bytes"]

@@ -7,8 +7,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import keras_env
-from .errors import ModelError
+from .. import keras_env
+from ..errors import ModelError
 from .model_safety import TRUST_HINT, refuse_code, stored_configs
 from .savedmodel import SignatureModel, load_signature_model
 from .user_code import IMPORT_HINT, import_code, missing_classes

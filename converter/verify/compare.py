@@ -8,9 +8,9 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .data import Dataset, checked_labels, class_count
-from .errors import InputError
-from .runtimes.base import SampleFailure
+from ..inputs.data import Dataset, checked_labels, class_count
+from ..errors import InputError
+from ..targets.base import SampleFailure
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .data import Dataset
+from ..inputs.data import Dataset
 from .explain import DriftResult, grid_segments
 
 

@@ -13,8 +13,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import keras_env
-from .errors import ModelError
+from .. import keras_env
+from ..errors import ModelError
 
 _FILES = {"ReadFile", "WriteFile", "MatchingFiles", "ImmutableConst",
           "InitializeTableFromTextFile", "InitializeTableFromTextFileV2",

@@ -14,12 +14,12 @@ from pathlib import Path
 
 import yaml
 
-from .budgets import Budgets
-from .errors import InputError
-from .export.tflite import IO_TYPES, MODES, ConvertOptions
-from .preprocess import Preprocess
+from ..report.budgets import Budgets
+from ..errors import InputError
+from ..export.tflite import IO_TYPES, MODES, ConvertOptions
+from ..inputs.preprocess import Preprocess
 
-RECIPES_DIR = Path(__file__).resolve().parent / "recipes"  # a link to the top-level recipes/ folder
+RECIPES_DIR = Path(__file__).resolve().parents[1] / "recipes"  # a link to the top-level recipes/ folder
 RECIPE_SUFFIXES = (".yaml", ".yml")
 MAX_RECIPE_BYTES = 1_000_000  # recipes are a few hundred bytes; anything this big is a mistake
 MAX_RECIPE_VALUES = 10_000  # YAML aliases can expand exponentially ("billion laughs"): cap the expanded size
@@ -58,7 +58,7 @@ class PruneStage:
     learning_rate: float = _setting(1e-3, low=1e-12)
 
     def __post_init__(self):
-        from .optimize.layers import check_patterns
+        from ..optimize.layers import check_patterns
 
         check_patterns(self.layers)
         if self.structure is not None and not _m_by_n(self.structure):
@@ -208,7 +208,7 @@ def load_recipe(name_or_path: str, overrides: list[str] = ()) -> Recipe:
 def _resolve_paths(data: dict, folder: Path) -> None:
     """Relative paths in a recipe file name files beside it, wherever the build runs from.
     (Bundled recipes and --set values keep resolving against the current folder.)"""
-    from .optimize.distill import TEMPLATES
+    from ..optimize.distill import TEMPLATES
 
     def rebase(value, keep=("demo",)):
         if not isinstance(value, str) or value in keep or Path(value).is_absolute():

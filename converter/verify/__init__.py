@@ -1,0 +1,1 @@
+"""Checking a converted model: comparison with its reference, measurement, explanations, layer errors."""
