@@ -26,7 +26,8 @@ STEPS = ["convert", "validate", "bench", "prune", "qat", "pqat", "distill", "edg
 NEEDS = {"validate": "convert", "bench": "convert", "edgetpu": "convert", "ethosu": "convert", "micro": "convert",
          "pqat": "prune"}
 TIMEOUT = 600
-SYMBOL = {"ok": "✓", "fallback": "fallback", "refused": "refused", "failed": "failed", "bug": "✗", "skipped": "–"}
+SYMBOL = {"ok": "✓", "fallback": "fallback", "refused": "refused", "failed": "failed", "bug": "✗", "skipped": "–",
+          "notrun": "·"}
 # Training kept tiny: one epoch of the 32 samples in data.npz
 TRAIN = ("--epochs", "1", "--batch-size", "8")
 
@@ -37,6 +38,7 @@ class Cell:
     why: str = ""         # the reason (fallback/refused/failed/bug) or the headline figure (ok)
     exit_code: int | None = None
     seconds: float = 0.0
+    argv: list | None = None  # the command, so a cached cell is reused only for the same command
 
     def text(self) -> str:
         return SYMBOL[self.outcome] + (f" ({self.why})" if self.why else "")
@@ -198,18 +200,35 @@ def commands(spec: Spec, folder: Path, package: Path) -> dict[str, list[str]]:
     }
 
 
-def run_model(spec: Spec, folder: Path, package: Path, steps: list[str] = STEPS, log=None) -> dict[str, Cell]:
+def load_row(folder: Path) -> dict[str, Cell]:
+    path = folder / "row.json"
+    return {k: Cell(**v) for k, v in json.loads(path.read_text()).items()} if path.exists() else {}
+
+
+def run_model(spec: Spec, folder: Path, package: Path, steps: list[str] = STEPS, log=None,
+              cached: bool = False) -> dict[str, Cell]:
+    """Runs the steps in order; with `cached`, a step whose command already ran (row.json, kept
+    after each step, so an interrupted run resumes) is not run again, nor are the steps after
+    a re-run step that depend on it."""
     (folder / "runs").mkdir(exist_ok=True)
     argv = commands(spec, folder, package)
+    previous = load_row(folder) if cached else {}
     row: dict[str, Cell] = {}
     for step in steps:
         need = NEEDS.get(step)
+        old = previous.get(step)
         if need and need in row and row[need].outcome not in ("ok", "fallback"):
             row[step] = Cell("skipped", f"{need} did not succeed")
+        elif old is not None and old.argv == argv[step] and not (need and row.get(need) is not previous.get(need)):
+            row[step] = old
         else:
             row[step] = classify(step, *run_cli(argv[step], folder))
-        if log:
-            log(f"{spec.name:26s} {step:9s} {row[step].seconds:6.1f}s  {row[step].text()[:150]}")
+            row[step].argv = argv[step]
+            if log:
+                log(f"{spec.name:26s} {step:9s} {row[step].seconds:6.1f}s  {row[step].text()[:150]}")
+        if cached:
+            merged = {**previous, **row}
+            (folder / "row.json").write_text(json.dumps({k: asdict(c) for k, c in merged.items()}, ensure_ascii=False))
     return row
 
 
@@ -219,4 +238,5 @@ def counts(matrix: dict[str, dict[str, Cell]], steps: list[str] = STEPS) -> dict
 
 
 def to_json(matrix: dict[str, dict[str, Cell]]) -> dict:
-    return {name: {step: asdict(c) for step, c in row.items()} for name, row in matrix.items()}
+    return {name: {step: {k: v for k, v in asdict(c).items() if k != "argv"} for step, c in row.items()}
+            for name, row in matrix.items()}

@@ -3,15 +3,16 @@ from __future__ import annotations
 
 from .matrix import SYMBOL
 
-ORDER = ["ok", "fallback", "refused", "failed", "bug", "skipped"]
+ORDER = ["ok", "fallback", "refused", "failed", "bug", "skipped", "notrun"]
 LEGEND = ("✓ did what was asked · fallback: finished doing less than asked, and said why · "
           "refused: exit 3 with a message and a hint · failed: exit 1, a check said no · "
-          "✗ a bug: exit 4, a death by signal, a timeout or no JSON document · – not run (a step it needs failed)")
+          "✗ a bug: exit 4, a death by signal, a timeout or no JSON document · – not run (a step it needs failed) · "
+          "· not run yet (no cached result)")
 
 
 def _short(cell: dict, width: int) -> str:
     text = SYMBOL[cell["outcome"]]
-    if cell["outcome"] in ("ok", "skipped"):
+    if cell["outcome"] in ("ok", "skipped", "notrun"):
         return text
     why = cell["why"].replace("\n", " ").replace("|", "\\|")
     return f"{text}: {why[:width]}{'…' if len(why) > width else ''}"
@@ -30,7 +31,7 @@ def terminal(doc: dict) -> str:
     lines += ["", "counts: " + "; ".join(
         f"{s} " + " ".join(f"{SYMBOL[o]}={doc['counts'][s][o]}" for o in ORDER if doc["counts"][s][o]) for s in steps)]
     details = [f"  {name} / {s}: {SYMBOL[c['outcome']]} (exit {c['exit_code']}): {c['why']}"
-               for name, row in matrix.items() for s, c in row.items() if c["outcome"] not in ("ok", "skipped")]
+               for name, row in matrix.items() for s, c in row.items() if c["outcome"] not in ("ok", "skipped", "notrun")]
     lines += ["", "not ✓:", *details] if details else []
     lines += ["", f"time {_minutes(doc['seconds'])} (corpus build {_minutes(doc['build_seconds'])})"]
     return "\n".join(lines)
@@ -45,7 +46,7 @@ def markdown(doc: dict) -> str:
            "kept). Training is one epoch over 32 random samples (batch 8), so the figures say whether a step "
            "works, not how well the model does. Do not edit by hand.", "",
            f"Taken on {doc['date']} on {m['cpu']} ({m['cores']} cores), Python {m['python']}: "
-           f"{_minutes(doc['seconds'])} in all, of which {_minutes(doc['build_seconds'])} building the corpus "
+           f"{_minutes(doc['seconds'])} of step and build time for the cells below, of which {_minutes(doc['build_seconds'])} building the corpus "
            "(cached in `out/conformance/`).", "",
            LEGEND, "",
            "Steps: **convert** `edgeconv convert --samples 16` (full int8) · **validate** on host LiteRT, "
@@ -63,7 +64,7 @@ def markdown(doc: dict) -> str:
     out += ["", "## Every cell that is not ✓", "", "| model | step | exit | outcome | why |", "|---|---|---:|---|---|"]
     out += [f"| {name} | {s} | {c['exit_code']} | {SYMBOL[c['outcome']]} | "
             + c["why"].replace("\n", " ").replace("|", "\\|") + " |"
-            for name, row in matrix.items() for s, c in row.items() if c["outcome"] not in ("ok", "skipped")]
+            for name, row in matrix.items() for s, c in row.items() if c["outcome"] not in ("ok", "skipped", "notrun")]
     out += ["", "## The corpus", "", "| model | file | inputs | note |", "|---|---|---|---|"]
     out += [f"| {n} | `{s['file']}` | {', '.join('×'.join(map(str, i)) for i in s['inputs'])} | "
             + s["note"] + (f" (`--import {', '.join(s['imports'])}`)" if s["imports"] else "")
