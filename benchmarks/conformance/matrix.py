@@ -79,7 +79,7 @@ def classify(step: str, code: int | None, doc: dict | None, stderr: str, seconds
     if error is not None:
         message = error.get("message", "")
         outcome = {3: "refused", 1: "failed"}.get(code, "bug")
-        return cell(outcome, message if outcome != "bug" else f"exit {code}: {message}")
+        return cell(outcome, message)
     if code == 4 or code not in (0, 1):
         return cell("bug", f"exit {code} with a result document")
     outcome, why = READ[step](doc)

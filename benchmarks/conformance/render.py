@@ -48,6 +48,9 @@ def markdown(doc: dict) -> str:
            f"Taken on {doc['date']} on {m['cpu']} ({m['cores']} cores), Python {m['python']}: "
            f"{_minutes(doc['seconds'])} of step and build time for the cells below, of which {_minutes(doc['build_seconds'])} building the corpus "
            "(cached in `out/conformance/`).", "",
+           *([f"**Incomplete: {sum(c['notrun'] for c in doc['counts'].values())} cells not run yet (·).** "
+              "`make conformance` resumes from the cached cells and fills them in.", ""]
+             if any(c["notrun"] for c in doc["counts"].values()) else []),
            LEGEND, "",
            "Steps: **convert** `edgeconv convert --samples 16` (full int8) · **validate** on host LiteRT, "
            "reference kernels, vs the Keras model · **bench** host latency · **prune** to 50% · **qat** · "

@@ -16,8 +16,7 @@ EXPECTED = {
     "plain_savedmodel": {"convert": ("ok", ""), "validate": ("ok", "agreement 100%"),
                          "prune": ("refused", "pruning needs a Keras model")},
     "nested": {"convert": ("ok", ""), "validate": ("ok", "agreement 100%"), "prune": ("ok", "")},
-    "mobilenet_v2_a0.35": {"convert": ("ok", ""), "validate": ("ok", "cosine")},
-}
+}  # MobileNetV2 (a 25 s conversion) is left to `make conformance` to keep this under a minute
 
 
 @pytest.fixture(scope="module")
