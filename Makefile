@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-deps test-all bench install clean
+.PHONY: demo test test-deps test-all bench conformance install clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "edgeconv needs Python 3.11 (TensorFlow 2.21 wheels); set PYTHON=/path/to/python3.11"'
@@ -36,6 +36,11 @@ test-all: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
+
+# every model of the conformance corpus through every step (docs/conformance.md); the corpus is
+# built once, offline, into out/conformance/
+conformance: $(STAMP)
+	$(BIN)/python -m benchmarks.conformance
 
 clean:
 	rm -rf $(VENV) out build *.egg-info

@@ -1,0 +1,242 @@
+"""Runs every corpus model through every step with the `edgeconv` CLI, as a user would
+(`--json`, reading the one JSON document, keeping the exit code), and classifies each cell:
+
+    ✓         the step did what was asked
+    fallback  it finished, but did less than asked, and said why (QAT left layers or the whole
+              model to calibration, the EdgeTPU graph splits, Vela leaves ops on the CPU, ...)
+    refused   exit 3: the input could not be processed, with a message and a hint
+    failed    exit 1: a check the command ran said no
+    ✗         a bug: exit 4, a death by signal, a timeout, or no JSON document
+    –         not run: a step it needs did not succeed
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from .corpus import Spec
+
+STEPS = ["convert", "validate", "bench", "prune", "qat", "pqat", "distill", "edgetpu", "ethosu", "micro"]
+NEEDS = {"validate": "convert", "bench": "convert", "edgetpu": "convert", "ethosu": "convert", "micro": "convert",
+         "pqat": "prune"}
+TIMEOUT = 600
+SYMBOL = {"ok": "✓", "fallback": "fallback", "refused": "refused", "failed": "failed", "bug": "✗", "skipped": "–",
+          "notrun": "·"}
+# Training kept tiny: one epoch of the 32 samples in data.npz
+TRAIN = ("--epochs", "1", "--batch-size", "8")
+
+
+@dataclass
+class Cell:
+    outcome: str          # ok | fallback | refused | failed | bug | skipped
+    why: str = ""         # the reason (fallback/refused/failed/bug) or the headline figure (ok)
+    exit_code: int | None = None
+    seconds: float = 0.0
+    argv: list | None = None  # the command, so a cached cell is reused only for the same command
+
+    def text(self) -> str:
+        return SYMBOL[self.outcome] + (f" ({self.why})" if self.why else "")
+
+
+def edgeconv() -> str:
+    return str(Path(sys.executable).with_name("edgeconv"))
+
+
+def run_cli(args: list[str], cwd: Path) -> tuple[int, dict | None, str, float]:
+    """The exit code (negative: killed by that signal), the JSON document, stderr's tail."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    t0 = time.perf_counter()
+    try:
+        proc = subprocess.run([edgeconv(), *args, "--json"], cwd=cwd, env=env, capture_output=True, text=True,
+                              timeout=TIMEOUT)
+    except subprocess.TimeoutExpired:
+        return None, None, f"timed out after {TIMEOUT} s", time.perf_counter() - t0
+    seconds = time.perf_counter() - t0
+    try:
+        document = json.loads(proc.stdout)
+    except ValueError:
+        document = None
+    return proc.returncode, document, proc.stderr.strip()[-2000:], seconds
+
+
+def classify(step: str, code: int | None, doc: dict | None, stderr: str, seconds: float) -> Cell:
+    def cell(outcome, why=""):
+        return Cell(outcome, why, code, round(seconds, 1))
+
+    if code is None:
+        return cell("bug", stderr)
+    if code < 0:
+        return cell("bug", f"killed by {signal.Signals(-code).name}")
+    if doc is None:
+        return cell("bug", f"exit {code} without a JSON document: {stderr.splitlines()[-1] if stderr else ''}")
+    error = doc.get("error") if isinstance(doc, dict) else None
+    if error is not None:
+        message = error.get("message", "")
+        outcome = {3: "refused", 1: "failed"}.get(code, "bug")
+        return cell(outcome, message)
+    if code == 4 or code not in (0, 1):
+        return cell("bug", f"exit {code} with a result document")
+    outcome, why = READ[step](doc)
+    if code == 1 and outcome == "ok":
+        outcome, why = "failed", why or "a check failed"
+    return cell(outcome, why)
+
+
+# ---- what each step's JSON document says ----------------------------------------------------
+
+def _convert(doc):
+    sections = doc.get("sections", {})
+    conv, model = sections.get("conversion", {}), sections.get("model", {})
+    intake = model.get("intake") or {}
+    fig = f"{conv['size_bytes']:,} B" if conv.get("size_bytes") else ""
+    failed = [c for c in doc.get("checks", []) if not c.get("ok")]
+    if failed:
+        return "failed", "; ".join(c.get("name", "") for c in failed)
+    if isinstance(intake, dict) and intake.get("source") == "keras3-export":
+        return "fallback", f"exported by Keras 3: {intake.get('rebuild_failed', 'tf_keras cannot rebuild it')}"
+    return "ok", fig
+
+
+def _validate(doc):
+    v = doc.get("sections", {}).get("validation", {})
+    outs = v.get("outputs") or []
+    cos = min((o.get("cosine", 1.0) for o in outs), default=None)
+    agree = v.get("agreement")
+    parts = [f"agreement {agree * 100:.0f}%" if agree is not None else "",
+             f"cosine {cos:.3f}" if cos is not None else ""]
+    return "ok", ", ".join(p for p in parts if p)
+
+
+def _bench(doc):
+    runs = doc.get("runs") or []
+    p50 = next((r["latency"]["p50_ms"] for r in runs if (r.get("latency") or {}).get("p50_ms") is not None), None)
+    return "ok", f"p50 {p50:.3g} ms" if p50 is not None else ""
+
+
+def _prune(doc):
+    layers = doc.get("layer_sparsity") or {}
+    return "ok", f"{len(layers)} layers pruned" if layers else ""
+
+
+def _qat(doc):
+    if not doc.get("applied", True):
+        return "fallback", str(doc.get("fallback") or "QAT not applied")
+    left = doc.get("not_wrapped") or []
+    if left:
+        kinds = sorted({item.get("type", "?") for item in left})
+        return "fallback", f"{len(left)} layers left to calibration: {', '.join(kinds[:4])}"
+    return "ok", ""
+
+
+def _distill(doc):
+    return "ok", f"student {doc.get('student_parameters', 0):,} params"
+
+
+def _edgetpu(doc):
+    if doc.get("fatal"):
+        return "refused", str(doc["fatal"])
+    fig = f"{doc.get('edgetpu_ops')}/{doc.get('total_ops')} ops mapped"
+    split = doc.get("split_at")
+    if split:
+        return "fallback", f"{fig}; splits at {split.get('op')} #{split.get('index')}: {split.get('detail')}"
+    return "ok", fig
+
+
+def _ethosu(doc):
+    npu, cpu = doc.get("npu_operators"), doc.get("cpu_operators")
+    if not npu:
+        return "fallback", "no operator on the NPU"
+    if cpu:
+        return "fallback", f"{npu} NPU / {cpu} CPU operators"
+    return "ok", f"{npu} NPU operators"
+
+
+def _micro(doc):
+    sections = doc.get("sections", {})
+    v = sections.get("validation", {})
+    memory = sections.get("memory", {})
+    measured = next((v for k, v in memory.items() if k.endswith("_arena_measured")), {}) or {}
+    arena = measured.get("total_bytes")
+    agree = v.get("agreement")
+    parts = [f"agreement {agree * 100:.0f}%" if agree is not None else "",
+             f"arena {arena:,} B" if isinstance(arena, int) else ""]
+    return "ok", ", ".join(p for p in parts if p)
+
+
+READ = {"convert": _convert, "validate": _validate, "bench": _bench, "prune": _prune, "qat": _qat, "pqat": _qat,
+        "distill": _distill, "edgetpu": _edgetpu, "ethosu": _ethosu, "micro": _micro}
+
+
+# ---- the commands ---------------------------------------------------------------------------
+
+def commands(spec: Spec, folder: Path, package: Path) -> dict[str, list[str]]:
+    model, data, runs = str(folder / spec.file), str(folder / "data.npz"), folder / "runs"
+    imports = [a for f in spec.imports for a in ("--import", str(package / f))]
+    int8 = str(runs / "model_int8.tflite")
+    train = [*TRAIN, *spec.train_args]
+    student = "tiny_cnn" if spec.kind == "image" else "tiny_mlp"
+    return {
+        "convert": ["convert", model, "--data", data, "--samples", "16", "-o", int8, "--force", *imports],
+        "validate": ["validate", int8, "--reference", model, "--data", data, "--kernels", "reference",
+                     "--workers", "1", *imports],
+        "bench": ["bench", int8, "--runs", "20", "--warmup", "2"],
+        "prune": ["prune", model, "--data", data, "--sparsity", "0.5", *train, "-o", str(runs / "pruned.keras"),
+                  "--force", *imports],
+        "qat": ["qat", model, "--data", data, *train, "-o", str(runs / "qat.h5"), "--force", *imports],
+        "pqat": ["qat", str(runs / "pruned.keras"), "--preserve-sparsity", "--data", data, *train,
+                 "-o", str(runs / "pqat.h5"), "--force", *imports],
+        "distill": ["distill", "--teacher", model, "--student", student, "--width", "0.25", "--data", data,
+                    *train, "-o", str(runs / "student.keras"), "--force", *imports],
+        "edgetpu": ["edgetpu", int8],
+        "ethosu": ["ethosu", int8],
+        "micro": ["validate", int8, "--reference", model, "--data", data, "--target", "micro", "--workers", "1",
+                  *imports],
+    }
+
+
+def load_row(folder: Path) -> dict[str, Cell]:
+    path = folder / "row.json"
+    return {k: Cell(**v) for k, v in json.loads(path.read_text()).items()} if path.exists() else {}
+
+
+def run_model(spec: Spec, folder: Path, package: Path, steps: list[str] = STEPS, log=None,
+              cached: bool = False) -> dict[str, Cell]:
+    """Runs the steps in order; with `cached`, a step whose command already ran (row.json, kept
+    after each step, so an interrupted run resumes) is not run again, nor are the steps after
+    a re-run step that depend on it."""
+    (folder / "runs").mkdir(exist_ok=True)
+    argv = commands(spec, folder, package)
+    previous = load_row(folder) if cached else {}
+    row: dict[str, Cell] = {}
+    for step in steps:
+        need = NEEDS.get(step)
+        old = previous.get(step)
+        if need and need in row and row[need].outcome not in ("ok", "fallback"):
+            row[step] = Cell("skipped", f"{need} did not succeed")
+        elif old is not None and old.argv == argv[step] and not (need and row.get(need) is not previous.get(need)):
+            row[step] = old
+        else:
+            row[step] = classify(step, *run_cli(argv[step], folder))
+            row[step].argv = argv[step]
+            if log:
+                log(f"{spec.name:26s} {step:9s} {row[step].seconds:6.1f}s  {row[step].text()[:150]}")
+        if cached:
+            merged = {**previous, **row}
+            (folder / "row.json").write_text(json.dumps({k: asdict(c) for k, c in merged.items()}, ensure_ascii=False))
+    return row
+
+
+def counts(matrix: dict[str, dict[str, Cell]], steps: list[str] = STEPS) -> dict[str, dict[str, int]]:
+    return {step: {o: sum(1 for row in matrix.values() if step in row and row[step].outcome == o)
+                   for o in SYMBOL} for step in steps}
+
+
+def to_json(matrix: dict[str, dict[str, Cell]]) -> dict:
+    return {name: {step: {k: v for k, v in asdict(c).items() if k != "argv"} for step, c in row.items()}
+            for name, row in matrix.items()}
