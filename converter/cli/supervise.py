@@ -1,7 +1,9 @@
-"""Training commands run in a child process. TensorFlow's native kernels can crash while
-training (stack.md: oneDNN's double free on some SeparableConv2D/BN graphs), and such a crash
-kills the process with a signal and no message. The parent, which never imports TensorFlow,
-turns that into an error naming the step, with a hint.
+"""Commands whose native code can crash run in a child process: TensorFlow's kernels while
+training (stack.md: oneDNN's double free on some SeparableConv2D/BN graphs), its converter's
+int8 calibrator (seen: SIGSEGV on a GRU's WHILE loop), tflite-micro and LiteRT's reference
+kernels on some models (seen: SIGABRT preparing an int8 SOFTMAX). Such a crash kills the
+process with a signal and no message; the parent, which never imports TensorFlow, turns it
+into an error naming the step, with a hint.
 
 The child is this CLI again, with the same arguments (a fresh interpreter, not a fork: no
 TensorFlow state is copied). It shares the parent's stdio, so tables, progress bars and --json
@@ -24,7 +26,16 @@ from ..errors import NativeCrash
 from ..interrupts import private_tempdir
 from ..logs import log_path
 
-STEPS = {"prune": "pruning", "qat": "QAT", "distill": "distillation", "run": "the recipe", "demo": "the demo"}
+_TRAINING_HINT = ("TensorFlow's oneDNN kernels are off unless TF_ENABLE_ONEDNN_OPTS=1 is set (unset it if so); "
+                  "try another --batch-size")
+_CONVERTER_HINT = ("TensorFlow's converter crashed on this model; recurrent layers (LSTM/GRU become WHILE loops) are "
+                   "known to crash its int8 calibrator: try unroll=True on them, or --mode dynamic")
+_RUNTIME_HINT = "a TFLite runtime crashed on this model; try --kernels xnnpack or another --target"
+# command -> (what it does, what to try when its native code crashes)
+STEPS = {"prune": ("pruning", _TRAINING_HINT), "qat": ("QAT", _TRAINING_HINT),
+         "distill": ("distillation", _TRAINING_HINT), "run": ("the recipe", _TRAINING_HINT),
+         "demo": ("the demo", _TRAINING_HINT), "convert": ("conversion", _CONVERTER_HINT),
+         "validate": ("validation", _RUNTIME_HINT), "explain": ("the explanation", _RUNTIME_HINT)}
 _CHILD = "EDGECONV_SUPERVISED"
 _INTERRUPTS = (signal.SIGINT, signal.SIGTERM)
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
@@ -54,11 +65,11 @@ def run_in_child(command: str, args: list[str]) -> int:
 
 
 def crash_error(command: str, sig: signal.Signals) -> NativeCrash:
-    hint = (f"the system may have run out of memory: try a smaller --batch-size. Native log: {log_path()}"
-            if sig == signal.SIGKILL else
-            "TensorFlow's oneDNN kernels are off unless TF_ENABLE_ONEDNN_OPTS=1 is set (unset it if so); "
-            f"try another --batch-size, and see the native log: {log_path()}")
-    return NativeCrash(f"{STEPS[command]} crashed in native code (killed by {sig.name}, no Python error)", hint=hint)
+    what, advice = STEPS[command]
+    if sig == signal.SIGKILL:
+        advice = "the system may have run out of memory: try a smaller --batch-size or model"
+    return NativeCrash(f"{what} crashed in native code (killed by {sig.name}, no Python error)",
+                       hint=f"{advice}; native log: {log_path()}")
 
 
 @contextlib.contextmanager

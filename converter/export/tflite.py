@@ -109,7 +109,8 @@ def convert(model, data: Dataset | None, options: ConvertOptions = ConvertOption
 def _flatbuffer(model, options: ConvertOptions, shapes: list[tuple], calib: Dataset | None, progress) -> bytes:
     converter = make_converter(model, options, shapes)
     if calib is not None:
-        converter.representative_dataset = representative(calib, options.batch_size, progress)
+        converter.representative_dataset = representative(calib, options.batch_size, progress,
+                                                          input_names(model, len(shapes)))
     return _run(converter)
 
 
@@ -125,13 +126,18 @@ def fixed_shapes(model, data: Dataset | None) -> list[tuple]:
     return [(s[0], *x.shape[1:]) for s, x in zip(shapes, data.inputs)]
 
 
+def input_names(model, count: int) -> list[str]:
+    """The signature's input names: the Keras input names where the model has them."""
+    names = [t.name.split(":")[0] for t in model.inputs] if model.inputs else None
+    return names or [f"input_{i}" for i in range(count)]
+
+
 def make_converter(model, options: ConvertOptions, shapes: list[tuple]):
     """Trace the model as a concrete function with a fixed batch and named outputs. This works
     for Sequential, Functional and subclassed models alike and keeps the Keras output names as
     the signature's output keys, so outputs can be matched by name after conversion."""
     tf = keras_env.tf()
-    in_names = [t.name.split(":")[0] for t in model.inputs] if model.inputs else None
-    in_names = in_names or [f"input_{i}" for i in range(len(shapes))]
+    in_names = input_names(model, len(shapes))
     specs = [tf.TensorSpec((options.batch_size, *s[1:]), tf.float32, name=n) for s, n in zip(shapes, in_names)]
     out_names = list(model.output_names or [])
 
@@ -169,12 +175,15 @@ def _configure(converter, options: ConvertOptions, tf) -> None:
     converter._experimental_disable_per_channel = not options.per_channel
 
 
-def representative(calib: Dataset, batch_size: int, progress=None):
+def representative(calib: Dataset, batch_size: int, progress=None, names: list[str] | None = None):
+    """Calibration batches; keyed by input name when `names` is given, because the converter
+    may order a multi-input model's inputs differently from Keras (seen: alphabetically)."""
     def gen():
         for i in range(0, len(calib) - batch_size + 1, batch_size):
             if progress:
                 progress(batch_size)
-            yield [x[i:i + batch_size].astype(np.float32) for x in calib.inputs]
+            batch = [x[i:i + batch_size].astype(np.float32) for x in calib.inputs]
+            yield dict(zip(names, batch)) if names else batch
     return gen
 
 

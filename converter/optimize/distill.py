@@ -16,7 +16,7 @@ from .. import keras_env
 from ..inputs.data import Dataset
 from ..errors import ModelError
 from ..inputs.models import require_keras
-from .train import TrainOptions, copy_model, outputs_probabilities, strategy_scope
+from .train import TrainOptions, check_trainable, copy_model, outputs_probabilities, strategy_scope
 
 EPS = 1e-7
 TEMPLATES = ("tiny_cnn", "tiny_mlp")
@@ -72,9 +72,9 @@ def distillation_loss(y, teacher_out, student_out, alpha: float, temperature: fl
 
 def distill(teacher, student, data: Dataset, options: DistillOptions = DistillOptions()) -> DistillResult:
     _check_compatible(teacher, student, data, options.hint)
-    teacher_probs = outputs_probabilities(teacher, data.x)
+    teacher_probs = outputs_probabilities(teacher, data)
     student = copy_model(student)
-    student_probs = outputs_probabilities(student, data.x)
+    student_probs = outputs_probabilities(student, data)
     keras = keras_env.keras()
     keras_env.seed_everything(options.train.seed)
     with strategy_scope(options.train):
@@ -96,7 +96,11 @@ def _check_compatible(teacher, student, data: Dataset, hint) -> None:
     require_keras(student, "distillation (the student)")
     if hint:
         require_keras(teacher, "distillation with --hint (the teacher's layers)")
+    if len(data.inputs) > 1:
+        raise ModelError(f"distillation feeds one input; the data has {len(data.inputs)}",
+                         hint="distil a single-input model, or convert this one without distillation")
     for name, m in (("teacher", teacher), ("student", student)):
+        check_trainable(m, f"distillation (the {name})")
         if not m.inputs:
             raise ModelError(f"the {name} is a subclassed model without known inputs",
                              hint="use Functional or Sequential models for distillation")

@@ -12,7 +12,8 @@ from ..errors import CheckFailed, ModelError
 from ..inputs.models import is_graph_model, require_keras
 from .flatten import flat_copy
 from .layers import LayerRules, check_patterns, resolve
-from .train import TrainOptions, copy_model, compile_for_labels, fit, outputs_probabilities, steps_per_epoch
+from .train import (TrainOptions, check_trainable, compile_for_labels, copy_model, fit, outputs_probabilities,
+                    steps_per_epoch)
 
 PRUNABLE_TYPES = ("Conv1D", "Conv2D", "Dense")
 SCHEDULES = ("polynomial", "constant")
@@ -57,9 +58,10 @@ class PruneResult:
 
 def prune(model, data: Dataset, options: PruneOptions = PruneOptions()) -> PruneResult:
     require_keras(model, "pruning")
+    check_trainable(model, "pruning")
     model, flattened = flat_copy(model)
     targets = _targets(model, options)
-    probabilities = outputs_probabilities(model, data.x)
+    probabilities = outputs_probabilities(model, data)
     wrapped = _wrap(copy_model(model), targets, options, data)
     metrics = _train(wrapped, data, options, probabilities)
     stripped = keras_env.tfmot().sparsity.keras.strip_pruning(wrapped)

@@ -18,7 +18,7 @@ from ..inputs.data import Dataset
 from ..errors import ModelError
 from ..inputs.models import is_graph_model, require_keras
 from .flatten import flat_copy
-from .train import TrainOptions, copy_model, compile_for_labels, fit, outputs_probabilities
+from .train import TrainOptions, check_trainable, copy_model, compile_for_labels, fit, outputs_probabilities
 
 _PASSIVE = ("InputLayer",)  # nothing to quantize
 # Layers TFMOT's Default8Bit layout transforms quantize although its registry says no.
@@ -87,7 +87,8 @@ def qat(model, data: Dataset, options: QatOptions = QatOptions()) -> QatResult:
     if not is_graph_model(model):
         raise ModelError("QAT needs a Sequential or Functional model; this one is subclassed",
                          hint="rebuild it functionally, or convert it with post-training quantization")
-    probabilities = outputs_probabilities(model, data.x)
+    check_trainable(model, "QAT")
+    probabilities = outputs_probabilities(model, data)
     flat, flattened = flat_copy(model)
     try:
         quantized, left_out = _annotate_and_apply(flat, options)

@@ -8,7 +8,7 @@ import numpy as np
 
 from .. import keras_env
 from ..inputs.data import Dataset
-from ..errors import DataError
+from ..errors import DataError, ModelError
 
 
 @dataclass(frozen=True)
@@ -23,10 +23,31 @@ class TrainOptions:
     distribute: bool = False  # MirroredStrategy over the visible devices
 
 
-def outputs_probabilities(model, x: np.ndarray) -> bool:
+def check_trainable(model, step: str) -> None:
+    """What the shared training loop handles: one labelled output, and no stateful layers
+    (their state assumes one fixed batch, which fit's shuffling and validation split break)."""
+    outputs = getattr(model, "outputs", None) or []
+    if len(outputs) > 1:
+        raise ModelError(f"{step} trains one labelled output; the model '{model.name}' has {len(outputs)}",
+                         hint="convert it without this step, or train a single-output version of it")
+    stateful = [layer.name for layer in getattr(model, "layers", []) if getattr(layer, "stateful", False)]
+    if stateful:
+        raise ModelError(f"{step} cannot train stateful layers ({', '.join(stateful)}): their state assumes "
+                         "one fixed batch", hint="apply the step to a stateless copy (stateful=False), then "
+                                                 "copy the weights into the stateful model and convert that")
+
+
+def model_inputs(data: Dataset, count: int | None = None):
+    """What Keras takes as x: one array, or a list for a multi-input model."""
+    xs = [np.asarray(x[:count], np.float32) for x in data.inputs]
+    return xs[0] if len(xs) == 1 else xs
+
+
+def outputs_probabilities(model, data: Dataset) -> bool:
     """Whether the model outputs probabilities (non-negative, rows summing to 1) rather than
     logits. Measured, not read from the last layer: TFMOT wrappers hide its activation."""
-    out = np.asarray(model(np.asarray(x[:16], np.float32), training=False)).reshape(min(16, len(x)), -1)
+    n = min(16, len(data))
+    out = np.asarray(model(model_inputs(data, n), training=False)).reshape(n, -1)
     return bool(np.all(out >= 0) and np.allclose(out.sum(axis=1), 1.0, atol=1e-3))
 
 
@@ -50,7 +71,7 @@ def fit(model, data: Dataset, options: TrainOptions, callbacks=()) -> dict:
     keras = keras_env.keras()
     keras_env.seed_everything(options.seed)
     stop = [keras.callbacks.EarlyStopping(monitor="val_loss", patience=options.patience)] if options.patience else []
-    history = model.fit(np.asarray(data.x), data.y, epochs=options.epochs, batch_size=options.batch_size,
+    history = model.fit(model_inputs(data), data.y, epochs=options.epochs, batch_size=options.batch_size,
                         validation_split=options.validation_split, callbacks=[*callbacks, *stop],
                         verbose=options.verbose, shuffle=True)
     return {k: float(v[-1]) for k, v in history.history.items()}

@@ -58,5 +58,24 @@ def test_native_crash_in_training_is_an_error(chain, crashing_model, tmp_path, c
     assert proc.stderr.splitlines()[-2:] == [
         f"Error: {step} crashed in native code (killed by SIGABRT, no Python error)",
         "Hint: TensorFlow's oneDNN kernels are off unless TF_ENABLE_ONEDNN_OPTS=1 is set (unset it if so); "
-        f"try another --batch-size, and see the native log: {log_path()}"]
+        f"try another --batch-size; native log: {log_path()}"]
     assert list(tmp_path.iterdir()) == []
+
+
+def test_converter_crash_on_a_gru_is_an_error(digits, tmp_path):
+    """A real one: TF 2.21's int8 calibrator dies with SIGSEGV on a GRU (a WHILE loop)."""
+    import numpy as np
+
+    keras = keras_env.keras()
+    i = keras.Input((16, 8))
+    keras.Model(i, keras.layers.Dense(10)(keras.layers.GRU(8)(i))).save(tmp_path / "gru.keras")
+    np.savez(tmp_path / "seq.npz", x=np.random.default_rng(0).random((16, 16, 8), dtype=np.float32))
+    out = tmp_path / "gru.tflite"
+    proc = subprocess.run([sys.executable, "-c", "from converter.cli.main import main; main()", "convert",
+                           str(tmp_path / "gru.keras"), "--data", str(tmp_path / "seq.npz"), "-o", str(out)],
+                          env={**os.environ, "PYTHONPATH": str(REPO)}, stdin=subprocess.DEVNULL,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 4, proc.stderr
+    assert proc.stderr.splitlines()[-2] == "Error: conversion crashed in native code (killed by SIGSEGV, no Python error)"
+    assert proc.stderr.splitlines()[-1].startswith("Hint: TensorFlow's converter crashed on this model; recurrent")
+    assert not out.exists()

@@ -132,3 +132,18 @@ def test_models_that_cannot_be_fully_integer_name_the_op(tabular, fn, message):
 def test_calibrating_modes_need_data(chain):
     with pytest.raises(ConversionError, match="needs representative data"):
         convert(chain.model, None, ConvertOptions(mode="int16x8"))
+
+
+def test_multi_input_calibration_feeds_each_input_by_name():
+    """The converter may order inputs differently from Keras; calibration data must still
+    reach the input it belongs to (else ranges are silently swapped)."""
+    keras = keras_env.keras()
+    a, b = keras.Input((4,), name="image"), keras.Input((4,), name="vector")
+    model = keras.Model([a, b], keras.layers.Add()([keras.layers.Dense(3)(a), keras.layers.Dense(3)(b)]))
+    rng = np.random.default_rng(0)
+    data = Dataset((rng.random((64, 4), dtype=np.float32), 100 * rng.random((64, 4), dtype=np.float32)), None, "r")
+    info = convert(model, data, ConvertOptions(samples=64)).info
+    scales = {info.main.tensor(i).name: info.main.tensor(i).scales[0] for i in info.main.inputs}
+    image = next(v for k, v in scales.items() if "image" in k)
+    vector = next(v for k, v in scales.items() if "vector" in k)
+    assert image < 0.01 and vector > 0.3, scales

@@ -148,3 +148,16 @@ def test_nested_models_are_flattened_for_tfmot_and_compute_the_same(digits):
     pruned = prune(model, digits[0], PruneOptions(sparsity=0.5, train=FAST))
     assert set(pruned.layer_sparsity) == {"conv", "conv_1", "dense", "logits"}
     assert all(v >= 0.49 for v in pruned.layer_sparsity.values())
+
+
+def test_training_steps_refuse_multi_output_and_stateful_models_by_name(digits):
+    keras = keras_env.keras()
+    i = keras.Input((8, 8, 1))
+    x = keras.layers.Flatten()(i)
+    two_heads = keras.Model(i, [keras.layers.Dense(10)(x), keras.layers.Dense(3)(x)], name="two_heads")
+    with pytest.raises(ModelError, match="^pruning trains one labelled output; the model 'two_heads' has 2$"):
+        prune(two_heads, digits[0], PruneOptions(train=FAST))
+    s = keras.Input((4, 16), batch_size=1)
+    stream = keras.Model(s, keras.layers.Dense(10)(keras.layers.GRU(8, stateful=True, name="state")(s)))
+    with pytest.raises(ModelError, match=r"^QAT cannot train stateful layers \(state\)"):
+        qat(stream, digits[0], QatOptions(train=FAST))
