@@ -52,6 +52,6 @@ class CheckFailed(ConverterError):
 
 
 class NativeCrash(ConverterError):
-    """Native code (TensorFlow's kernels) killed the process that did the work."""
-
-    exit_code = EXIT_INTERNAL
+    """Native code (TensorFlow's converter or kernels, a TFLite runtime) killed the process
+    that did the work. This input cannot be processed by that code: exit 3 with a hint, like
+    any other input the toolchain cannot handle, not 4 (a bug in edgeconv)."""

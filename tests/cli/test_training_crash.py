@@ -54,7 +54,7 @@ def test_native_crash_in_training_is_an_error(chain, crashing_model, tmp_path, c
                            "--import", str(crashing_model / "crash_layers.py"), "--data", str(chain.train_npz),
                            "--epochs", "1"], env={**os.environ, "PYTHONPATH": str(REPO)}, stdin=subprocess.DEVNULL,
                           capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 4, proc.stderr
+    assert proc.returncode == 3, proc.stderr
     assert proc.stderr.splitlines()[-2:] == [
         f"Error: {step} crashed in native code (killed by SIGABRT, no Python error)",
         "Hint: TensorFlow's oneDNN kernels are off unless TF_ENABLE_ONEDNN_OPTS=1 is set (unset it if so); "
@@ -75,7 +75,7 @@ def test_converter_crash_on_a_gru_is_an_error(digits, tmp_path):
                            str(tmp_path / "gru.keras"), "--data", str(tmp_path / "seq.npz"), "-o", str(out)],
                           env={**os.environ, "PYTHONPATH": str(REPO)}, stdin=subprocess.DEVNULL,
                           capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 4, proc.stderr
+    assert proc.returncode == 3, proc.stderr
     assert proc.stderr.splitlines()[-2] == "Error: conversion crashed in native code (killed by SIGSEGV, no Python error)"
     assert proc.stderr.splitlines()[-1].startswith("Hint: TensorFlow's converter crashed on this model; recurrent")
     assert not out.exists()
