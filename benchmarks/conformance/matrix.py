@@ -212,7 +212,8 @@ def run_model(spec: Spec, folder: Path, package: Path, steps: list[str] = STEPS,
     a re-run step that depend on it."""
     (folder / "runs").mkdir(exist_ok=True)
     argv = commands(spec, folder, package)
-    previous = load_row(folder) if cached else {}
+    saved = load_row(folder)  # kept for the steps not run now
+    previous = saved if cached else {}
     row: dict[str, Cell] = {}
     for step in steps:
         need = NEEDS.get(step)
@@ -226,9 +227,8 @@ def run_model(spec: Spec, folder: Path, package: Path, steps: list[str] = STEPS,
             row[step].argv = argv[step]
             if log:
                 log(f"{spec.name:26s} {step:9s} {row[step].seconds:6.1f}s  {row[step].text()[:150]}")
-        if cached:
-            merged = {**previous, **row}
-            (folder / "row.json").write_text(json.dumps({k: asdict(c) for k, c in merged.items()}, ensure_ascii=False))
+        merged = {**saved, **row}
+        (folder / "row.json").write_text(json.dumps({k: asdict(c) for k, c in merged.items()}, ensure_ascii=False))
     return row
 
 

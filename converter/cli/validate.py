@@ -45,7 +45,7 @@ def validate(ctx, candidate, reference, data_spec, kernels, target, identity, kn
           --max-accuracy-drop 1 --max-latency-ms 5 --max-arena-kb 64
       edgeconv validate model_int8.tflite --reference model.keras --data test.npz --target ssh://pi@raspberrypi
     """
-    from ..inputs.data import check_fits, load_dataset
+    from ..inputs.data import check_fits, in_order, load_dataset
     from ..output_safety import check_output
     from ..outputs import atomic_dir
     from ..pipeline.steps import measure_stage, validate_stage
@@ -65,13 +65,14 @@ def validate(ctx, candidate, reference, data_spec, kernels, target, identity, kn
     budgets = budgets_from(options)
     spec, label_column = preprocess_from(options, data_spec, edgeconv_info(model_bytes).get("preprocess"))
     data = load_dataset(data_spec, spec, info.main.tensor(info.main.inputs[0]).shape, label_column, info.output_shapes())
-    check_fits(data, info.input_shapes(), str(candidate))
+    names = edgeconv_info(model_bytes).get("inputs") or info.input_names()  # the data's input order
+    check_fits(data, in_order(info.input_shapes(), info.input_names(), names), str(candidate))
     report = Report(f"edgeconv validate {candidate.name}")
     with quiet(ctx):
-        ref_session = open_reference(reference, trust_model, data, code)
+        ref_session = open_reference(reference, trust_model, data, code, names)
         cand_session = ParallelSession(model_bytes, workers, kernels) if runtime is None else runtime.open(model_bytes)
         try:
-            v = validate_stage(ref_session, cand_session, data, report)
+            v = validate_stage(ref_session, cand_session, data, report, names)
             report.add("validation", target=target)
         finally:
             cand_session.close()
@@ -91,16 +92,18 @@ def validate(ctx, candidate, reference, data_spec, kernels, target, identity, kn
     ctx.exit(0 if report.ok else 1)
 
 
-def open_reference(path: Path, trust_model: bool, data, code: tuple[str, ...] = ()):
-    """A session of the reference model (float .tflite or Keras); refused when `data` does not fit it."""
-    from ..inputs.data import check_fits
+def open_reference(path: Path, trust_model: bool, data, code: tuple[str, ...] = (), names: list[str] | None = None):
+    """A session of the reference model (float .tflite or Keras); refused when `data` (inputs
+    in the order of `names`) does not fit it."""
+    from ..inputs.data import check_fits, in_order
     from ..inputs.models import input_shapes, load_model
     from ..targets.host import HostRuntime
     from ..targets.keras import KerasSession
     from ..tflite.reader import read_model
 
     if path.is_file() and path.read_bytes()[4:8] == b"TFL3":
-        check_fits(data, read_model(path.read_bytes(), str(path)).input_shapes(), str(path))
+        info = read_model(path.read_bytes(), str(path))
+        check_fits(data, in_order(info.input_shapes(), info.input_names(), names), str(path))
         return HostRuntime(kernels="reference").open(path.read_bytes())
     model = load_model(path, trust_model=trust_model, code=code)
     check_fits(data, input_shapes(model), str(path))

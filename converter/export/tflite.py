@@ -96,6 +96,7 @@ def convert(model, data: Dataset | None, options: ConvertOptions = ConvertOption
     names = read_model(flatbuffer, "converted model").output_names()
     flatbuffer = set_edgeconv_info(flatbuffer, {
         "preprocess": json.loads(preprocess.to_json()), "outputs": names, "mode": options.mode,
+        "inputs": input_names(model, len(shapes)),  # the data's (Keras') input order
         "classes": list(data.classes) if data is not None and data.classes else None})
     info = read_model(flatbuffer, "converted model")
     proof = prove_integer(info, options.boundary_dtype) if needs_data else None

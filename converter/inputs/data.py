@@ -264,3 +264,13 @@ def calibration_indices(ds: Dataset, count: int, seed: int) -> np.ndarray:
     rest = np.setdiff1d(np.arange(n), chosen)
     extra = rng.choice(rest, size=max(0, count - len(chosen)), replace=False)
     return np.sort(np.concatenate([chosen, extra])[:count])
+
+
+def in_order(items: list, have: list[str] | None, want: list[str] | None) -> list:
+    """`items`, listed in the order of the names `have`, rearranged into the order of `want`
+    when both name the same inputs. A converted model may order a multi-input model's inputs
+    differently from Keras (seen: [vector, image] for Keras' [image, vector]); data stays in
+    the Keras order and is matched to each model by input name."""
+    if have and want and list(have) != list(want) and sorted(have) == sorted(want):
+        return [items[list(have).index(name)] for name in want]
+    return list(items)

@@ -38,8 +38,8 @@ def layer_error_stage(model, calibration: Dataset, debug: Dataset, options: Conv
                worst=[w.to_dict() for w in worst])
 
 
-def validate_stage(reference, candidate, data: Dataset, report: Report) -> Validation:
-    v = compare(reference, candidate, data)
+def validate_stage(reference, candidate, data: Dataset, report: Report, names: list[str] | None = None) -> Validation:
+    v = compare(reference, candidate, data, names)
     report.add("validation", **v.to_dict(), data=data.source)
     if v.failures:
         f = v.failures[0]

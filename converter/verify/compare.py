@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from ..inputs.data import Dataset, checked_labels, class_count
+from ..inputs.data import Dataset, checked_labels, class_count, in_order
 from ..errors import InputError
 from ..targets.base import SampleFailure
 
@@ -62,10 +62,12 @@ def match_outputs(reference: dict[str, np.ndarray], candidate: dict[str, np.ndar
     return pairs
 
 
-def compare(reference, candidate, data: Dataset) -> Validation:
-    """Metrics over the samples both sides ran; samples the candidate failed on are listed."""
-    ref = reference.predict(list(data.inputs))
-    cand = candidate.predict(list(data.inputs))
+def compare(reference, candidate, data: Dataset, names: list[str] | None = None) -> Validation:
+    """Metrics over the samples both sides ran; samples the candidate failed on are listed.
+    `names` are the data's input names in order (default: the reference's)."""
+    names = names or reference.input_names
+    ref = reference.predict(in_order(data.inputs, names, reference.input_names))
+    cand = candidate.predict(in_order(data.inputs, names, candidate.input_names))
     failures = tuple(getattr(candidate, "failures", ()))
     pairs = match_outputs(ref, cand)
     ok = np.ones(len(data), bool)

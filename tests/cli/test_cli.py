@@ -275,3 +275,24 @@ def test_accuracy_budget_on_unlabelled_data_fails_and_says_why(chain, tmp_path):
     assert checks["accuracy drop"]["ok"] is False
     assert checks["accuracy drop"]["detail"].startswith("cannot be evaluated: ")
     assert "labels" in checks["accuracy drop"]["detail"]
+
+
+def test_multi_input_model_is_validated_with_each_input_fed_by_name(tmp_path):
+    """The converter orders this model's inputs [vector, image]; the data stays in Keras'
+    order [image, vector] and must reach the right tensors on both sides."""
+    from converter import keras_env
+
+    keras = keras_env.keras()
+    a, b = keras.Input((4,), name="image"), keras.Input((4,), name="vector")
+    model = keras.Model([a, b], keras.layers.Add()([keras.layers.Dense(3)(a), keras.layers.Dense(3)(b)]))
+    model.save(tmp_path / "two_inputs.keras")
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "d.npz", x0=rng.random((64, 4), dtype=np.float32),
+             x1=100 * rng.random((64, 4), dtype=np.float32))
+    assert run("convert", tmp_path / "two_inputs.keras", "--data", tmp_path / "d.npz",
+               "-o", tmp_path / "m.tflite").exit_code == 0
+    result = run("validate", tmp_path / "m.tflite", "--reference", tmp_path / "two_inputs.keras",
+                 "--data", tmp_path / "d.npz", "--kernels", "reference", "--json")
+    assert result.exit_code == 0, result.output
+    (output,) = json.loads(result.stdout)["sections"]["validation"]["outputs"]
+    assert output["cosine"] > 0.999, output
