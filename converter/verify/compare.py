@@ -65,9 +65,10 @@ def match_outputs(reference: dict[str, np.ndarray], candidate: dict[str, np.ndar
 def compare(reference, candidate, data: Dataset, names: list[str] | None = None) -> Validation:
     """Metrics over the samples both sides ran; samples the candidate failed on are listed.
     `names` are the data's input names in order (default: the reference's)."""
-    names = names or reference.input_names
-    ref = reference.predict(in_order(data.inputs, names, reference.input_names))
-    cand = candidate.predict(in_order(data.inputs, names, candidate.input_names))
+    ref_names, cand_names = getattr(reference, "input_names", None), getattr(candidate, "input_names", None)
+    names = names or ref_names
+    ref = reference.predict(in_order(data.inputs, names, ref_names))
+    cand = candidate.predict(in_order(data.inputs, names, cand_names))
     failures = tuple(getattr(candidate, "failures", ()))
     pairs = match_outputs(ref, cand)
     ok = np.ones(len(data), bool)
