@@ -26,6 +26,7 @@ _TRANSFORMED = {"BatchNormalization": "folded into the preceding Conv/Dense, fak
                 "SeparableConv1D": "split into depthwise + pointwise convolutions, both fake-quantized",
                 "SeparableConv2D": "split into depthwise + pointwise convolutions, both fake-quantized",
                 "Concatenate": "inputs share one fake-quantized range"}
+_FOLDS_INTO = {"Conv2D", "DepthwiseConv2D", "Dense"}  # what TFMOT folds a BatchNormalization into
 _FAKE_QUANTIZED = "fake-quantized during training"
 _LEFT_FLOAT = "left float in training, quantized by calibration at conversion"
 _MAX_REJECTED = 8  # layers left out one by one before giving up on QAT
@@ -124,8 +125,17 @@ def _unsupported(model) -> set[str]:
     """Layers neither the registry nor the layout transforms quantize."""
     registry = keras_env.qat_registry()
     return {layer.name for layer in model.layers
-            if type(layer).__name__ not in _PASSIVE + tuple(_TRANSFORMED)
+            if (type(layer).__name__ not in _PASSIVE + tuple(_TRANSFORMED) or _unfoldable_batchnorm(layer))
             and (isinstance(layer, keras_env.keras().Model) or not registry.supports(layer))}
+
+
+def _unfoldable_batchnorm(layer) -> bool:
+    """The transforms fold a BatchNormalization only into the Conv/Dense before it; another
+    one (e.g. ResNetV2's pre-activation BN after an Add) is rejected by TFMOT."""
+    if type(layer).__name__ != "BatchNormalization" or not layer.inbound_nodes:
+        return False
+    before = layer.inbound_nodes[0].inbound_layers
+    return type(before).__name__ not in _FOLDS_INTO
 
 
 def _rejected_layer(error: Exception, model) -> str | None:

@@ -161,3 +161,21 @@ def test_training_steps_refuse_multi_output_and_stateful_models_by_name(digits):
     stream = keras.Model(s, keras.layers.Dense(10)(keras.layers.GRU(8, stateful=True, name="state")(s)))
     with pytest.raises(ModelError, match=r"^QAT cannot train stateful layers \(state\)"):
         qat(stream, digits[0], QatOptions(train=FAST))
+
+
+def test_qat_leaves_pre_activation_batchnorms_float_instead_of_giving_up(digits):
+    """ResNetV2-style BNs after an Add cannot fold into a conv: only they stay float, however
+    many there are (ResNet50V2 has 17; TFMOT rejects them one at a time)."""
+    keras = keras_env.keras()
+    keras_env.seed_everything(0)
+    i = keras.Input((8, 8, 1))
+    x = keras.layers.Conv2D(4, 3, padding="same", name="stem")(i)
+    for k in range(10):
+        b = keras.layers.BatchNormalization(name=f"folded_bn{k}")(
+            keras.layers.Conv2D(4, 3, padding="same", name=f"conv{k}")(x))
+        x = keras.layers.BatchNormalization(name=f"preact_bn{k}")(keras.layers.Add(name=f"add{k}")([x, b]))
+    x = keras.layers.Flatten(name="flatten")(keras.layers.ReLU(name="relu")(x))
+    summary = qat(keras.Model(i, keras.layers.Dense(10, name="logits")(x)), digits[0], QatOptions(train=FAST)).summary()
+    assert summary["applied"] and summary["annotation"] == "layer by layer"
+    assert [i["layer"] for i in summary["not_wrapped"]] == [f"preact_bn{k}" for k in range(10)]
+    assert summary["transformed"]["BatchNormalization"]["layers"] == 10
