@@ -12,7 +12,8 @@ from .export.tflite import ConvertOptions
 from .inputs.models import save_model
 from .outputs import atomic_dir
 from .report.budgets import Budgets
-from .pipeline.steps import arena_line, convert_stage, layer_error_stage, measure_stage, validate_stage
+from .pipeline.steps import convert_stage, layer_error_stage, validate_stage
+from .verify.figures import arena_line, measure_stage
 from .report import Report
 from .report.render import to_html, to_markdown
 from .targets.host import HostRuntime

@@ -48,7 +48,8 @@ def validate(ctx, candidate, reference, data_spec, kernels, target, identity, kn
     from ..inputs.data import check_fits, in_order, load_dataset
     from ..output_safety import check_output
     from ..outputs import atomic_dir
-    from ..pipeline.steps import measure_stage, validate_stage
+    from ..pipeline.steps import validate_stage
+    from ..verify.figures import measure_stage
     from ..report import Report
     from ..report.render import to_html, to_markdown
     from ..targets.registry import runtime_for
@@ -111,7 +112,7 @@ def open_reference(path: Path, trust_model: bool, data, code: tuple[str, ...] = 
 
 
 def _rows(v, report) -> list[tuple[str, str]]:
-    from ..pipeline.steps import arena_line
+    from ..verify.figures import arena_line
 
     pct = lambda a: "–" if a is None else f"{a * 100:.2f}%"  # noqa: E731
     lat = report.sections["latency"]["candidate"]

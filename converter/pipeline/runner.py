@@ -15,7 +15,8 @@ from ..outputs import atomic_dir
 from .recipe import ConvertStage, DistillStage, EdgeTpuStage, ExplainStage, PackageStage, PruneStage, QatStage, Recipe, ValidateStage, to_yaml
 from ..report import Report
 from ..report.render import to_html, to_markdown
-from .steps import convert_stage, layer_error_stage, measure_stage, validate_stage
+from .steps import convert_stage, layer_error_stage, validate_stage
+from ..verify.figures import measure_stage
 
 
 @dataclass
