@@ -2,22 +2,12 @@
 validate it against the float model on held-back digits, and write a report."""
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from . import keras_env
-from .inputs.data import demo_digits
-from .export.tflite import ConvertOptions
-from .inputs.models import save_model
-from .outputs import atomic_dir
-from .report.budgets import Budgets
-from .pipeline.steps import convert_stage, layer_error_stage, validate_stage
-from .verify.figures import arena_line, measure_stage
 from .report import Report
-from .report.render import to_html, to_markdown
-from .targets.host import HostRuntime
-from .targets.keras import KerasSession
+from .verify.figures import arena_line
 
 
 @dataclass(frozen=True)
@@ -52,34 +42,12 @@ def train_cnn(train, seed: int, epochs: int, width: int = 16, verbose: int = 0):
 
 
 def run_demo(opts: DemoOptions, progress=print) -> Report:
-    started = time.perf_counter()
-    report = Report("edgeconv demo: digits CNN, float vs full int8")
-    with atomic_dir(opts.out, force=opts.force) as tmp:
-        train, held_back = demo_digits(opts.seed)
-        progress(f"training a small CNN on {len(train)} digits ({opts.epochs} epochs, seed {opts.seed})")
-        model = train_cnn(train, opts.seed, opts.epochs)
-        save_model(model, tmp / "model.keras")
-        report.add("model", name=model.name, parameters=int(model.count_params()),
-                   input_shape=list(model.input_shape[1:]), train_samples=len(train), seed=opts.seed)
+    """The bundled `demo` recipe (recipes/demo.yaml) with the demo's seed and epochs."""
+    from .pipeline.recipe import load_recipe
+    from .pipeline.runner import run_recipe
 
-        progress(f"converting to full int8 with {opts.samples} representative samples")
-        int8 = convert_stage(model, train, ConvertOptions(samples=opts.samples, seed=opts.seed), report)
-        float_tflite = convert_stage(model, None, ConvertOptions(mode="float32"), Report("scratch")).tflite
-        (tmp / "model_int8.tflite").write_bytes(int8.tflite)
-        (tmp / "model_float.tflite").write_bytes(float_tflite)
-
-        progress(f"validating int8 on host LiteRT against the float model on {len(held_back)} held-back digits")
-        validate_stage(KerasSession(model), HostRuntime().open(int8.tflite), held_back, report)
-        layer_error_stage(model, train, held_back, ConvertOptions(samples=opts.samples, seed=opts.seed), report)
-        measure_stage(int8.tflite, "int8", report)
-        measure_stage(float_tflite, "float", report)
-        report.add("size", float_over_int8=round(len(float_tflite) / len(int8.tflite), 2))
-        Budgets(max_accuracy_drop=1.0).apply(report, "int8")
-        report.add("run", seconds=round(time.perf_counter() - started, 1))
-        (tmp / "report.json").write_text(report.to_json())
-        (tmp / "report.md").write_text(to_markdown(report))
-        (tmp / "report.html").write_text(to_html(report))
-    return report
+    recipe = load_recipe("demo", [f"seed={opts.seed}", f"demo_epochs={opts.epochs}"])
+    return run_recipe(recipe, opts.out, opts.force, progress, title="edgeconv demo: digits CNN, float vs full int8")
 
 
 def summary_rows(report: Report) -> list[tuple[str, str]]:
@@ -88,11 +56,11 @@ def summary_rows(report: Report) -> list[tuple[str, str]]:
     return [
         ("accuracy float / int8", f"{v['reference_accuracy'] * 100:.2f}% / {v['candidate_accuracy'] * 100:.2f}%"),
         ("agreement", f"{v['agreement'] * 100:.2f}% of {v['samples']} held-back digits"),
-        ("size float / int8", f"{size['float_bytes']:,} B / {size['int8_bytes']:,} B "
-                              f"({size['float_over_int8']}x)"),
-        ("latency int8 p50 / p90 (host)", f"{lat['int8']['p50_ms'] * 1e3:.1f} / {lat['int8']['p90_ms'] * 1e3:.1f} µs"),
+        ("size float / int8", f"{size['float_bytes']:,} B / {size['model_bytes']:,} B "
+                              f"({size['float_bytes'] / size['model_bytes']:.2f}x)"),
+        ("latency int8 p50 / p90 (host)", f"{lat['model']['p50_ms'] * 1e3:.1f} / {lat['model']['p90_ms'] * 1e3:.1f} µs"),
         ("latency float p50 / p90 (host)",
          f"{lat['float']['p50_ms'] * 1e3:.1f} / {lat['float']['p90_ms'] * 1e3:.1f} µs"),
-        ("tensor arena int8", arena_line(mem, "int8")),
+        ("tensor arena int8", arena_line(mem, "model")),
         ("checks", ", ".join(f"{'✓' if c.ok else '✗'} {c.name}" for c in report.checks)),
     ]

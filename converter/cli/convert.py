@@ -6,22 +6,15 @@ import click
 from .options import (data_option, echo_warnings, emit_json, force_option, json_option, preprocess_from, preprocess_options,
                       print_table, quiet, seed_option, trust_option, import_option)
 
-MODES = ("int8", "int16x8", "float16", "dynamic", "float32")  # see export/tflite.py
+from ..pipeline.steps.convert import CALIBRATED, ConvertConfig
+from .step_options import config_from, step_options
 
 
 @click.command()
 @click.argument("model_path", metavar="MODEL", type=click.Path(path_type=Path))
 @data_option
 @click.option("-o", "--out", type=click.Path(path_type=Path), required=True, help="The .tflite file to write.")
-@click.option("--mode", type=click.Choice(MODES), default="int8", show_default=True,
-              help="int8: full integer; int16x8: 16-bit activations; float16 / dynamic: weights only.")
-@click.option("--io", "io_type", type=click.Choice(["int8", "uint8", "float32"]), default="int8", show_default=True,
-              help="Type of the model's inputs and outputs (integer modes).")
-@click.option("--per-tensor", is_flag=True, help="Per-tensor instead of per-channel weight scales.")
-@click.option("--samples", type=click.IntRange(1), default=200, show_default=True,
-              help="Representative samples used for calibration.")
-@click.option("--layer-errors", type=click.IntRange(0), default=0, show_default=True, metavar="N",
-              help="Rank the N layers that lose the most to quantization (QuantizationDebugger).")
+@step_options(ConvertConfig)
 @preprocess_options
 @seed_option
 @force_option
@@ -29,9 +22,7 @@ MODES = ("int8", "int16x8", "float16", "dynamic", "float32")  # see export/tflit
 @import_option
 @json_option
 @click.pass_context
-def convert(ctx, model_path, data_spec, out, mode, io_type, per_tensor, samples, layer_errors, seed, force, trust_model,
-            code, as_json,
-            **preprocessing):
+def convert(ctx, model_path, data_spec, out, seed, force, trust_model, code, as_json, **options):
     """Convert a Keras model to TFLite and prove the result is what was asked for.
 
     \b
@@ -40,29 +31,27 @@ def convert(ctx, model_path, data_spec, out, mode, io_type, per_tensor, samples,
       edgeconv convert model.h5 --data images/ --scale 1/255 --io uint8 -o model_uint8.tflite
     """
     from ..inputs.data import check_data_path, load_dataset
-    from ..export.tflite import ConvertOptions
     from ..inputs.models import input_shapes, load, model_format, output_shapes
     from ..output_safety import check_output
     from ..outputs import write_bytes
-    from ..pipeline.steps import convert_stage, layer_error_stage
+    from ..pipeline.context import Context
+    from ..pipeline.steps import convert as step
     from ..report import Report
 
     check_output(out, force, {"input model": model_path, "input data": data_spec})
-    options = ConvertOptions(mode=mode, io_type=io_type, per_channel=not per_tensor, samples=samples, seed=seed)
-    spec, label_column = preprocess_from(preprocessing, data_spec)
+    config = config_from(ConvertConfig, options)
+    spec, label_column = preprocess_from(options, data_spec)
     model_format(model_path)  # fails fast, before TensorFlow is imported
     check_data_path(data_spec)
     report = Report(f"edgeconv convert {model_path.name}")
     with quiet(ctx):
         loaded = load(model_path, trust_model=trust_model, code=code)
-        model = loaded.model
         report.add("model", path=str(model_path), format=loaded.format, keras_version=loaded.keras_version,
                    kind=loaded.kind, intake=loaded.intake)
-        data = load_dataset(data_spec, spec, input_shapes(model)[0], label_column, output_shapes(model))
-        with _calibration_bar(as_json or mode not in ("int8", "int16x8"), min(samples, len(data))) as bar:
-            result = convert_stage(model, data, options, report, progress=bar, preprocess=spec)
-        if layer_errors and mode in ("int8", "int16x8"):
-            layer_error_stage(model, data, data, options, report, top=layer_errors)
+        data = load_dataset(data_spec, spec, input_shapes(loaded.model)[0], label_column, output_shapes(loaded.model))
+        context = Context(report, seed=seed, model=loaded.model, calibration=data, preprocess=spec, measure=False)
+        with _calibration_bar(as_json or config.mode not in CALIBRATED, min(config.samples, len(data))) as bar:
+            result = step.run(context, config, progress=bar)
     write_bytes(out, result.tflite, force=force)
     report.add("output", path=str(out))
     echo_warnings(report)
@@ -70,7 +59,7 @@ def convert(ctx, model_path, data_spec, out, mode, io_type, per_tensor, samples,
         emit_json(report.to_dict())
         return
     print_table(f"{model_path.name} -> {out}", [
-        ("mode / io", f"{mode} / {options.boundary_dtype}"),
+        ("mode / io", f"{config.mode} / {result.options.boundary_dtype}"),
         ("size", f"{len(result.tflite):,} B"),
         ("ops", ", ".join(f"{k} x{v}" for k, v in result.info.op_counts().items())),
         ("calibration", f"{result.calibration_samples} samples, seed {seed}"),

@@ -4,17 +4,17 @@ from pathlib import Path
 
 import click
 
+from ..pipeline.steps.edgetpu import EdgeTpuConfig
 from .options import emit_json, json_option
+from .step_options import config_from, step_options
 
 
 @click.command()
 @click.argument("model_path", metavar="MODEL.tflite", type=click.Path(path_type=Path))
-@click.option("--runtime", type=click.Choice(["13", "14"]), default="14", show_default=True,
-              help="EdgeTPU runtime version of the device (compiler 16 targets 14; older boards need 13).")
-@click.option("--require-full-mapping", is_flag=True, help="Exit 1 unless every op maps to the EdgeTPU.")
+@step_options(EdgeTpuConfig)
 @json_option
 @click.pass_context
-def edgetpu(ctx, model_path, runtime, require_full_mapping, as_json):
+def edgetpu(ctx, model_path, as_json, **settings):
     """Predict the EdgeTPU compiler's mapping op by op, without the compiler: which ops map,
     where the graph splits and why, op versions, and on-chip parameter memory (8 MiB).
 
@@ -22,13 +22,18 @@ def edgetpu(ctx, model_path, runtime, require_full_mapping, as_json):
     Example:
       edgeconv edgetpu model_uint8.tflite --runtime 13
     """
-    from ..tflite.compat.edgetpu import predict
+    from ..pipeline.context import Artifact, Context
+    from ..pipeline.steps import edgetpu as step
+    from ..report import Report
     from ..tflite.reader import read_model_file
 
-    prediction = predict(read_model_file(model_path), int(runtime))
+    config = config_from(EdgeTpuConfig, settings)
+    read_model_file(model_path)  # a clear error for anything but a .tflite
+    context = Context(Report(f"edgeconv edgetpu {model_path.name}"), tflite=Artifact.of_file("tflite", model_path))
+    prediction = step.run(context, config)
     summary = prediction.summary()
     summary["compiler_available"] = shutil.which("edgetpu_compiler") is not None
-    ok = prediction.fatal is None and (not require_full_mapping or prediction.split is None)
+    ok = context.report.ok
     if as_json:
         emit_json(summary)
     else:

@@ -3,16 +3,18 @@ from pathlib import Path
 
 import click
 
-from .options import emit_json, force_option, json_option, print_table
+from ..pipeline.steps.ethosu import EthosUConfig
+from .options import echo_warnings, emit_json, force_option, json_option, print_table
+from .step_options import config_from, step_options
 
 
 @click.command()
 @click.argument("model_path", metavar="MODEL.tflite", type=click.Path(path_type=Path))
-@click.option("--accelerator", default="ethos-u55-128", show_default=True, help="Vela accelerator configuration.")
+@step_options(EthosUConfig)
 @click.option("-o", "--out", type=click.Path(path_type=Path), help="Write the Vela-compiled model here.")
 @force_option
 @json_option
-def ethosu(model_path, accelerator, out, force, as_json):
+def ethosu(model_path, out, force, as_json, **settings):
     """Compile MODEL for an Ethos-U NPU with Vela: NPU vs CPU operators, SRAM and flash use,
     cycles and inferences per second (Vela's estimates).
 
@@ -22,18 +24,21 @@ def ethosu(model_path, accelerator, out, force, as_json):
     """
     from ..output_safety import check_output
     from ..outputs import write_bytes
-    from ..targets.ethosu import compile_for_npu
+    from ..pipeline.context import Artifact, Context
+    from ..pipeline.steps import ethosu as step
+    from ..report import Report
     from ..tflite.reader import read_model_file
 
+    config = config_from(EthosUConfig, settings)
     if out is not None:
         check_output(out, force, {"input model": model_path})
     read_model_file(model_path)
-    figures, compiled = compile_for_npu(model_path.read_bytes(), accelerator)
+    context = Context(Report(f"edgeconv ethosu {model_path.name}"), tflite=Artifact.of_file("tflite", model_path))
+    figures = step.run(context, config)
     if out is not None:
-        write_bytes(out, compiled, force)
-    if not figures["npu_operators"]:
-        click.echo("Warning: no operator runs on the NPU, so Vela has no estimate; the NPU runs full-int8 "
-                   "models only (see `edgeconv inspect`)", err=True)
+        write_bytes(out, context.artifacts[-1].read(), force)
+    echo_warnings(context.report)
+    accelerator = config.accelerator
     if as_json:
         emit_json(figures)
         return

@@ -3,7 +3,10 @@ from pathlib import Path
 
 import click
 
-from .options import data_option, echo_warnings, emit_json, force_option, json_option, print_table, quiet, trust_option, import_option
+from ..pipeline.steps.explain import ExplainConfig
+from .options import (data_option, echo_warnings, emit_json, force_option, import_option, json_option, print_table, quiet,
+                      seed_option, trust_option)
+from .step_options import config_from, step_options
 
 
 @click.command()
@@ -11,20 +14,14 @@ from .options import data_option, echo_warnings, emit_json, force_option, json_o
 @click.argument("candidate", type=click.Path(path_type=Path))
 @data_option
 @click.option("-o", "--out", type=click.Path(path_type=Path), required=True, help="Folder for figures and reports.")
-@click.option("--samples", type=click.IntRange(1), default=10, show_default=True, help="Samples to explain.")
-@click.option("--num-samples", type=click.IntRange(10), default=1000, show_default=True,
-              help="LIME perturbations per sample.")
-@click.option("--top-k", type=click.IntRange(1), default=5, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--min-explanation-agreement", type=click.FloatRange(0, 1), default=None,
-              help="Budget: mean top-k overlap (0..1); below it exits 1.")
+@step_options(ExplainConfig)
+@seed_option
 @force_option
 @trust_option
 @import_option
 @json_option
 @click.pass_context
-def explain(ctx, reference, candidate, data_spec, out, samples, num_samples, top_k, seed, min_explanation_agreement,
-            force, trust_model, code, as_json):
+def explain(ctx, reference, candidate, data_spec, out, seed, force, trust_model, code, as_json, **settings):
     """Explain REFERENCE (Keras or float .tflite) and CANDIDATE (.tflite) on the same samples
     with LIME, and measure how much the explanations drift.
 
@@ -32,32 +29,25 @@ def explain(ctx, reference, candidate, data_spec, out, samples, num_samples, top
     Example:
       edgeconv explain model.keras model_int8.tflite --data test.npz --samples 10 -o explain/
     """
-    from ..inputs.data import check_fits, load_dataset
-    from ..verify.explain import ExplainOptions, explain_stage
     from ..output_safety import check_output
     from ..outputs import atomic_dir
+    from ..pipeline.context import Artifact, Context
+    from ..pipeline.steps import explain as step
     from ..report import Report
     from ..report.render import to_html, to_markdown
-    from ..targets.host import HostRuntime
-    from ..tflite.metadata import edgeconv_info
-    from ..tflite.reader import read_model_file
-    from .validate import open_reference
-    from .options import preprocess_from
+    from .validate import candidate_data, open_reference
 
     check_output(out, force, {"reference model": reference, "candidate model": candidate, "input data": data_spec},
                  folder=True)
-    info = read_model_file(candidate)
-    model_bytes = candidate.read_bytes()
-    spec, _ = preprocess_from({}, data_spec, edgeconv_info(model_bytes).get("preprocess"))  # as stored by convert
-    data = load_dataset(data_spec, spec, info.main.tensor(info.main.inputs[0]).shape, output_shapes=info.output_shapes())
-    check_fits(data, info.input_shapes(), str(candidate))
-    options = ExplainOptions(samples, num_samples, top_k, seed)
+    config = config_from(ExplainConfig, settings)
+    tflite = Artifact.of_file("tflite", candidate, keep=True)
+    _, data, names = candidate_data(tflite, candidate, data_spec, {})  # preprocessing as stored by convert
     report = Report(f"edgeconv explain {reference.name} vs {candidate.name}")
     with quiet(ctx):
-        ref_session = open_reference(reference, trust_model, data, code)
+        context = Context(report, seed=seed, tflite=tflite, validation=data,
+                          reference=open_reference(reference, trust_model, data, code, names))
     with quiet(ctx), atomic_dir(out, force) as tmp:
-        result = explain_stage(ref_session, HostRuntime().open(model_bytes), data,
-                               options, report, figures=tmp, min_agreement=min_explanation_agreement)
+        result = step.run(context, config, figures=tmp)
         (tmp / "report.json").write_text(report.to_json())
         (tmp / "report.md").write_text(to_markdown(report))
         (tmp / "report.html").write_text(to_html(report))
@@ -67,7 +57,7 @@ def explain(ctx, reference, candidate, data_spec, out, samples, num_samples, top
     else:
         summary = result.summary()
         print_table(f"explanation drift on {summary['samples']} samples -> {out}", [
-            (f"top-{top_k} overlap mean / min", f"{summary['mean_top_k_overlap']:.2f} / {summary['min_top_k_overlap']:.2f}"),
+            (f"top-{config.top_k} overlap mean / min", f"{summary['mean_top_k_overlap']:.2f} / {summary['min_top_k_overlap']:.2f}"),
             ("rank correlation mean", f"{summary['mean_rank_correlation']:.3f}"),
             ("explanations / s", f"{summary['explanations_per_s']:.1f} ({summary['predictions_per_s']:.0f} predictions/s)"),
             ("checks", ", ".join(f"{'✓' if c.ok else '✗'} {c.name}" for c in report.checks) or "–")])

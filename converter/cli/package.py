@@ -3,18 +3,22 @@ from pathlib import Path
 
 import click
 
+from ..pipeline.steps.package import FirmwareConfig, PackageConfig
 from .options import force_option
+from .step_options import config_from, step_options
+
+FORMATS = ("c-array", "mobile")  # the CLI's names of the package step's firmware and mobile settings
 
 
 @click.command()
 @click.argument("model_path", metavar="MODEL.tflite", type=click.Path(path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["c-array", "mobile"]), required=True,
+@click.option("--format", "fmt", type=click.Choice(FORMATS), required=True,
               help="c-array: <name>.h/.c for firmware; mobile: model with TFLite metadata, labels, model card.")
 @click.option("-o", "--out", type=click.Path(path_type=Path), required=True, help="Output folder.")
-@click.option("--xxd-names", is_flag=True, help="Name the C array like `xxd -i` does.")
-@click.option("--description", default="", help="Model description for the mobile bundle.")
+@step_options(FirmwareConfig)
+@step_options(PackageConfig, skip=("firmware", "mobile"))
 @force_option
-def package(model_path, fmt, out, xxd_names, description, force):
+def package(model_path, fmt, out, force, **settings):
     """Package MODEL for firmware (aligned const C array, length, arena-size constant) or for
     a mobile app (standard TFLite metadata, labels.txt, model card).
 
@@ -23,23 +27,19 @@ def package(model_path, fmt, out, xxd_names, description, force):
       edgeconv package model_int8.tflite --format c-array -o firmware/
       edgeconv package model_int8.tflite --format mobile --description "Digit classifier" -o app/
     """
-    from ..export.firmware import c_array
-    from ..export.mobile import write_bundle
     from ..output_safety import check_output
     from ..outputs import atomic_dir
+    from ..pipeline.context import Artifact, Context
+    from ..pipeline.steps import package as step
     from ..report import Report
-    from ..tflite.arena import estimate
     from ..tflite.reader import read_model_file
 
+    firmware = config_from(FirmwareConfig, settings) if fmt == "c-array" else None
+    config = config_from(PackageConfig, settings, firmware=firmware, mobile=fmt == "mobile")
     check_output(out, force, {"input model": model_path}, folder=True)
-    info = read_model_file(model_path)
-    model = model_path.read_bytes()
+    read_model_file(model_path)
+    context = Context(Report(model_path.name), tflite=Artifact.of_file("tflite", model_path))
     with atomic_dir(out, force) as tmp:
-        if fmt == "c-array":
-            src = c_array(model, model_path.name, estimate(info).total, xxd_names)
-            (tmp / src.header_name).write_text(src.header)
-            (tmp / src.source_name).write_text(src.source)
-        else:
-            write_bundle(tmp, model, model_path.name, Report(model_path.name), description)
+        step.run(context, config, folder=tmp)
         written = sorted(p.name for p in tmp.iterdir())
     click.echo(f"{out}: {', '.join(written)}")

@@ -3,7 +3,8 @@ from pathlib import Path
 
 import click
 
-from .options import console, echo_warnings, emit_json, force_option, json_option, print_table, quiet, say
+from .options import (console, echo_warnings, emit_json, force_option, import_option, json_option, print_table, quiet,
+                      say, trust_option)
 
 
 @click.command()
@@ -14,9 +15,11 @@ from .options import console, echo_warnings, emit_json, force_option, json_optio
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Override a recipe value, e.g. --set seed=3 --set stages.convert.samples=100.")
 @force_option
+@trust_option
+@import_option
 @json_option
 @click.pass_context
-def run(ctx, recipe, model_path, data_spec, out, overrides, force, as_json):
+def run(ctx, recipe, model_path, data_spec, out, overrides, force, trust_model, code, as_json):
     """Run RECIPE (a bundled name or a .yaml path); budgets decide the exit code.
 
     Writes every artifact, the resolved recipe, report.json/.md/.html and manifest.json
@@ -36,7 +39,8 @@ def run(ctx, recipe, model_path, data_spec, out, overrides, force, as_json):
     out = out or Path("out") / loaded.name
     check_output(out, force, {"recipe": recipe, **recipe_inputs(loaded)}, folder=True)
     with quiet(ctx):
-        report = run_recipe(loaded, out, force, progress=lambda m: None if as_json else say(ctx, m))
+        report = run_recipe(loaded, out, force, progress=lambda m: None if as_json else say(ctx, m),
+                            trust_model=trust_model, code=code)
     echo_warnings(report)
     if as_json:
         emit_json(report.to_dict())

@@ -4,8 +4,10 @@ from pathlib import Path
 
 import click
 
-from .options import (budget_options, budgets_from, data_option, echo_warnings, emit_json, force_option, json_option, preprocess_from,
-                      preprocess_options, print_table, quiet, trust_option, import_option)
+from ..pipeline.steps.validate import ValidateConfig
+from .options import (budget_options, budgets_from, data_option, echo_warnings, emit_json, force_option, import_option,
+                      json_option, preprocess_from, preprocess_options, print_table, quiet, trust_option)
+from .step_options import config_from, step_options
 
 
 @click.command()
@@ -13,15 +15,7 @@ from .options import (budget_options, budgets_from, data_option, echo_warnings, 
 @click.option("--reference", type=click.Path(path_type=Path), required=True,
               help="The float model: a Keras model file or a float .tflite.")
 @data_option
-@click.option("--kernels", type=click.Choice(["xnnpack", "reference"]), default="xnnpack", show_default=True,
-              help="Host LiteRT kernels; 'reference' is the bit-exact oracle.")
-@click.option("--target", default="host", show_default=True,
-              help="Where the candidate runs: host, arm64 (emulated), micro, or ssh://user@host[:port].")
-@click.option("--identity", type=click.Path(path_type=Path), help="ssh key for an ssh:// target.")
-@click.option("--known-hosts", type=click.Path(path_type=Path), help="known_hosts file for an ssh:// target.")
-@click.option("--remote-python", default="python3", show_default=True, help="Python on an ssh:// board.")
-@click.option("--workers", type=click.IntRange(1, 64), default=2, show_default=True,
-              help="Interpreter processes that share the samples (a native crash in one is reported, not fatal).")
+@step_options(ValidateConfig)
 @budget_options
 @click.option("-o", "--out", type=click.Path(path_type=Path), default=None,
               help="Folder for report.json and report.md.")
@@ -31,8 +25,7 @@ from .options import (budget_options, budgets_from, data_option, echo_warnings, 
 @import_option
 @json_option
 @click.pass_context
-def validate(ctx, candidate, reference, data_spec, kernels, target, identity, known_hosts, remote_python, workers, out,
-             force, trust_model, code, as_json, **options):
+def validate(ctx, candidate, reference, data_spec, out, force, trust_model, code, as_json, **options):
     """Compare CANDIDATE (.tflite) with its float reference: accuracy, agreement, errors.
 
     \b
@@ -45,46 +38,28 @@ def validate(ctx, candidate, reference, data_spec, kernels, target, identity, kn
           --max-accuracy-drop 1 --max-latency-ms 5 --max-arena-kb 64
       edgeconv validate model_int8.tflite --reference model.keras --data test.npz --target ssh://pi@raspberrypi
     """
-    from ..inputs.data import check_fits, in_order, load_dataset
     from ..output_safety import check_output
-    from ..outputs import atomic_dir
-    from ..pipeline.steps import validate_stage
-    from ..verify.figures import measure_stage
+    from ..pipeline.context import Artifact, Context
+    from ..pipeline.steps import validate as step
     from ..report import Report
-    from ..report.render import to_html, to_markdown
-    from ..targets.registry import runtime_for
-    from ..targets.worker import ParallelSession
-    from ..tflite.metadata import edgeconv_info
-    from ..tflite.reader import read_model_file
 
+    config = config_from(ValidateConfig, options)
     if out is not None:
         check_output(out, force, {"candidate model": candidate, "reference model": reference, "input data": data_spec,
-                                  "ssh key": identity, "known_hosts file": known_hosts}, folder=True)
-    runtime = None if target == "host" else runtime_for(target, kernels, identity, known_hosts, remote_python)
-    info = read_model_file(candidate)
-    model_bytes = candidate.read_bytes()
+                                  "ssh key": config.identity, "known_hosts file": config.known_hosts}, folder=True)
+    step.open_runtime(config)  # an unknown or unavailable target fails before any work
     budgets = budgets_from(options)
-    spec, label_column = preprocess_from(options, data_spec, edgeconv_info(model_bytes).get("preprocess"))
-    data = load_dataset(data_spec, spec, info.main.tensor(info.main.inputs[0]).shape, label_column, info.output_shapes())
-    names = edgeconv_info(model_bytes).get("inputs") or info.input_names()  # the data's input order
-    check_fits(data, in_order(info.input_shapes(), info.input_names(), names), str(candidate))
+    tflite = Artifact.of_file("tflite", candidate, keep=True)
+    spec, data, names = candidate_data(tflite, candidate, data_spec, options)
     report = Report(f"edgeconv validate {candidate.name}")
     with quiet(ctx):
-        ref_session = open_reference(reference, trust_model, data, code, names)
-        cand_session = ParallelSession(model_bytes, workers, kernels) if runtime is None else runtime.open(model_bytes)
-        try:
-            v = validate_stage(ref_session, cand_session, data, report, names)
-            report.add("validation", target=target)
-        finally:
-            cand_session.close()
-        measure_stage(model_bytes, "candidate", report, runtime=runtime)
+        context = Context(report, tflite=tflite, validation=data,
+                          reference=open_reference(reference, trust_model, data, code, names))
+        v = step.run(context, config, names=names, label="candidate")
     budgets.apply(report, "candidate")
     report.add("data", source=data.source, preprocess=json.loads(spec.to_json()))
     if out is not None:  # after the last figure: the files hold what --json prints
-        with atomic_dir(out, force=force) as tmp:
-            (tmp / "report.json").write_text(report.to_json())
-            (tmp / "report.md").write_text(to_markdown(report))
-            (tmp / "report.html").write_text(to_html(report))
+        write_report_folder(out, report, force)
     echo_warnings(report)
     if as_json:
         emit_json(report.to_dict())
@@ -93,22 +68,47 @@ def validate(ctx, candidate, reference, data_spec, kernels, target, identity, kn
     ctx.exit(0 if report.ok else 1)
 
 
+def candidate_data(tflite, path: Path, data_spec: str, options: dict):
+    """The data as the candidate takes it: its stored preprocessing (options override it) and
+    inputs in the order of the names stored by convert. Returns (spec, data, names)."""
+    from ..inputs.data import check_fits, in_order, load_dataset
+    from ..tflite.metadata import edgeconv_info
+    from ..tflite.reader import read_model_file
+
+    info = read_model_file(path)
+    stored = edgeconv_info(tflite.read())
+    spec, label_column = preprocess_from(options, data_spec, stored.get("preprocess"))
+    data = load_dataset(data_spec, spec, info.main.tensor(info.main.inputs[0]).shape, label_column, info.output_shapes())
+    names = stored.get("inputs") or info.input_names()  # the data's input order
+    check_fits(data, in_order(info.input_shapes(), info.input_names(), names), str(path))
+    return spec, data, names
+
+
+def write_report_folder(out: Path, report, force: bool) -> None:
+    from ..outputs import atomic_dir
+    from ..report.render import to_html, to_markdown
+
+    with atomic_dir(out, force=force) as tmp:
+        (tmp / "report.json").write_text(report.to_json())
+        (tmp / "report.md").write_text(to_markdown(report))
+        (tmp / "report.html").write_text(to_html(report))
+
+
 def open_reference(path: Path, trust_model: bool, data, code: tuple[str, ...] = (), names: list[str] | None = None):
-    """A session of the reference model (float .tflite or Keras); refused when `data` (inputs
-    in the order of `names`) does not fit it."""
+    """The reference model (a float .tflite Artifact or a Keras model); refused when `data`
+    (inputs in the order of `names`) does not fit it."""
     from ..inputs.data import check_fits, in_order
     from ..inputs.models import input_shapes, load_model
-    from ..targets.host import HostRuntime
-    from ..targets.keras import KerasSession
+    from ..pipeline.context import Artifact
     from ..tflite.reader import read_model
 
     if path.is_file() and path.read_bytes()[4:8] == b"TFL3":
         info = read_model(path.read_bytes(), str(path))
         check_fits(data, in_order(info.input_shapes(), info.input_names(), names), str(path))
-        return HostRuntime(kernels="reference").open(path.read_bytes())
+        return Artifact.of_file("tflite", path, keep=True)
     model = load_model(path, trust_model=trust_model, code=code)
     check_fits(data, input_shapes(model), str(path))
-    return KerasSession(model)
+    return model
 
 
 def _rows(v, report) -> list[tuple[str, str]]:

@@ -11,6 +11,7 @@ import numpy as np
 from .. import keras_env
 from ..inputs.data import Dataset, calibration_indices, check_fits
 from ..errors import ConversionError
+from ..settings import SettingError
 from ..inputs.models import input_shapes
 from ..inputs.preprocess import Preprocess
 from ..tflite.integer_check import IntegerProof, prove_integer
@@ -32,15 +33,17 @@ class ConvertOptions:
 
     def __post_init__(self):
         if self.mode not in MODES:
-            raise ConversionError(f"unknown mode '{self.mode}'", hint=f"choose one of {', '.join(MODES)}")
+            raise SettingError(f"mode must be one of {', '.join(MODES)}, not {self.mode!r}",
+                               hint=f"valid values: {', '.join(MODES)}")
         if self.io_type not in IO_TYPES:
-            raise ConversionError(f"unknown I/O type '{self.io_type}'", hint=f"choose one of {', '.join(IO_TYPES)}")
+            raise SettingError(f"io must be one of {', '.join(IO_TYPES)}, not {self.io_type!r}",
+                               hint=f"valid values: {', '.join(IO_TYPES)}")
         if self.io_type == "uint8" and self.mode != "int8":
-            raise ConversionError(f"uint8 inputs and outputs need --mode int8 (--mode {self.mode} gives "
-                                  f"{'int16' if self.mode == 'int16x8' else 'float32'} ones)",
-                                  hint="drop --io uint8, or use --mode int8")
+            raise SettingError(f"uint8 inputs and outputs need mode int8 (mode {self.mode} gives "
+                               f"{'int16' if self.mode == 'int16x8' else 'float32'} ones)",
+                               hint="drop io uint8, or use mode int8")
         if self.samples < 1:
-            raise ConversionError("--samples must be at least 1", hint="100-500 samples calibrate most models")
+            raise SettingError("samples must be at least 1", hint="100-500 samples calibrate most models")
 
     @property
     def boundary_dtype(self) -> str:

@@ -9,6 +9,7 @@ import numpy as np
 from .. import keras_env
 from ..inputs.data import Dataset
 from ..errors import CheckFailed, ModelError
+from ..settings import SettingError
 from ..inputs.models import is_graph_model, require_keras
 from .flatten import flat_copy
 from .layers import LayerRules, check_patterns, resolve
@@ -33,9 +34,10 @@ class PruneOptions:
 
     def __post_init__(self):
         if not 0 < self.sparsity < 1:
-            raise ModelError(f"sparsity must be between 0 and 1, got {self.sparsity}", hint="e.g. --sparsity 0.75")
+            raise SettingError(f"prune.sparsity must be between 0 and 1, not {self.sparsity}", hint="e.g. 0.75")
         if self.schedule not in SCHEDULES:
-            raise ModelError(f"unknown schedule '{self.schedule}'", hint=f"choose {' or '.join(SCHEDULES)}")
+            raise SettingError(f"prune.schedule must be one of {', '.join(SCHEDULES)}, not {self.schedule!r}",
+                               hint=f"valid values: {', '.join(SCHEDULES)}")
         check_patterns(self.overrides)
 
     @property

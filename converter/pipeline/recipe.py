@@ -7,17 +7,18 @@ imported. See recipes/README.md for the schema.
 from __future__ import annotations
 
 import difflib
-import types
 import typing
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import yaml
 
-from ..report.budgets import Budgets
 from ..errors import InputError
-from ..export.tflite import IO_TYPES, MODES, ConvertOptions
 from ..inputs.preprocess import Preprocess
+from ..report.budgets import Budgets
+from ..settings import SettingError, check_value, setting
+from .steps import CONFIGS as STAGES, STEPS, name_of
+from .steps.package import FirmwareConfig
 
 RECIPES_DIR = Path(__file__).resolve().parents[1] / "recipes"  # a link to the top-level recipes/ folder
 RECIPE_SUFFIXES = (".yaml", ".yml")
@@ -29,107 +30,8 @@ class RecipeError(InputError):
     """A recipe that cannot be used as written."""
 
 
-def _setting(default, low=None, high=None, choices=None, power_of_two=False):
-    """A field whose allowed values the loader checks (with the key's line), as the CLI does."""
-    return field(default=default, metadata={"low": low, "high": high, "choices": choices, "power_of_two": power_of_two})
-
-
-@dataclass(frozen=True)
-class DistillStage:
-    student: str = "tiny_cnn"  # a template (tiny_cnn, tiny_mlp) or a Keras model path
-    width: float = _setting(1.0, low=0.05, high=16)
-    alpha: float = _setting(0.1, low=0, high=1)
-    temperature: float = _setting(4.0, low=1e-9)
-    epochs: int = _setting(20, low=1)
-    batch_size: int = _setting(32, low=1)
-    learning_rate: float = _setting(2e-3, low=1e-12)
-
-
-@dataclass(frozen=True)
-class PruneStage:
-    sparsity: float = _setting(0.75, low=1e-9, high=1 - 1e-9)
-    schedule: str = _setting("polynomial", choices=("polynomial", "constant"))
-    structure: str | None = None  # "2:4"
-    block: str | None = None  # "4x1": Dense kernels pruned in blocks of 4 inputs (gzip-friendly)
-    layers: dict = field(default_factory=dict)  # layer-name regex -> sparsity
-    max_accuracy_drop: float | None = _setting(None, low=0, high=100)  # points: search the highest sparsity within it
-    epochs: int = _setting(10, low=1)
-    batch_size: int = _setting(32, low=1)
-    learning_rate: float = _setting(1e-3, low=1e-12)
-
-    def __post_init__(self):
-        from ..optimize.layers import check_patterns
-
-        check_patterns(self.layers)
-        if self.structure is not None and not _m_by_n(self.structure):
-            raise RecipeError(f"prune.structure '{self.structure}' is not M:N with 0 < M < N", hint="e.g. '2:4'")
-
-
-def _m_by_n(text) -> tuple[int, int] | None:
-    try:
-        m, n = (int(v) for v in str(text).split(":"))
-        return (m, n) if 0 < m < n else None
-    except ValueError:
-        return None
-
-
-@dataclass(frozen=True)
-class QatStage:
-    preserve_sparsity: bool = False
-    epochs: int = _setting(3, low=1)
-    batch_size: int = _setting(32, low=1)
-    learning_rate: float = _setting(1e-4, low=1e-12)
-
-
-@dataclass(frozen=True)
-class ConvertStage:
-    mode: str = _setting("int8", choices=MODES)
-    io: str = _setting("int8", choices=IO_TYPES)
-    per_channel: bool = True
-    samples: int = _setting(200, low=1)
-    layer_errors: int = _setting(0, low=0)
-
-    def __post_init__(self):
-        ConvertOptions(mode=self.mode, io_type=self.io)  # convert's own cross-checks, before any work
-
-
-@dataclass(frozen=True)
-class ValidateStage:
-    kernels: str = _setting("xnnpack", choices=("xnnpack", "reference"))
-    workers: int = _setting(2, low=1, high=64)  # as `validate --workers`
-
-
-@dataclass(frozen=True)
-class ExplainStage:
-    samples: int = _setting(10, low=1)
-    num_samples: int = _setting(1000, low=10)  # LIME perturbations per sample
-    top_k: int = _setting(5, low=1)
-    min_agreement: float | None = _setting(None, low=0, high=1)  # budget on the mean top-k overlap
-
-
-@dataclass(frozen=True)
-class EdgeTpuStage:
-    runtime: int = _setting(14, choices=(13, 14))
-    require_full_mapping: bool = True
-
-
-@dataclass(frozen=True)
-class FirmwareOptions:
-    xxd_names: bool = False  # name the array like `xxd -i` does (model_tflite, model_tflite_len)
-    alignment: int = _setting(16, low=1, power_of_two=True)  # tflite-micro needs 16
-
-
-@dataclass(frozen=True)
-class PackageStage:
-    firmware: FirmwareOptions | None = None
-    mobile: bool = False
-    description: str = ""
-
-
 _PLAIN_TAGS = {"str", "int", "float", "bool", "null", "map", "seq"}
-STAGES = {"distill": DistillStage, "prune": PruneStage, "qat": QatStage, "convert": ConvertStage, "validate": ValidateStage, "explain": ExplainStage, "edgetpu": EdgeTpuStage,
-          "package": PackageStage}
-NESTED = {"firmware": FirmwareOptions}
+NESTED = {"firmware": FirmwareConfig}
 
 
 @dataclass(frozen=True)
@@ -139,33 +41,36 @@ class Recipe:
     model: str = "demo"  # a Keras model path, or 'demo' (train the built-in digits CNN)
     data: str = "demo"  # calibration and validation data; 'demo' = the digits split
     validation_data: str | None = None  # separate validation data (default: `data`)
-    seed: int = _setting(0, low=0)
+    seed: int = setting(0, low=0)
+    demo_epochs: int = setting(30, low=1, high=500)  # training epochs of the built-in CNN (model: demo)
     preprocess: Preprocess = field(default_factory=Preprocess)
     stages: tuple = ()
     budgets: Budgets = field(default_factory=Budgets)
 
     def __post_init__(self):
-        kinds = [type(s) for s in self.stages]
-        if ConvertStage not in kinds:
+        names = [name_of(s) for s in self.stages]
+        phases = [STEPS[n].PHASE for n in names]
+        if "convert" not in names:
             raise RecipeError(f"recipe '{self.name}' has no convert stage", hint="add `- convert: {}` to stages")
-        first = kinds.index(ConvertStage)
-        if any(k in (ValidateStage, ExplainStage, EdgeTpuStage, PackageStage) for k in kinds[:first]):
-            raise RecipeError("validate, explain, edgetpu and package stages must come after convert",
-                              hint="reorder the stages")
-        if any(k in (DistillStage, PruneStage, QatStage) for k in kinds[first:]):
+        first = names.index("convert")
+        if "model" in phases[:first]:
+            after = ", ".join(n for n in STEPS if STEPS[n].PHASE == "model")
+            raise RecipeError(f"{after} stages must come after convert", hint="reorder the stages")
+        if "train" in phases[first:]:
             raise RecipeError("distill, prune and qat stages must come before convert", hint="reorder the stages")
-        if DistillStage in kinds and any(k in (PruneStage, QatStage) for k in kinds[:kinds.index(DistillStage)]):
+        if "distill" in names and any(n in ("prune", "qat") for n in names[:names.index("distill")]):
             raise RecipeError("distill must come before prune and qat", hint="distill first, then optimize the student")
-        qat = self.stage(QatStage)
-        if qat and qat.preserve_sparsity and PruneStage not in kinds[:kinds.index(QatStage)]:
+        qat = self.stage("qat")
+        if qat and qat.preserve_sparsity and "prune" not in names[:names.index("qat")]:
             raise RecipeError("qat.preserve_sparsity needs a prune stage before the qat stage",
                               hint="add `- prune: {sparsity: 0.75}` before qat, or drop preserve_sparsity")
         budgets_need_validation = self.budgets.max_accuracy_drop is not None or self.budgets.min_agreement is not None
-        if budgets_need_validation and ValidateStage not in kinds:
+        if budgets_need_validation and "validate" not in names:
             raise RecipeError("accuracy/agreement budgets need a validate stage", hint="add `- validate: {}`")
 
-    def stage(self, kind):
-        return next((s for s in self.stages if isinstance(s, kind)), None)
+    def stage(self, name: str):
+        """The config of the recipe's `name` step, or None."""
+        return next((s for s in self.stages if name_of(s) == name), None)
 
 
 def resolve(name_or_path: str) -> Path:
@@ -233,11 +138,12 @@ def to_yaml(recipe: Recipe) -> str:
 def _plain(value):
     if hasattr(value, "__dataclass_fields__"):
         if type(value) in STAGES.values():
-            name = next(k for k, v in STAGES.items() if v is type(value))
-            return {name: {f.name: _plain(getattr(value, f.name)) for f in fields(value)}}
+            return {name_of(value): {f.name: _plain(getattr(value, f.name)) for f in fields(value)}}
         return {f.name: _plain(getattr(value, f.name)) for f in fields(value)}
     if isinstance(value, tuple):
         return [_plain(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
     return value
 
 
@@ -328,70 +234,29 @@ def _build(cls, data, path: tuple, lines: dict, source: str):
                 hint=f"valid keys: {', '.join(valid)}")
     hints = typing.get_type_hints(cls)
     for f in fields(cls):
-        if f.name in data:
-            _check_value(f, hints[f.name], data[f.name], path + (f.name,), _where(source, lines, path + (f.name,)))
+        if f.name in data and not hasattr(hints[f.name], "__dataclass_fields__"):
+            data[f.name] = _checked(f, hints[f.name], data[f.name], path + (f.name,), _where(source, lines, path + (f.name,)))
     values = {k: _field(cls, k, v, path + (k,), lines, source) for k, v in data.items()}
     try:
         return cls(**values)
     except TypeError as e:
         raise RecipeError(f"bad value in {'.'.join(map(str, path)) or 'recipe'}: {e}",
                           hint=_where(source, lines, path)) from None
+    except RecipeError:
+        raise
+    except InputError as e:  # a cross-check between settings (e.g. io uint8 needs mode int8)
+        raise RecipeError(f"{e.message} ({_where(source, lines, path)})", hint=e.hint) from None
 
 
-def _check_value(f, hint, value, path: tuple, where: str) -> None:
-    """The value's type, then the range or choices its field allows."""
+def _checked(f, hint, value, path: tuple, where: str):
+    """The value as its setting normalises it; a bad one fails naming the key and its line."""
     name = ".".join(str(p) for p in path if not isinstance(p, int))
-    default = "" if f.default is MISSING else f" (default: {f.default!r})"
-    if not _fits(value, hint):
-        raise RecipeError(f"{name} must be {_describe(hint)}, not {value!r} ({where})",
-                          hint=f"e.g. {path[-1]}: {f.default!r}" if isinstance(f.default, (int, float, str))
-                          else "see recipes/README.md")
-    m = f.metadata
-    if value is None or not m:
-        return
-    if m["choices"] is not None and value not in m["choices"]:
-        raise RecipeError(f"{name} must be one of {', '.join(map(str, m['choices']))}, not {value!r} ({where})",
-                          hint=f"valid values: {', '.join(map(str, m['choices']))}{default}")
-    low, high = m["low"], m["high"]
-    if (low is not None and value < low) or (high is not None and value > high):
-        bounds = f"between {low:g} and {high:g}" if low is not None and high is not None else f"at least {low:g}" \
-            if low is not None else f"at most {high:g}"
-        raise RecipeError(f"{name} must be {bounds}, not {value!r} ({where})", hint=f"valid values: {bounds}{default}")
-    if m["power_of_two"] and value & (value - 1):
-        raise RecipeError(f"{name} must be a power of two, not {value} ({where})", hint=f"e.g. 8 or 16{default}")
-
-
-_TYPE_NAMES = {bool: "true or false", int: "a whole number", float: "a number", str: "a string", dict: "a mapping",
-               type(None): "null"}
-
-
-def _fits(value, hint) -> bool:
-    origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if origin in (types.UnionType, typing.Union):
-        return any(_fits(value, a) for a in args)
-    if hint is tuple or origin is tuple:
-        if not isinstance(value, (list, tuple)):
-            return False
-        items = args[:1] * len(value) if len(args) == 2 and args[1] is Ellipsis else args
-        return not args or (len(value) == len(items) and all(_fits(v, a) for v, a in zip(value, items)))
-    if hint is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if hint is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    if hint in _TYPE_NAMES:
-        return isinstance(value, origin or hint)
-    return True  # nested sections (dataclasses) are checked when they are built
-
-
-def _describe(hint) -> str:
-    origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if origin in (types.UnionType, typing.Union):
-        return " or ".join(_describe(a) for a in args)
-    if hint is tuple or origin is tuple:
-        if len(args) == 2 and args[1] is Ellipsis:
-            return f"a list of {_describe(args[0]).removeprefix('a ')}s"
-        return f"a list of {len(args)} {_describe(args[0]).removeprefix('a ')}s" if args else "a list"
-    return _TYPE_NAMES.get(hint, "a mapping")
+    if hasattr(hint, "__args__") and any(hasattr(a, "__dataclass_fields__") for a in hint.__args__):
+        return value  # a nested section (firmware), built by _field
+    try:
+        return check_value(name, f, hint, value)
+    except SettingError as e:
+        raise RecipeError(f"{e.message} ({where})", hint=e.hint) from None
 
 
 def _field(cls, key, value, path, lines, source):

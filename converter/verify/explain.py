@@ -17,6 +17,7 @@ import numpy as np
 
 from ..inputs.data import Dataset
 from ..errors import InputError
+from ..settings import SettingError
 from ..report import Report
 
 os.environ.setdefault("TQDM_DISABLE", "1")  # lime_image draws a progress bar per sample on stderr
@@ -32,8 +33,8 @@ class ExplainOptions:
 
     def __post_init__(self):
         if self.samples < 1 or self.num_samples < 10 or self.top_k < 1:
-            raise InputError("explain needs samples >= 1, num_samples >= 10 and top_k >= 1",
-                             hint="e.g. --samples 10 --num-samples 1000")
+            raise SettingError("explain needs samples >= 1, num_samples >= 10 and top_k >= 1",
+                               hint="e.g. samples 10, num_samples 1000")
 
 
 @dataclass(frozen=True)

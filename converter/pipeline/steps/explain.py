@@ -1,0 +1,42 @@
+"""explain: LIME explanations of the reference and the converted model on the same samples,
+and how far they drift apart."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ...settings import normalise, setting
+from ..context import Context
+
+NAME = "explain"
+PHASE = "model"
+
+
+@dataclass(frozen=True)
+class ExplainConfig:
+    samples: int = setting(10, low=1, help="Samples to explain.")
+    num_samples: int = setting(1000, low=10, help="LIME perturbations per sample.")
+    top_k: int = setting(5, low=1, help="Features compared between the two explanations.")
+    min_explanation_agreement: float | None = setting(None, low=0, high=1,
+                                                      help="Budget: mean top-k overlap (0..1); below it exits 1.")
+
+    def __post_init__(self):
+        normalise(self, NAME)
+
+
+def run(context: Context, config: ExplainConfig, figures=None):
+    """Adds the `explanation` section, its figures (into `figures`, default the run's
+    `explain/` folder) and the agreement check when a budget is set."""
+    from ...targets.host import HostRuntime
+    from ...verify.explain import ExplainOptions, explain_stage
+    from .validate import reference_session
+
+    options = ExplainOptions(config.samples, config.num_samples, config.top_k, context.seed)
+    if figures is None and context.folder is not None:
+        figures = context.folder / "explain"
+    with_figures = explain_stage(reference_session(context), HostRuntime().open(context.tflite.read()),
+                                 context.validation, options, context.report, figures=figures,
+                                 min_agreement=config.min_explanation_agreement)
+    return with_figures
+
+
+CONFIG = ExplainConfig

@@ -1,0 +1,84 @@
+"""prune: TFMOT magnitude pruning (unstructured, M:N, block) with fine-tuning; optionally
+the highest sparsity within an int8 accuracy budget."""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from ...settings import normalise, pair, setting
+from ..context import Context
+from . import training
+
+NAME = "prune"
+PHASE = "train"
+
+
+def layer_sparsities(value) -> dict:
+    """{regex: sparsity}, from a mapping or from REGEX=SPARSITY texts (0 keeps a layer dense)."""
+    if isinstance(value, (list, tuple)):
+        pairs = [str(item).rpartition("=")[::2] for item in value]
+        try:
+            value = {pattern: float(v) for pattern, v in pairs if pattern}
+        except ValueError:
+            raise ValueError(f"{list(value)!r} is not REGEX=SPARSITY pairs, e.g. 'conv.*=0.5'") from None
+        if len(value) != len(pairs):
+            raise ValueError("needs REGEX=SPARSITY pairs, e.g. 'conv.*=0.5'")
+    if not isinstance(value, dict):
+        raise ValueError(f"must map layer-name regexes to sparsities, not {value!r}")
+    for pattern, sparsity in value.items():
+        if isinstance(sparsity, bool) or not isinstance(sparsity, (int, float)) or not 0 <= sparsity < 1:
+            raise ValueError(f"'{pattern}': sparsity must be a number with 0 <= sparsity < 1, not {sparsity!r}")
+    return {str(k): float(v) for k, v in value.items()}
+
+
+@dataclass(frozen=True)
+class PruneConfig:
+    sparsity: float = setting(0.75, low=0, high=1, open_low=True, open_high=True,
+                              help="Target fraction of zero weights in Conv/Dense kernels.")
+    schedule: str = setting("polynomial", choices=("polynomial", "constant"), help="How sparsity ramps up.")
+    structure: tuple[int, int] | None = setting(None, parse=pair(":", "M:N with 0 < M < N", "2:4", strictly_less=True),
+                                                metavar="M:N", help="Structured sparsity, e.g. 2:4.")
+    block: tuple[int, int] | None = setting(None, parse=pair("x", "RxC with positive R and C", "4x1"), metavar="RxC",
+                                            help="Prune Dense kernels in blocks of R inputs x C outputs, e.g. 4x1 "
+                                                 "(compresses better).")
+    layers: dict = setting({}, parse=layer_sparsities, flag="--layer", multiple=True, metavar="REGEX=SPARSITY",
+                           help="Per-layer sparsity by layer-name regex (0 keeps a layer dense); wins over sparsity.")
+    max_accuracy_drop: float | None = setting(None, low=0, high=100,
+                                              help="Search the highest sparsity whose int8 model loses at most this "
+                                                   "many points (replaces sparsity).")
+    epochs: int = training.epochs(10)
+    batch_size: int = training.batch_size()
+    learning_rate: float = training.learning_rate(1e-3)
+
+    def __post_init__(self):
+        from ...optimize.layers import check_patterns
+
+        normalise(self, NAME)
+        check_patterns(self.layers)
+
+
+def run(context: Context, config: PruneConfig):
+    """The pruned model replaces `context.model`; adds the `pruning` section."""
+    from ...optimize.prune import PruneOptions, prune
+
+    options = PruneOptions(config.sparsity, config.schedule, config.structure, config.layers,
+                           train=training.train_options(config, context), block=config.block)
+    if config.max_accuracy_drop is not None:
+        options = _searched(context, config, options)
+    result = prune(context.model, context.calibration, options)
+    context.model = result.model
+    context.save_model(result.model, "model_pruned.keras")
+    context.report.add("pruning", **result.summary())
+    return result
+
+
+def _searched(context: Context, config: PruneConfig, options):
+    from ...optimize.search import search_sparsity
+
+    validation = context.validation if context.validation is not None else context.calibration
+    search = search_sparsity(context.model, context.calibration, validation, config.max_accuracy_drop / 100, options)
+    context.report.add("pruning", search={"chosen": search.chosen, "float_accuracy": search.float_accuracy,
+                                          "curve": search.curve})
+    return replace(options, sparsity=search.chosen)
+
+
+CONFIG = PruneConfig

@@ -1,0 +1,42 @@
+"""qat: quantization-aware training with TFMOT (whole model annotated where TFMOT accepts it,
+layer by layer otherwise); pruning-preserving with preserve_sparsity."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ...settings import normalise, setting
+from ..context import Context
+from . import training
+
+NAME = "qat"
+PHASE = "train"
+
+
+@dataclass(frozen=True)
+class QatConfig:
+    preserve_sparsity: bool = setting(False, help="Pruning-preserving QAT: pruned weights stay zero.")
+    epochs: int = training.epochs(3)
+    batch_size: int = training.batch_size()
+    learning_rate: float = training.learning_rate(1e-4)
+
+    def __post_init__(self):
+        normalise(self, NAME)
+
+
+def run(context: Context, config: QatConfig):
+    """The QAT model replaces `context.model` (the float model stays when TFMOT cannot wrap
+    the graph: a warning says so); adds the `qat` section."""
+    from ...optimize.qat import QatOptions, qat
+
+    result = qat(context.model, context.calibration,
+                 QatOptions(config.preserve_sparsity, training.train_options(config, context)))
+    context.model = result.model
+    if result.fallback:
+        context.report.warn(result.fallback)
+    else:
+        context.save_model(result.model, "model_qat.h5")
+    context.report.add("qat", **result.summary())
+    return result
+
+
+CONFIG = QatConfig

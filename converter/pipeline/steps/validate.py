@@ -1,0 +1,94 @@
+"""validate: run the converted model on a target beside its reference on the same data:
+accuracy, agreement, per-output errors, and latency and memory measured on that target."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ...settings import SettingError, normalise, setting
+from ..context import Artifact, Context
+
+NAME = "validate"
+PHASE = "model"
+KERNELS = ("xnnpack", "reference")
+
+
+def check_target(name: str) -> None:
+    """Only targets that run models; ssh:// specs are checked when the target opens."""
+    if name not in ("host", "arm64", "micro") and not name.startswith("ssh://"):
+        raise SettingError(f"unknown target '{name}'", hint="targets: host, arm64, micro, ssh://user@host[:port]; "
+                                                            "see `edgeconv targets`", key="target")
+
+
+@dataclass(frozen=True)
+class ValidateConfig:
+    target: str = setting("host",
+                          help="Where the model runs: host, arm64 (emulated), micro, or ssh://user@host[:port].")
+    kernels: str = setting("xnnpack", choices=KERNELS, help="LiteRT kernels; 'reference' is the bit-exact oracle.")
+    workers: int = setting(2, low=1, high=64,
+                           help="Host interpreter processes that share the samples (a native crash in one is "
+                                "reported, not fatal).")
+    identity: Path | None = setting(None, help="ssh key for an ssh:// target.")
+    known_hosts: Path | None = setting(None, help="known_hosts file for an ssh:// target.")
+    remote_python: str = setting("python3", help="Python on an ssh:// board.")
+
+    def __post_init__(self):
+        normalise(self, NAME)
+        check_target(self.target)
+
+
+def run(context: Context, config: ValidateConfig, names: list[str] | None = None, label: str = "model"):
+    """Adds the `validation` section (and a check when samples failed) and the candidate's
+    latency on the target. `names`: the data's input order, when it differs from the model's."""
+    from ...verify.compare import compare
+    from ...verify.figures import measure_stage
+
+    runtime = open_runtime(config)
+    tflite = context.tflite.read()
+    reference = reference_session(context)
+    candidate = runtime.open(tflite) if runtime is not None else _host_workers(tflite, config)
+    try:
+        v = compare(reference, candidate, context.validation, names)
+    finally:
+        candidate.close()
+    _report(context, v, config)
+    if runtime is not None or "latency" not in context.report.sections:
+        measure_stage(tflite, label, context.report, runtime=runtime)
+    return v
+
+
+def _report(context: Context, v, config: ValidateConfig) -> None:
+    report = context.report
+    report.add("validation", **v.to_dict(), data=context.validation.source, target=config.target)
+    if v.failures:
+        f = v.failures[0]
+        report.check("every sample ran", False, f"{len(v.failures)} sample(s) failed; first: sample {f.index}, "
+                                                 f"op {f.op}: {f.message}")
+
+
+def open_runtime(config: ValidateConfig):
+    """The target's runtime; None for the host, whose samples go to worker processes."""
+    from ...targets.registry import runtime_for
+
+    if config.target == "host":
+        return None
+    return runtime_for(config.target, config.kernels, config.identity, config.known_hosts, config.remote_python)
+
+
+def _host_workers(tflite: bytes, config: ValidateConfig):
+    from ...targets.worker import ParallelSession
+
+    return ParallelSession(tflite, config.workers, config.kernels)
+
+
+def reference_session(context: Context):
+    """The reference as a session: a float .tflite on the reference kernels, or the Keras model."""
+    from ...targets.host import HostRuntime
+    from ...targets.keras import KerasSession
+
+    if isinstance(context.reference, Artifact):
+        return HostRuntime(kernels="reference").open(context.reference.read())
+    return KerasSession(context.reference)
+
+
+CONFIG = ValidateConfig
