@@ -15,7 +15,7 @@ from .report.budgets import Budgets
 from .pipeline.steps import convert_stage, layer_error_stage, validate_stage
 from .verify.figures import arena_line, measure_stage
 from .report import Report
-from .report.render import to_html, to_markdown
+from .report.files import write_report
 from .targets.host import HostRuntime
 from .targets.keras import KerasSession
 
@@ -71,28 +71,26 @@ def run_demo(opts: DemoOptions, progress=print) -> Report:
         progress(f"validating int8 on host LiteRT against the float model on {len(held_back)} held-back digits")
         validate_stage(KerasSession(model), HostRuntime().open(int8.tflite), held_back, report)
         layer_error_stage(model, train, held_back, ConvertOptions(samples=opts.samples, seed=opts.seed), report)
-        measure_stage(int8.tflite, "int8", report)
-        measure_stage(float_tflite, "float", report)
+        kind = measure_stage(int8.tflite, report)  # filed as "int8", the float model as "float32"
+        measure_stage(float_tflite, report)
         report.add("size", float_over_int8=round(len(float_tflite) / len(int8.tflite), 2))
-        Budgets(max_accuracy_drop=1.0).apply(report, "int8")
+        Budgets(max_accuracy_drop=1.0).apply(report, kind)
         report.add("run", seconds=round(time.perf_counter() - started, 1))
-        (tmp / "report.json").write_text(report.to_json())
-        (tmp / "report.md").write_text(to_markdown(report))
-        (tmp / "report.html").write_text(to_html(report))
+        write_report(tmp, report)
     return report
 
 
 def summary_rows(report: Report) -> list[tuple[str, str]]:
-    s = report.sections
-    v, size, lat, mem = s["validation"], s["size"], s["latency"], s["memory"]
+    v, ratio = report.sections["validation"], report.sections["size"]["float_over_int8"]
+    size8, size32 = report.model_figures("size", "int8"), report.model_figures("size", "float32")
+    lat8, lat32 = report.model_figures("latency", "int8"), report.model_figures("latency", "float32")
     return [
         ("accuracy float / int8", f"{v['reference_accuracy'] * 100:.2f}% / {v['candidate_accuracy'] * 100:.2f}%"),
         ("agreement", f"{v['agreement'] * 100:.2f}% of {v['samples']} held-back digits"),
-        ("size float / int8", f"{size['float_bytes']:,} B / {size['int8_bytes']:,} B "
-                              f"({size['float_over_int8']}x)"),
-        ("latency int8 p50 / p90 (host)", f"{lat['int8']['p50_ms'] * 1e3:.1f} / {lat['int8']['p90_ms'] * 1e3:.1f} µs"),
+        ("size float / int8", f"{size32['bytes']:,} B / {size8['bytes']:,} B ({ratio}x)"),
+        ("latency int8 p50 / p90 (host)", f"{lat8['p50_ms'] * 1e3:.1f} / {lat8['p90_ms'] * 1e3:.1f} µs"),
         ("latency float p50 / p90 (host)",
-         f"{lat['float']['p50_ms'] * 1e3:.1f} / {lat['float']['p90_ms'] * 1e3:.1f} µs"),
-        ("tensor arena int8", arena_line(mem, "int8")),
-        ("checks", ", ".join(f"{'✓' if c.ok else '✗'} {c.name}" for c in report.checks)),
+         f"{lat32['p50_ms'] * 1e3:.1f} / {lat32['p90_ms'] * 1e3:.1f} µs"),
+        ("tensor arena int8", arena_line(report, "int8")),
+        ("checks", report.checks_summary()),
     ]

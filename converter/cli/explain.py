@@ -37,7 +37,7 @@ def explain(ctx, reference, candidate, data_spec, out, samples, num_samples, top
     from ..output_safety import check_output
     from ..outputs import atomic_dir
     from ..report import Report
-    from ..report.render import to_html, to_markdown
+    from ..report.files import write_report
     from ..targets.host import HostRuntime
     from ..tflite.metadata import edgeconv_info
     from ..tflite.reader import read_model_file
@@ -58,9 +58,7 @@ def explain(ctx, reference, candidate, data_spec, out, samples, num_samples, top
     with quiet(ctx), atomic_dir(out, force) as tmp:
         result = explain_stage(ref_session, HostRuntime().open(model_bytes), data,
                                options, report, figures=tmp, min_agreement=min_explanation_agreement)
-        (tmp / "report.json").write_text(report.to_json())
-        (tmp / "report.md").write_text(to_markdown(report))
-        (tmp / "report.html").write_text(to_html(report))
+        write_report(tmp, report)
     echo_warnings(report)
     if as_json:
         emit_json(report.to_dict())
@@ -70,5 +68,5 @@ def explain(ctx, reference, candidate, data_spec, out, samples, num_samples, top
             (f"top-{top_k} overlap mean / min", f"{summary['mean_top_k_overlap']:.2f} / {summary['min_top_k_overlap']:.2f}"),
             ("rank correlation mean", f"{summary['mean_rank_correlation']:.3f}"),
             ("explanations / s", f"{summary['explanations_per_s']:.1f} ({summary['predictions_per_s']:.0f} predictions/s)"),
-            ("checks", ", ".join(f"{'✓' if c.ok else '✗'} {c.name}" for c in report.checks) or "–")])
+            ("checks", report.checks_summary())])
     ctx.exit(0 if report.ok else 1)

@@ -51,7 +51,7 @@ def validate(ctx, candidate, reference, data_spec, kernels, target, identity, kn
     from ..pipeline.steps import validate_stage
     from ..verify.figures import measure_stage
     from ..report import Report
-    from ..report.render import to_html, to_markdown
+    from ..report.files import write_report
     from ..targets.registry import runtime_for
     from ..targets.worker import ParallelSession
     from ..tflite.metadata import edgeconv_info
@@ -77,19 +77,17 @@ def validate(ctx, candidate, reference, data_spec, kernels, target, identity, kn
             report.add("validation", target=target)
         finally:
             cand_session.close()
-        measure_stage(model_bytes, "candidate", report, runtime=runtime)
-    budgets.apply(report, "candidate")
+        model = measure_stage(model_bytes, report, runtime=runtime)  # the candidate's kind, e.g. int8
+    budgets.apply(report, model)
     report.add("data", source=data.source, preprocess=json.loads(spec.to_json()))
     if out is not None:  # after the last figure: the files hold what --json prints
         with atomic_dir(out, force=force) as tmp:
-            (tmp / "report.json").write_text(report.to_json())
-            (tmp / "report.md").write_text(to_markdown(report))
-            (tmp / "report.html").write_text(to_html(report))
+            write_report(tmp, report)
     echo_warnings(report)
     if as_json:
         emit_json(report.to_dict())
     else:
-        print_table(f"{candidate.name} vs {reference.name} on {v.samples} samples", _rows(v, report))
+        print_table(f"{candidate.name} vs {reference.name} on {v.samples} samples", _rows(v, report, model))
     ctx.exit(0 if report.ok else 1)
 
 
@@ -111,11 +109,11 @@ def open_reference(path: Path, trust_model: bool, data, code: tuple[str, ...] = 
     return KerasSession(model)
 
 
-def _rows(v, report) -> list[tuple[str, str]]:
+def _rows(v, report, model: str) -> list[tuple[str, str]]:
     from ..verify.figures import arena_line
 
     pct = lambda a: "–" if a is None else f"{a * 100:.2f}%"  # noqa: E731
-    lat = report.sections["latency"]["candidate"]
+    lat = report.model_figures("latency", model)
     rows = [("accuracy reference / candidate", f"{pct(v.reference_accuracy)} / {pct(v.candidate_accuracy)}"),
             ("agreement (top-1)", pct(v.agreement))]
     rows += [(f"output {o.reference}", f"max |err| {o.max_abs:.4g}, cosine {o.cosine:.4f}, SNR {o.snr_db:.1f} dB")
@@ -125,6 +123,6 @@ def _rows(v, report) -> list[tuple[str, str]]:
     if v.failures:
         rows.append(("failed samples", f"{len(v.failures)}; first #{v.failures[0].index} in {v.failures[0].op}"))
     rows.append((f"latency p50 / p90 ({lat['runtime']})", f"{lat['p50_ms']:.3f} / {lat['p90_ms']:.3f} ms"))
-    rows.append(("tensor arena", arena_line(report.sections["memory"], "candidate")))
-    rows.append(("checks", ", ".join(f"{'✓' if c.ok else '✗'} {c.name}" for c in report.checks) or "–"))
+    rows.append(("tensor arena", arena_line(report, model)))
+    rows.append(("checks", report.checks_summary()))
     return rows

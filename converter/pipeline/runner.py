@@ -2,8 +2,6 @@
 one output folder, with the resolved recipe and a manifest of sha256 sums."""
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -14,8 +12,9 @@ from ..output_safety import check_output
 from ..outputs import atomic_dir
 from .recipe import ConvertStage, DistillStage, EdgeTpuStage, ExplainStage, PackageStage, PruneStage, QatStage, Recipe, ValidateStage, to_yaml
 from ..report import Report
-from ..report.render import to_html, to_markdown
+from ..report.files import write_manifest, write_report
 from .steps import convert_stage, layer_error_stage, validate_stage
+from ..tflite.kind import kind_of
 from ..verify.figures import measure_stage
 
 
@@ -43,7 +42,7 @@ def run_recipe(recipe: Recipe, out: Path, force: bool = False, progress=lambda m
         for stage in recipe.stages:
             progress(f"stage: {type(stage).__name__.removesuffix('Stage').lower()}")
             STAGE_RUNNERS[type(stage)](run, stage)
-        recipe.budgets.apply(report, "model")
+        recipe.budgets.apply(report, kind_of(run.tflite))  # the converted model: every recipe has a convert stage
         _write_outputs(run)
     return report
 
@@ -167,7 +166,7 @@ def _convert(run: Run, stage: ConvertStage) -> None:
         layer_error_stage(run.model, run.calibration, run.validation, options, run.report, stage.layer_errors)
     run.tflite, run.tflite_name = result.tflite, f"model_{stage.mode}.tflite"
     (run.folder / run.tflite_name).write_bytes(run.tflite)
-    measure_stage(run.tflite, "model", run.report)
+    measure_stage(run.tflite, run.report)
     if "pruning" in run.report.sections:  # proof from the file itself that the zeros survived
         from ..tflite.weights import weight_sparsity
 
@@ -214,7 +213,7 @@ def _package(run: Run, stage: PackageStage) -> None:
     from ..export.mobile import write_bundle
 
     if stage.firmware is not None:
-        arena = run.report.sections["memory"]["model_arena_estimate_bytes"]
+        arena = run.report.model_figures("memory", kind_of(run.tflite))["arena_estimate_bytes"]
         src = c_array(run.tflite, run.tflite_name, arena, stage.firmware.xxd_names, stage.firmware.alignment)
         folder = run.folder / "firmware"
         folder.mkdir()
@@ -229,12 +228,8 @@ STAGE_RUNNERS = {DistillStage: _distill, PruneStage: _prune, QatStage: _qat, Con
 
 def _write_outputs(run: Run) -> None:
     (run.folder / "recipe.yaml").write_text(to_yaml(run.recipe))
-    (run.folder / "report.json").write_text(run.report.to_json())
-    (run.folder / "report.md").write_text(to_markdown(run.report))
-    (run.folder / "report.html").write_text(to_html(run.report))
-    files = sorted(p for p in run.folder.rglob("*") if p.is_file())
-    manifest = {str(p.relative_to(run.folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
-    (run.folder / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    write_report(run.folder, run.report)
+    write_manifest(run.folder)
 
 
 __all__ = ["run_recipe", "Budgets"]

@@ -50,7 +50,7 @@ def _title(name: str) -> str:
 def to_markdown(report: Report) -> str:
     lines = [f"# {report.title}", ""]
     if report.checks:
-        lines += ["## Checks", ""] + [f"- {'✓' if c.ok else '✗'} **{c.name}**: {c.detail}" for c in report.checks]
+        lines += ["## Checks", ""] + [f"- {c.line('**{}**')}" for c in report.checks]
         lines.append("")
     if report.warnings:
         lines += ["## Warnings", ""] + [f"- ⚠ {w}" for w in report.warnings] + [""]
@@ -77,7 +77,7 @@ def to_html(report: Report) -> str:
              f"<style>{_CSS}</style></head><body><h1>{e(report.title)}</h1>"]
     if report.checks:
         parts.append("<h2>Checks</h2><ul>" + "".join(
-            f"<li class='{'ok' if c.ok else 'bad'}'>{'✓' if c.ok else '✗'} <b>{e(c.name)}</b>: {e(c.detail)}</li>"
+            f"<li class='{'ok' if c.ok else 'bad'}'>{c.line('<b>{}</b>', e)}</li>"
             for c in report.checks) + "</ul>")
     if report.warnings:
         parts.append("<h2>Warnings</h2><ul>" + "".join(f"<li class='warn'>⚠ {e(w)}</li>" for w in report.warnings)
