@@ -5,7 +5,7 @@ import json
 import math
 from dataclasses import dataclass, field
 
-SCHEMA = "edgeconv.report/1"
+SCHEMA = "edgeconv.report/2"
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import html
 
+from ..tflite.kind import KINDS
 from . import Report
 
 
@@ -19,8 +20,15 @@ def fmt(value) -> str:
 
 
 def blocks(figures: dict):
-    """A section as ('table', columns, rows) blocks: its scalar figures as one key/value
-    table, then each list of records (and a section made of records) as a table of its own."""
+    """A section as (caption, columns, rows) blocks: the figures of each model it measured as one
+    table with a column per model, its other scalar figures as one key/value table, then each
+    list of records (and a section made of records) as a table of its own."""
+    models = {k: v for k, v in figures.items() if k in KINDS and isinstance(v, dict)}
+    if models:
+        yield ("", ["figure", *models], _by_model(models))
+        figures = {k: v for k, v in figures.items() if k not in models}
+        if not figures:
+            return
     if _is_table(figures):
         yield ("", *_records(figures))
         return
@@ -30,6 +38,27 @@ def blocks(figures: dict):
     for k, v in figures.items():
         if _is_table(v):
             yield (k, *_records(v))
+
+
+def _by_model(models: dict[str, dict]) -> list[list]:
+    """One row per figure, nested figures as dotted names (arena_estimate.32bit.total_bytes), so
+    no cell holds a dict; a figure one model lacks shows as '–'."""
+    flat = {m: dict(_flatten(f)) for m, f in models.items()}
+    names = list(dict.fromkeys(n for f in flat.values() for n in f))
+    return [[n, *(f.get(n) for f in flat.values())] for n in names]
+
+
+def _flatten(figures: dict, prefix: str = ""):
+    for k, v in figures.items():
+        if isinstance(v, dict) and v:
+            yield from _flatten(v, f"{prefix}{k}.")
+        elif isinstance(v, (list, tuple)) and len(v) > _LONGEST_LIST:
+            yield f"{prefix}{k}", f"{len(v)} values (see report.json)"  # e.g. a histogram, plotted in HTML
+        else:
+            yield f"{prefix}{k}", v
+
+
+_LONGEST_LIST = 8
 
 
 def _is_table(v) -> bool:
