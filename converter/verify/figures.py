@@ -30,7 +30,8 @@ def measure_stage(tflite: bytes, report: Report, runs: int = 200, threads: int =
     macs = model_macs(info.main)
     report.add_model("latency", model, p50_ms=stats.p50_ms, p90_ms=stats.p90_ms, p99_ms=stats.p99_ms,
                      mean_ms=stats.mean_ms, std_ms=stats.std_ms, runs=stats.runs, threads=stats.threads,
-                     runtime=where, histogram_ms={"edges": list(stats.histogram[0]), "counts": list(stats.histogram[1])})
+                     runtime=where,
+                     histogram_ms={"edges": list(stats.histogram[0]), "counts": list(stats.histogram[1])})
     arena_stage(tflite, report)
     report.add_model("memory", model, **extra)
     report.add_model("compute", model, macs=macs, mac_per_s=macs / (stats.p50_ms / 1e3), mac_per_s_on=where)

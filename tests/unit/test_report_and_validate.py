@@ -86,7 +86,8 @@ def test_figures_nest_under_their_model_and_render_as_one_table_with_a_column_pe
     assert ("| figure | int8 | float32 |\n|---|---|---|\n| arena_estimate.32bit.total_bytes | 5120 | 9216 |\n"
             "| arena_measured.unavailable | no | – |") in md
     assert "| histogram_ms.edges | 20 values (see report.json) |" in md
-    assert "| figure | int8 |\n|---|---|\n| bytes | 10 |\n\n| figure | value |\n|---|---|\n| float_over_int8 | 3.5 |" in md
+    assert ("| figure | int8 |\n|---|---|\n| bytes | 10 |\n\n"
+            "| figure | value |\n|---|---|\n| float_over_int8 | 3.5 |") in md
 
 
 def _tensor(dtype, constant, quantized=True):
