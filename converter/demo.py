@@ -51,16 +51,17 @@ def run_demo(opts: DemoOptions, progress=print) -> Report:
 
 
 def summary_rows(report: Report) -> list[tuple[str, str]]:
-    s = report.sections
-    v, size, lat, mem = s["validation"], s["size"], s["latency"], s["memory"]
+    v = report.sections["validation"]
+    size8, size32 = report.model_figures("size", "int8"), report.model_figures("size", "float32")
+    ratio = f"{size32['bytes'] / size8['bytes']:.2f}"
+    lat8, lat32 = report.model_figures("latency", "int8"), report.model_figures("latency", "float32")
     return [
         ("accuracy float / int8", f"{v['reference_accuracy'] * 100:.2f}% / {v['candidate_accuracy'] * 100:.2f}%"),
         ("agreement", f"{v['agreement'] * 100:.2f}% of {v['samples']} held-back digits"),
-        ("size float / int8", f"{size['float_bytes']:,} B / {size['model_bytes']:,} B "
-                              f"({size['float_bytes'] / size['model_bytes']:.2f}x)"),
-        ("latency int8 p50 / p90 (host)", f"{lat['model']['p50_ms'] * 1e3:.1f} / {lat['model']['p90_ms'] * 1e3:.1f} µs"),
+        ("size float / int8", f"{size32['bytes']:,} B / {size8['bytes']:,} B ({ratio}x)"),
+        ("latency int8 p50 / p90 (host)", f"{lat8['p50_ms'] * 1e3:.1f} / {lat8['p90_ms'] * 1e3:.1f} µs"),
         ("latency float p50 / p90 (host)",
-         f"{lat['float']['p50_ms'] * 1e3:.1f} / {lat['float']['p90_ms'] * 1e3:.1f} µs"),
-        ("tensor arena int8", arena_line(mem, "model")),
-        ("checks", ", ".join(f"{'✓' if c.ok else '✗'} {c.name}" for c in report.checks)),
+         f"{lat32['p50_ms'] * 1e3:.1f} / {lat32['p90_ms'] * 1e3:.1f} µs"),
+        ("tensor arena int8", arena_line(report, "int8")),
+        ("checks", report.checks_summary()),
     ]

@@ -161,7 +161,9 @@ def _micro(doc):
     sections = doc.get("sections", {})
     v = sections.get("validation", {})
     memory = sections.get("memory", {})
-    measured = next((v for k, v in memory.items() if k.endswith("_arena_measured")), {}) or {}
+    # validate files the candidate's figures under its kind (e.g. memory.int8.arena_measured)
+    measured = next((f["arena_measured"] for f in memory.values() if isinstance(f, dict) and "arena_measured" in f),
+                    {}) or {}
     arena = measured.get("total_bytes")
     agree = v.get("agreement")
     parts = [f"agreement {agree * 100:.0f}%" if agree is not None else "",

@@ -65,7 +65,7 @@ def convert(ctx, model_path, data_spec, out, seed, force, trust_model, code, as_
         ("calibration", f"{result.calibration_samples} samples, seed {seed}"),
         *[(f"layer error #{k + 1}", f"{w['layer']} ({w['op']}): {w['rmse_lsb']:.2f} LSB RMSE")
           for k, w in enumerate(report.sections.get("layer_errors", {}).get("worst", []))],
-        ("checks", ", ".join(f"{'✓' if c.ok else '✗'} {c.name}" for c in report.checks) or "–"),
+        ("checks", report.checks_summary()),
     ])
 
 

@@ -34,7 +34,7 @@ def explain(ctx, reference, candidate, data_spec, out, seed, force, trust_model,
     from ..pipeline.context import Artifact, Context
     from ..pipeline.steps import explain as step
     from ..report import Report
-    from ..report.render import to_html, to_markdown
+    from ..report.files import write_report
     from .validate import candidate_data, open_reference
 
     check_output(out, force, {"reference model": reference, "candidate model": candidate, "input data": data_spec},
@@ -48,9 +48,7 @@ def explain(ctx, reference, candidate, data_spec, out, seed, force, trust_model,
                           reference=open_reference(reference, trust_model, data, code, names))
     with quiet(ctx), atomic_dir(out, force) as tmp:
         result = step.run(context, config, figures=tmp)
-        (tmp / "report.json").write_text(report.to_json())
-        (tmp / "report.md").write_text(to_markdown(report))
-        (tmp / "report.html").write_text(to_html(report))
+        write_report(tmp, report)
     echo_warnings(report)
     if as_json:
         emit_json(report.to_dict())
@@ -60,5 +58,5 @@ def explain(ctx, reference, candidate, data_spec, out, seed, force, trust_model,
             (f"top-{config.top_k} overlap mean / min", f"{summary['mean_top_k_overlap']:.2f} / {summary['min_top_k_overlap']:.2f}"),
             ("rank correlation mean", f"{summary['mean_rank_correlation']:.3f}"),
             ("explanations / s", f"{summary['explanations_per_s']:.1f} ({summary['predictions_per_s']:.0f} predictions/s)"),
-            ("checks", ", ".join(f"{'✓' if c.ok else '✗'} {c.name}" for c in report.checks) or "–")])
+            ("checks", report.checks_summary())])
     ctx.exit(0 if report.ok else 1)

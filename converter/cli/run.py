@@ -46,7 +46,7 @@ def run(ctx, recipe, model_path, data_spec, out, overrides, force, trust_model, 
         emit_json(report.to_dict())
     else:
         print_table(f"edgeconv run {loaded.name} -> {out}",
-                    [(c.name, f"{'✓' if c.ok else '✗'} {c.detail}") for c in report.checks])
+                    [(c.name, c.verdict()) for c in report.checks])
     ctx.exit(0 if report.ok else 1)
 
 

@@ -40,8 +40,11 @@ def validate(ctx, candidate, reference, data_spec, out, force, trust_model, code
     """
     from ..output_safety import check_output
     from ..pipeline.context import Artifact, Context
+    from ..outputs import atomic_dir
     from ..pipeline.steps import validate as step
     from ..report import Report
+    from ..report.files import write_report
+    from ..tflite.kind import kind_of
 
     config = config_from(ValidateConfig, options)
     if out is not None:
@@ -55,16 +58,18 @@ def validate(ctx, candidate, reference, data_spec, out, force, trust_model, code
     with quiet(ctx):
         context = Context(report, tflite=tflite, validation=data,
                           reference=open_reference(reference, trust_model, data, code, names))
-        v = step.run(context, config, names=names, label="candidate")
-    budgets.apply(report, "candidate")
+        v = step.run(context, config, names=names)
+    model = kind_of(tflite.read())  # the candidate's kind, e.g. int8
+    budgets.apply(report, model)
     report.add("data", source=data.source, preprocess=json.loads(spec.to_json()))
     if out is not None:  # after the last figure: the files hold what --json prints
-        write_report_folder(out, report, force)
+        with atomic_dir(out, force=force) as tmp:
+            write_report(tmp, report)
     echo_warnings(report)
     if as_json:
         emit_json(report.to_dict())
     else:
-        print_table(f"{candidate.name} vs {reference.name} on {v.samples} samples", _rows(v, report))
+        print_table(f"{candidate.name} vs {reference.name} on {v.samples} samples", _rows(v, report, model))
     ctx.exit(0 if report.ok else 1)
 
 
@@ -84,16 +89,6 @@ def candidate_data(tflite, path: Path, data_spec: str, options: dict):
     return spec, data, names
 
 
-def write_report_folder(out: Path, report, force: bool) -> None:
-    from ..outputs import atomic_dir
-    from ..report.render import to_html, to_markdown
-
-    with atomic_dir(out, force=force) as tmp:
-        (tmp / "report.json").write_text(report.to_json())
-        (tmp / "report.md").write_text(to_markdown(report))
-        (tmp / "report.html").write_text(to_html(report))
-
-
 def open_reference(path: Path, trust_model: bool, data, code: tuple[str, ...] = (), names: list[str] | None = None):
     """The reference model (a float .tflite Artifact or a Keras model); refused when `data`
     (inputs in the order of `names`) does not fit it."""
@@ -111,11 +106,11 @@ def open_reference(path: Path, trust_model: bool, data, code: tuple[str, ...] = 
     return model
 
 
-def _rows(v, report) -> list[tuple[str, str]]:
+def _rows(v, report, model: str) -> list[tuple[str, str]]:
     from ..verify.figures import arena_line
 
     pct = lambda a: "–" if a is None else f"{a * 100:.2f}%"  # noqa: E731
-    lat = report.sections["latency"]["candidate"]
+    lat = report.model_figures("latency", model)
     rows = [("accuracy reference / candidate", f"{pct(v.reference_accuracy)} / {pct(v.candidate_accuracy)}"),
             ("agreement (top-1)", pct(v.agreement))]
     rows += [(f"output {o.reference}", f"max |err| {o.max_abs:.4g}, cosine {o.cosine:.4f}, SNR {o.snr_db:.1f} dB")
@@ -125,6 +120,6 @@ def _rows(v, report) -> list[tuple[str, str]]:
     if v.failures:
         rows.append(("failed samples", f"{len(v.failures)}; first #{v.failures[0].index} in {v.failures[0].op}"))
     rows.append((f"latency p50 / p90 ({lat['runtime']})", f"{lat['p50_ms']:.3f} / {lat['p90_ms']:.3f} ms"))
-    rows.append(("tensor arena", arena_line(report.sections["memory"], "candidate")))
-    rows.append(("checks", ", ".join(f"{'✓' if c.ok else '✗'} {c.name}" for c in report.checks) or "–"))
+    rows.append(("tensor arena", arena_line(report, model)))
+    rows.append(("checks", report.checks_summary()))
     return rows

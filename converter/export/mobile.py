@@ -57,7 +57,7 @@ def model_card(file_name: str, info: dict, report: Report, description: str) -> 
                   f"- float accuracy: {_pct(v.get('reference_accuracy'))}, model accuracy: "
                   f"{_pct(v.get('candidate_accuracy'))}, top-1 agreement: {_pct(v.get('agreement'))}", ""]
     if report.checks:
-        lines += ["## Checks", ""] + [f"- {'✓' if c.ok else '✗'} {c.name}: {c.detail}" for c in report.checks]
+        lines += ["## Checks", ""] + [f"- {c.line()}" for c in report.checks]
     return "\n".join(lines) + "\n"
 
 

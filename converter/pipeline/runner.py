@@ -2,15 +2,14 @@
 atomically into one output folder, with the resolved recipe and a manifest of sha256 sums."""
 from __future__ import annotations
 
-import hashlib
-import json
 from pathlib import Path
 
 from ..inputs.data import checked_labels, class_count, demo_digits, load_dataset
 from ..output_safety import check_output
 from ..outputs import atomic_dir
 from ..report import Report
-from ..report.render import to_html, to_markdown
+from ..report.files import write_manifest, write_report
+from ..tflite.kind import kind_of
 from . import steps
 from .context import Context
 from .recipe import Recipe, to_yaml
@@ -29,7 +28,7 @@ def run_recipe(recipe: Recipe, out: Path, force: bool = False, progress=lambda m
         for config in recipe.stages:
             progress(f"stage: {steps.name_of(config)}")
             steps.run(context, config)
-        recipe.budgets.apply(report, "model")
+        recipe.budgets.apply(report, kind_of(context.tflite.read()))  # the converted model: every recipe converts
         _write_outputs(tmp, recipe, report)
     return report
 
@@ -95,9 +94,5 @@ def _train_demo_model(context: Context, recipe: Recipe) -> None:
 
 def _write_outputs(folder: Path, recipe: Recipe, report: Report) -> None:
     (folder / "recipe.yaml").write_text(to_yaml(recipe))
-    (folder / "report.json").write_text(report.to_json())
-    (folder / "report.md").write_text(to_markdown(report))
-    (folder / "report.html").write_text(to_html(report))
-    files = sorted(p for p in folder.rglob("*") if p.is_file())
-    manifest = {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
-    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    write_report(folder, report)
+    write_manifest(folder)

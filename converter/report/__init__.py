@@ -5,7 +5,7 @@ import json
 import math
 from dataclasses import dataclass, field
 
-SCHEMA = "edgeconv.report/1"
+SCHEMA = "edgeconv.report/2"
 
 
 @dataclass(frozen=True)
@@ -13,6 +13,22 @@ class Check:
     name: str
     ok: bool
     detail: str
+
+    @property
+    def mark(self) -> str:
+        return "✓" if self.ok else "✗"
+
+    def line(self, name_format: str = "{}", escape=str) -> str:
+        """'✓ name: detail'; Markdown and HTML pass how the name is set off and how text is escaped."""
+        return f"{self.mark} {name_format.format(escape(self.name))}: {escape(self.detail)}"
+
+    def short(self) -> str:
+        """'✓ name': the form a summary table's cell joins."""
+        return f"{self.mark} {self.name}"
+
+    def verdict(self) -> str:
+        """'✓ detail': for tables that give the name its own column."""
+        return f"{self.mark} {self.detail}"
 
 
 @dataclass
@@ -24,6 +40,19 @@ class Report:
 
     def add(self, section: str, **figures) -> None:
         self.sections.setdefault(section, {}).update(figures)
+
+    def add_model(self, section: str, model: str, **figures) -> None:
+        """Figures of one model (its kind, e.g. 'int8'), nested under it: sections[section][model]."""
+        self.sections.setdefault(section, {}).setdefault(model, {}).update(figures)
+
+    def model_figures(self, section: str, model: str) -> dict:
+        """What `section` holds for `model`; empty when that model was not measured there."""
+        figures = self.sections.get(section, {}).get(model)
+        return figures if isinstance(figures, dict) else {}
+
+    def checks_summary(self) -> str:
+        """'✓ a, ✗ b' for a summary table's checks cell; '–' when nothing was checked."""
+        return ", ".join(c.short() for c in self.checks) or "–"
 
     def check(self, name: str, ok: bool, detail: str) -> Check:
         c = Check(name, bool(ok), detail)

@@ -25,9 +25,10 @@ class Budgets:
         if self.min_agreement is not None and self.min_agreement > 100:
             raise InputError(f"budget min_agreement is a percentage, got {self.min_agreement}", hint="use 0..100")
 
-    def apply(self, report: Report, label: str) -> None:
-        """Check the figures `report` holds for the model measured under `label`. A budget whose
-        figure is missing fails and says why: a gate that cannot be checked must not pass."""
+    def apply(self, report: Report, model: str | None) -> None:
+        """Check the figures `report` holds for `model` (the kind of the model under test, e.g.
+        'int8'; None when no model was made). A budget whose figure is missing fails and says
+        why: a gate that cannot be checked must not pass."""
         for name, limit, check in ((("accuracy drop", self.max_accuracy_drop, self._accuracy_drop),
                                     ("agreement", self.min_agreement, self._agreement),
                                     ("latency", self.max_latency_ms, self._latency),
@@ -35,39 +36,40 @@ class Budgets:
                                     ("size", self.max_size_kb, self._size))):
             if limit is None:
                 continue
-            result = check(report.sections, label)
+            result = check(report, model)
             if isinstance(result, str):
                 report.check(name, False, f"cannot be evaluated: {result}")
             else:
                 report.check(name, *result)
 
-    def _accuracy_drop(self, s: dict, label: str):
-        v = s.get("validation", {})
+    def _accuracy_drop(self, report: Report, model: str | None):
+        v = report.sections.get("validation", {})
         if v.get("accuracy_drop") is None:
-            return "the data has no labels" if "validation" in s else "no validation was run"
+            return "the data has no labels" if "validation" in report.sections else "no validation was run"
         drop = v["accuracy_drop"] * 100
         return drop <= self.max_accuracy_drop, f"{drop:.2f} points (budget {self.max_accuracy_drop:g})"
 
-    def _agreement(self, s: dict, label: str):
-        if "agreement" not in s.get("validation", {}):
+    def _agreement(self, report: Report, model: str | None):
+        v = report.sections.get("validation", {})
+        if "agreement" not in v:
             return "no validation was run"
-        agree = s["validation"]["agreement"] * 100
+        agree = v["agreement"] * 100
         return agree >= self.min_agreement, f"{agree:.2f}% (budget ≥ {self.min_agreement:g}%)"
 
-    def _latency(self, s: dict, label: str):
-        lat = s.get("latency", {}).get(label)
-        if lat is None:
+    def _latency(self, report: Report, model: str | None):
+        lat = report.model_figures("latency", model)
+        if not lat:
             return "latency was not measured"
         p50 = lat["p50_ms"]
         return p50 <= self.max_latency_ms, (f"p50 {p50:.4g} ms on {lat['runtime']} "
                                             f"(budget {self.max_latency_ms:g} ms)")
 
-    def _arena(self, s: dict, label: str):
+    def _arena(self, report: Report, model: str | None):
         """The measured total when tflite-micro ran the model, else the 32-bit estimate (what a
         Cortex-M arena needs)."""
-        memory = s.get("memory", {})
-        measured = memory.get(f"{label}_arena_measured", {})
-        estimate = memory.get(f"{label}_arena_estimate", {}).get("32bit")
+        memory = report.model_figures("memory", model)
+        measured = memory.get("arena_measured", {})
+        estimate = memory.get("arena_estimate", {}).get("32bit")
         if "total_bytes" in measured:
             kb, what = measured["total_bytes"] / 1024, f"measured by {measured['measured_by']}"
         elif estimate is not None:
@@ -76,8 +78,8 @@ class Budgets:
             return "the arena was not estimated"
         return kb <= self.max_arena_kb, f"{kb:.1f} KB total arena, {what} (budget {self.max_arena_kb:g} KB)"
 
-    def _size(self, s: dict, label: str):
-        size = s.get("size", {}).get(f"{label}_bytes")
+    def _size(self, report: Report, model: str | None):
+        size = report.model_figures("size", model).get("bytes")
         if size is None:
             return "the model size was not recorded"
         kb = size / 1024

@@ -4,6 +4,7 @@ from __future__ import annotations
 import base64
 import io
 
+from ..tflite.kind import KINDS
 from . import Report
 
 
@@ -15,7 +16,8 @@ def plots(report: Report) -> list[tuple[str, str]]:
         out.append(("Latency histogram (ms)", _latency(s["latency"])))
     if s.get("layer_errors", {}).get("worst"):
         out.append(("Layers that lose the most to quantization", _layer_errors(s["layer_errors"]["worst"])))
-    breakdowns = {k.removesuffix("_breakdown"): v for k, v in s.get("size", {}).items() if k.endswith("_breakdown")}
+    breakdowns = {m: report.model_figures("size", m)["breakdown"] for m in KINDS
+                  if "breakdown" in report.model_figures("size", m)}
     if breakdowns:
         out.append(("Where the model's bytes go", _sizes(breakdowns)))
     return out
@@ -40,10 +42,10 @@ def _png(plt, fig) -> str:
 
 def _latency(latency: dict) -> str:
     plt, fig, ax = _figure()
-    for label, record in latency.items():
+    for model, record in latency.items():
         h = record.get("histogram_ms", {})
         if h.get("counts"):
-            ax.stairs(h["counts"], h["edges"], fill=True, alpha=0.5, label=f"{label} (p50 {record['p50_ms']:.3g} ms)")
+            ax.stairs(h["counts"], h["edges"], fill=True, alpha=0.5, label=f"{model} (p50 {record['p50_ms']:.3g} ms)")
     ax.set_xlabel("ms per inference")
     ax.set_ylabel("runs")
     ax.legend()

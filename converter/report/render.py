@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import html
 
+from ..tflite.kind import KINDS
 from . import Report
 
 
@@ -19,8 +20,15 @@ def fmt(value) -> str:
 
 
 def blocks(figures: dict):
-    """A section as ('table', columns, rows) blocks: its scalar figures as one key/value
-    table, then each list of records (and a section made of records) as a table of its own."""
+    """A section as (caption, columns, rows) blocks: the figures of each model it measured as one
+    table with a column per model, its other scalar figures as one key/value table, then each
+    list of records (and a section made of records) as a table of its own."""
+    models = {k: v for k, v in figures.items() if k in KINDS and isinstance(v, dict)}
+    if models:
+        yield ("", ["figure", *models], _by_model(models))
+        figures = {k: v for k, v in figures.items() if k not in models}
+        if not figures:
+            return
     if _is_table(figures):
         yield ("", *_records(figures))
         return
@@ -30,6 +38,27 @@ def blocks(figures: dict):
     for k, v in figures.items():
         if _is_table(v):
             yield (k, *_records(v))
+
+
+def _by_model(models: dict[str, dict]) -> list[list]:
+    """One row per figure, nested figures as dotted names (arena_estimate.32bit.total_bytes), so
+    no cell holds a dict; a figure one model lacks shows as '–'."""
+    flat = {m: dict(_flatten(f)) for m, f in models.items()}
+    names = list(dict.fromkeys(n for f in flat.values() for n in f))
+    return [[n, *(f.get(n) for f in flat.values())] for n in names]
+
+
+def _flatten(figures: dict, prefix: str = ""):
+    for k, v in figures.items():
+        if isinstance(v, dict) and v:
+            yield from _flatten(v, f"{prefix}{k}.")
+        elif isinstance(v, (list, tuple)) and len(v) > _LONGEST_LIST:
+            yield f"{prefix}{k}", f"{len(v)} values (see report.json)"  # e.g. a histogram, plotted in HTML
+        else:
+            yield f"{prefix}{k}", v
+
+
+_LONGEST_LIST = 8
 
 
 def _is_table(v) -> bool:
@@ -50,7 +79,7 @@ def _title(name: str) -> str:
 def to_markdown(report: Report) -> str:
     lines = [f"# {report.title}", ""]
     if report.checks:
-        lines += ["## Checks", ""] + [f"- {'✓' if c.ok else '✗'} **{c.name}**: {c.detail}" for c in report.checks]
+        lines += ["## Checks", ""] + [f"- {c.line('**{}**')}" for c in report.checks]
         lines.append("")
     if report.warnings:
         lines += ["## Warnings", ""] + [f"- ⚠ {w}" for w in report.warnings] + [""]
@@ -77,7 +106,7 @@ def to_html(report: Report) -> str:
              f"<style>{_CSS}</style></head><body><h1>{e(report.title)}</h1>"]
     if report.checks:
         parts.append("<h2>Checks</h2><ul>" + "".join(
-            f"<li class='{'ok' if c.ok else 'bad'}'>{'✓' if c.ok else '✗'} <b>{e(c.name)}</b>: {e(c.detail)}</li>"
+            f"<li class='{'ok' if c.ok else 'bad'}'>{c.line('<b>{}</b>', e)}</li>"
             for c in report.checks) + "</ul>")
     if report.warnings:
         parts.append("<h2>Warnings</h2><ul>" + "".join(f"<li class='warn'>⚠ {e(w)}</li>" for w in report.warnings)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..report import Report
 from ..tflite.arena import arena_figures, plan_model
+from ..tflite.kind import model_kind
 from ..tflite.macs import model_macs
 from ..tflite.reader import read_model
 from .measure import gzip_size, size_breakdown
@@ -16,27 +17,26 @@ TIMING = {"host": "host LiteRT (XNNPACK)",
           "arm64": "emulated arm64 (qemu), not a hardware prediction"}
 
 
-def measure_stage(tflite: bytes, label: str, report: Report, runs: int = 200, threads: int = 1,
-                  runtime=None) -> None:
+def measure_stage(tflite: bytes, report: Report, runs: int = 200, threads: int = 1, runtime=None) -> str:
     """Latency on the target (`runtime`, default host LiteRT in a worker process whose peak RSS is
     then the runtime's own), the arena (estimated, and measured by tflite-micro when it is
-    installed), MACs and size of one .tflite model."""
+    installed), MACs and size of one .tflite model, filed under its kind (e.g. 'int8'), which
+    is returned: that key is the same in every command, because the file decides it."""
     info = read_model(tflite)
+    model = model_kind(info)
     stats, extra = _latency(tflite, runs, threads, runtime)
     name = "host" if runtime is None else runtime.name
     where = TIMING.get(name, f"{name} target")
     macs = model_macs(info.main)
-    report.add("latency", **{label: {"p50_ms": stats.p50_ms, "p90_ms": stats.p90_ms, "p99_ms": stats.p99_ms,
-                                     "mean_ms": stats.mean_ms, "std_ms": stats.std_ms, "runs": stats.runs,
-                                     "threads": stats.threads, "runtime": where,
-                                     "histogram_ms": {"edges": list(stats.histogram[0]),
-                                                      "counts": list(stats.histogram[1])}}})
-    arena_stage(tflite, label, report)
-    report.add("memory", **{f"{label}_{k}": v for k, v in extra.items()})
-    report.add("compute", **{f"{label}_macs": macs, f"{label}_mac_per_s": macs / (stats.p50_ms / 1e3),
-                             f"{label}_mac_per_s_on": where})
-    report.add("size", **{f"{label}_bytes": len(tflite), f"{label}_gzip_bytes": gzip_size(tflite),
-                          f"{label}_breakdown": size_breakdown(info)})
+    report.add_model("latency", model, p50_ms=stats.p50_ms, p90_ms=stats.p90_ms, p99_ms=stats.p99_ms,
+                     mean_ms=stats.mean_ms, std_ms=stats.std_ms, runs=stats.runs, threads=stats.threads,
+                     runtime=where,
+                     histogram_ms={"edges": list(stats.histogram[0]), "counts": list(stats.histogram[1])})
+    arena_stage(tflite, report)
+    report.add_model("memory", model, **extra)
+    report.add_model("compute", model, macs=macs, mac_per_s=macs / (stats.p50_ms / 1e3), mac_per_s_on=where)
+    report.add_model("size", model, bytes=len(tflite), gzip_bytes=gzip_size(tflite), breakdown=size_breakdown(info))
+    return model
 
 
 def _latency(tflite: bytes, runs: int, threads: int, runtime):
@@ -57,25 +57,29 @@ def _latency(tflite: bytes, runs: int, threads: int, runtime):
         session.close()
 
 
-def arena_stage(tflite: bytes, label: str, report: Report) -> None:
+def arena_stage(tflite: bytes, report: Report) -> str:
     """The tensor arena: estimated from the flatbuffer (32-bit MCU and 64-bit host), and measured
-    by tflite-micro on this 64-bit host when it is installed and can load the model."""
+    by tflite-micro on this 64-bit host when it is installed and can load the model. Filed under
+    the model's kind, which is returned."""
     from ..targets.micro import measure_arena
 
     info = read_model(tflite)
+    model = model_kind(info)
     figures = arena_figures(info)
     measured, why = measure_arena(tflite)
-    report.add("memory", **{f"{label}_arena_estimate_bytes": figures["arena_estimate_bytes"],
-                            f"{label}_arena_estimate": figures["arena_estimate"],
-                            f"{label}_arena_measured": measured if measured else {"unavailable": why},
-                            f"{label}_arena_naive_bytes": plan_model(info).naive_bytes})
+    report.add_model("memory", model, arena_estimate_bytes=figures["arena_estimate_bytes"],
+                     arena_estimate=figures["arena_estimate"],
+                     arena_measured=measured if measured else {"unavailable": why},
+                     arena_naive_bytes=plan_model(info).naive_bytes)
+    return model
 
 
-def arena_line(memory: dict, label: str) -> str:
+def arena_line(report: Report, model: str) -> str:
     """Total arena with its source: tflite-micro's measurement (64-bit host) and the estimate."""
-    est = memory[f"{label}_arena_estimate"]
+    memory = report.model_figures("memory", model)
+    est = memory["arena_estimate"]
     line = (f"estimate {est['32bit']['total_bytes']:,} B (32-bit MCU) / {est['64bit']['total_bytes']:,} B (64-bit); ")
-    measured = memory[f"{label}_arena_measured"]
+    measured = memory["arena_measured"]
     if "total_bytes" in measured:
         return line + f"measured {measured['total_bytes']:,} B by {measured['measured_by']}"
     return line + f"not measured ({measured['unavailable']})"

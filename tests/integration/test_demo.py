@@ -26,7 +26,8 @@ def test_demo_produces_a_fully_integer_model_within_one_point(tmp_path):
     assert v["reference_accuracy"] > 0.9
     assert abs(v["reference_accuracy"] - v["candidate_accuracy"]) <= 0.01
     assert report["sections"]["latency"]["int8"]["p50_ms"] > 0
-    assert report["sections"]["memory"]["int8_arena_estimate_bytes"] > 0
+    assert report["sections"]["memory"]["int8"]["arena_estimate_bytes"] > 0
+    assert report["sections"]["size"]["float32"]["bytes"] > report["sections"]["size"]["int8"]["gzip_bytes"] > 0
     assert [c["name"] for c in report["checks"]] == ["fully integer", "accuracy drop"]
     md = (out / "report.md").read_text()
     assert "✓ **fully integer**" in md and "## Validation" in md and "## Layer errors" in md
@@ -62,3 +63,7 @@ def test_every_report_section_is_documented(tmp_path):
     sections = json.loads(result.stdout)["sections"]
     assert {"model", "conversion", "layer_errors", "validation", "explanation", "latency", "memory"} <= set(sections)
     assert all(f"| `{name}` |" in doc for name in sections), [s for s in sections if f"| `{s}` |" not in doc]
+    for name in ("latency", "memory", "compute", "size"):  # figures nest under the model's kind
+        assert set(sections[name]) == {"int8"}, sections[name].keys()
+        row = next(line for line in doc.splitlines() if line.startswith(f"| `{name}` | per model:"))
+        assert all(f"`{k}`" in row for k in sections[name]["int8"]), (name, sections[name]["int8"].keys())

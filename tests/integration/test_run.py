@@ -51,7 +51,7 @@ def test_firmware_c_array_compiles(mcu_run, tmp_path):
                    check=True)
     printed = subprocess.run([str(tmp_path / "a.out")], capture_output=True, text=True, check=True).stdout.split()
     tflite = (out / "model_int8.tflite").read_bytes()
-    assert printed == [str(len(tflite)), str(report["sections"]["memory"]["model_arena_estimate_bytes"]), "1"]
+    assert printed == [str(len(tflite)), str(report["sections"]["memory"]["int8"]["arena_estimate_bytes"]), "1"]
 
 
 def test_rerun_is_byte_identical_and_budgets_fail_the_build(mcu_run, chain, tmp_path):

@@ -1,11 +1,17 @@
+import hashlib
+import html
 import json
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 from converter.errors import InputError
 from converter.report import Report
+from converter.report.files import write_manifest, write_report
 from converter.report.render import to_markdown
+from converter.tflite.kind import model_kind
+from converter.tflite.reader import TensorInfo
 from converter.verify.compare import match_outputs
 
 
@@ -15,7 +21,7 @@ def test_report_json_is_strict_and_markdown_shows_checks():
     r.check("fully integer", True, "7 ops")
     r.check("accuracy drop", False, "2.0 points (budget 1.0)")
     doc = json.loads(r.to_json(), parse_constant=lambda c: pytest.fail(f"non-standard JSON {c}"))
-    assert doc["schema"] == "edgeconv.report/1" and doc["ok"] is False
+    assert doc["schema"] == "edgeconv.report/2" and doc["ok"] is False
     assert doc["sections"]["validation"] == {"snr_db": None, "agreement": 0.5}
     md = to_markdown(r)
     assert "- ✓ **fully integer**: 7 ops" in md and "- ✗ **accuracy drop**" in md
@@ -55,3 +61,61 @@ def test_compare_refuses_labels_beyond_the_scored_output_of_a_multi_output_model
         compare(model, model, data)
     v = compare(model, model, Dataset(data.x, np.array([1, 1, 2, 0]), "d"))
     assert (v.reference_accuracy, v.accuracy_drop) == (0.5, 0.0)
+
+
+def test_a_check_renders_its_own_lines():
+    r = Report("t")
+    assert r.checks_summary() == "–"
+    ok, bad = r.check("fully integer", True, "7 ops"), r.check("size <a>", False, "9 KB")
+    assert (ok.line(), bad.short(), bad.verdict()) == ("✓ fully integer: 7 ops", "✗ size <a>", "✗ 9 KB")
+    assert bad.line("<b>{}</b>", html.escape) == "✗ <b>size &lt;a&gt;</b>: 9 KB"
+    assert r.checks_summary() == "✓ fully integer, ✗ size <a>"
+
+
+def test_figures_nest_under_their_model_and_render_as_one_table_with_a_column_per_model():
+    r = Report("t")
+    r.add_model("memory", "int8", arena_estimate={"32bit": {"total_bytes": 5120}}, arena_measured={"unavailable": "no"})
+    r.add_model("memory", "float32", arena_estimate={"32bit": {"total_bytes": 9216}})
+    r.add_model("latency", "int8", p50_ms=0.5, histogram_ms={"edges": list(range(20)), "counts": list(range(19))})
+    r.add_model("size", "int8", bytes=10)
+    r.add("size", float_over_int8=3.5)
+    assert r.sections["memory"]["int8"]["arena_estimate"]["32bit"]["total_bytes"] == 5120
+    assert r.model_figures("memory", "float32") == {"arena_estimate": {"32bit": {"total_bytes": 9216}}}
+    assert r.model_figures("latency", "float32") == {} == r.model_figures("compute", "int8")
+    md = to_markdown(r)
+    assert ("| figure | int8 | float32 |\n|---|---|---|\n| arena_estimate.32bit.total_bytes | 5120 | 9216 |\n"
+            "| arena_measured.unavailable | no | – |") in md
+    assert "| histogram_ms.edges | 20 values (see report.json) |" in md
+    assert ("| figure | int8 |\n|---|---|\n| bytes | 10 |\n\n"
+            "| figure | value |\n|---|---|\n| float_over_int8 | 3.5 |") in md
+
+
+def _tensor(dtype, constant, quantized=True):
+    return TensorInfo(0, "t", dtype, (1,), (1,), constant, False, (0.1,) if quantized else ())
+
+
+@pytest.mark.parametrize("tensors, kind", [
+    ([("float32", False, False), ("int8", False, True), ("int8", True, True), ("int32", True, True)], "int8"),
+    ([("int16", False, True), ("int8", True, True), ("int64", True, True)], "int16x8"),
+    ([("float32", False, False), ("float16", True, False)], "float16"),
+    ([("float32", False, False), ("int8", True, True)], "dynamic"),
+    ([("float32", False, False), ("float32", True, False)], "float32"),
+])
+def test_the_model_kind_is_read_from_the_tensor_types(tensors, kind):
+    info = SimpleNamespace(subgraphs=[SimpleNamespace(tensors=[_tensor(*t) for t in tensors])])
+    assert model_kind(info) == kind
+
+
+def test_the_run_folder_holds_the_three_reports_and_a_manifest_of_them(tmp_path):
+    r = Report("t")
+    r.check("fully integer", True, "7 ops")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "m.tflite").write_bytes(b"TFL3")
+    write_report(tmp_path, r)
+    write_manifest(tmp_path)
+    assert json.loads((tmp_path / "report.json").read_text()) == r.to_dict()
+    assert "- ✓ **fully integer**: 7 ops" in (tmp_path / "report.md").read_text()
+    assert "✓ <b>fully integer</b>: 7 ops" in (tmp_path / "report.html").read_text()
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert set(manifest) == {"report.json", "report.md", "report.html", "sub/m.tflite"}
+    assert manifest["sub/m.tflite"] == hashlib.sha256(b"TFL3").hexdigest()

@@ -51,7 +51,7 @@ def run(context: Context, config: ConvertConfig, progress=None):
         layer_errors(context, options, config.layer_errors)
     context.tflite = context.write(f"model_{config.mode}.tflite", result.tflite, "tflite")
     if context.measure:
-        measure_stage(result.tflite, "model", context.report)
+        measure_stage(result.tflite, context.report)
         _pruning_proof(context, result.tflite)
     if config.baseline:
         _float_baseline(context)
@@ -64,7 +64,7 @@ def _float_baseline(context: Context) -> None:
 
     tflite = convert(context.model, None, ConvertOptions(mode="float32")).tflite
     context.write("model_float.tflite", tflite, "tflite")
-    measure_stage(tflite, "float", context.report)
+    measure_stage(tflite, context.report)
 
 
 def _report(context: Context, result, options: ConvertOptions) -> None:

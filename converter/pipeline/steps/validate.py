@@ -37,9 +37,10 @@ class ValidateConfig:
         check_target(self.target)
 
 
-def run(context: Context, config: ValidateConfig, names: list[str] | None = None, label: str = "model"):
+def run(context: Context, config: ValidateConfig, names: list[str] | None = None):
     """Adds the `validation` section (and a check when samples failed) and the candidate's
     latency on the target. `names`: the data's input order, when it differs from the model's."""
+    from ...tflite.kind import kind_of
     from ...verify.compare import compare
     from ...verify.figures import measure_stage
 
@@ -52,8 +53,8 @@ def run(context: Context, config: ValidateConfig, names: list[str] | None = None
     finally:
         candidate.close()
     _report(context, v, config)
-    if runtime is not None or "latency" not in context.report.sections:
-        measure_stage(tflite, label, context.report, runtime=runtime)
+    if runtime is not None or not context.report.model_figures("latency", kind_of(tflite)):  # once on the host
+        measure_stage(tflite, context.report, runtime=runtime)
     return v
 
 
