@@ -52,7 +52,7 @@ def validate(ctx, candidate, reference, data_spec, kernels, target, identity, kn
     from ..verify.figures import measure_stage
     from ..report import Report
     from ..report.render import to_html, to_markdown
-    from ..targets.registry import runtime_for
+    from ..targets.registry import open_runtime
     from ..targets.worker import ParallelSession
     from ..tflite.metadata import edgeconv_info
     from ..tflite.reader import read_model_file
@@ -60,7 +60,8 @@ def validate(ctx, candidate, reference, data_spec, kernels, target, identity, kn
     if out is not None:
         check_output(out, force, {"candidate model": candidate, "reference model": reference, "input data": data_spec,
                                   "ssh key": identity, "known_hosts file": known_hosts}, folder=True)
-    runtime = None if target == "host" else runtime_for(target, kernels, identity, known_hosts, remote_python)
+    runtime = None if target == "host" else open_runtime(target, kernels=kernels, identity=identity,
+                                                         known_hosts=known_hosts, python=remote_python)
     info = read_model_file(candidate)
     model_bytes = candidate.read_bytes()
     budgets = budgets_from(options)
