@@ -19,13 +19,13 @@ def pytest_addoption(parser):
 @pytest.fixture(scope="session")
 def target(request):
     from converter.errors import ConverterError
-    from converter.targets.registry import runtime_for
+    from converter.targets.registry import open_runtime
 
     name = request.config.getoption("--target")
     option = request.config.getoption
     try:
-        runtime = runtime_for(name, identity=option("--identity"), known_hosts=option("--known-hosts"),
-                              python=option("--remote-python"))
+        runtime = open_runtime(name, identity=option("--identity"), known_hosts=option("--known-hosts"),
+                               python=option("--remote-python"))
     except ConverterError as e:
         pytest.exit(f"{e.message} ({e.hint})", returncode=2)
     status = runtime.availability()

@@ -20,8 +20,8 @@ def _lsb(model: bytes) -> dict[str, float]:
 
 def test_outputs_match_reference_kernels(target, int8_model):
     x = _inputs(int8_model)
-    got = target.open(int8_model).predict(x)
-    want = HostRuntime(kernels="reference").open(int8_model).predict(x)
+    with target.open(int8_model) as session, HostRuntime(kernels="reference").open(int8_model) as reference:
+        got, want = session.predict(x), reference.predict(x)
     steps = 0 if target.name == "micro" else 2  # TFLM is bit-exact with reference kernels; XNNPACK within 2 LSB
     for name, lsb in _lsb(int8_model).items():
         assert np.max(np.abs(got[name] - want[name])) <= steps * lsb + 1e-9, name
@@ -29,17 +29,17 @@ def test_outputs_match_reference_kernels(target, int8_model):
 
 def test_target_is_deterministic(target, int8_model):
     x = _inputs(int8_model, 8)
-    session = target.open(int8_model)
-    first, second = session.predict(x), session.predict(x)
+    with target.open(int8_model) as session:
+        first, second = session.predict(x), session.predict(x)
     assert all(np.array_equal(first[k], second[k]) for k in first)
 
 
 def test_benchmark_and_memory_figures(target, int8_model):
-    session = target.open(int8_model)
-    stats = session.benchmark(runs=20, warmup=2)
-    if target.name == "micro":
-        measured = session.measured_arena()
-        assert measured["head"] <= measured["total"]
+    with target.open(int8_model) as session:
+        stats = session.benchmark(runs=20, warmup=2)
+        if target.name == "micro":
+            measured = session.measured_arena()
+            assert measured["head"] <= measured["total"]
+        mem = session.memory()
     assert stats.runs == 20 and 0 < stats.min_ms <= stats.p50_ms <= stats.p99_ms
-    mem = session.memory()
-    assert mem["model_bytes"] == len(int8_model) and mem["arena_estimate_bytes"] > 0
+    assert mem.model_bytes == len(int8_model) and mem.arena_estimate_bytes > 0

@@ -20,17 +20,17 @@ def targets(ctx, as_json):
     from rich.markup import escape
     from rich.table import Table
 
-    from ..targets.registry import DESCRIPTIONS, targets as all_targets
+    from ..targets.registry import listed
 
-    found = all_targets()
+    found = listed()
     if as_json:
-        emit_json({name: {"available": a.ok, "reason": a.reason, "install": a.install} for name, a in found.items()})
+        emit_json({name: {"available": a.ok, "reason": a.reason, "install": a.install} for name, (_, a) in found.items()})
         return
     table = Table(title="targets")
     for col in ("target", "available", "what", "to make it available"):
         table.add_column(col)
-    for name, a in found.items():
-        table.add_row(name, "✓" if a.ok else escape(f"✗ {a.reason}"), DESCRIPTIONS[name], escape(a.install or "–"))
+    for name, (t, a) in found.items():
+        table.add_row(name, "✓" if a.ok else escape(f"✗ {a.reason}"), t.description, escape(a.install or "–"))
     console().print(table)
 
 

@@ -54,6 +54,8 @@ class Arm64EmuRuntime:
 class Arm64Session(RunnerSession):
     """Emulated latency (benchmark) is qemu's translation speed, not the speed of any arm64 chip."""
 
+    where = "emulated arm64 (qemu)"
+
     def __init__(self, model: bytes, kernels: str, timeout: float):
         super().__init__(model)
         self.kernels, self.timeout = kernels, timeout

@@ -6,7 +6,7 @@ float outputs keyed by output name; quantization at the model boundary happens i
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -49,17 +49,62 @@ class LatencyStats:
                    (tuple(float(e) for e in edges), tuple(int(c) for c in counts)))
 
 
+@dataclass(frozen=True)
+class Memory:
+    """What a session knows of a model's memory; None where its target cannot tell."""
+
+    measured_on: str  # where the measured figures (peak RSS, arena) were taken
+    model_bytes: int | None = None
+    arena_estimate_bytes: int | None = None  # 32-bit MCU total, estimated from the flatbuffer
+    arena_estimate: dict[str, Any] | None = None  # both word sizes in detail: {"32bit": ..., "64bit": ...}
+    arena_measured: dict[str, Any] | None = None  # tflite-micro's allocator: head/tail/total_bytes, measured_by
+    peak_rss_bytes: int | None = None  # the runtime process's own high-water mark
+    parameters: int | None = None  # of a float Keras reference
+
+    @property
+    def arena_bytes(self) -> int | None:
+        """The arena a runtime really allocated (measured), else None: estimates are not this."""
+        return self.arena_measured["total_bytes"] if self.arena_measured else None
+
+
+def model_memory(info, measured_on: str, **figures) -> Memory:
+    """The figures every .tflite session knows from the flatbuffer alone, plus its own."""
+    from ..tflite.arena import arena_figures
+
+    return Memory(measured_on, info.size_bytes, **arena_figures(info), **figures)
+
+
 class Session(Protocol):
     input_names: list[str]
     output_names: list[str]
+    failures: list[SampleFailure]  # samples predict could not run (their outputs are NaN); empty by default
 
     def predict(self, inputs: list[np.ndarray]) -> dict[str, np.ndarray]: ...
 
     def benchmark(self, runs: int = 100, warmup: int = 10) -> LatencyStats: ...
 
-    def memory(self) -> dict: ...
+    def memory(self) -> Memory: ...
 
     def close(self) -> None: ...
+
+    def __enter__(self) -> Session: ...
+
+    def __exit__(self, *exc) -> None: ...
+
+
+class ClosingSession:
+    """Base of every session: `with runtime.open(model) as session:` closes it however the
+    block ends, because interpreters, worker processes and board folders must not outlive it.
+    Subclasses set `failures` (a list) in __init__ and implement close()."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        raise NotImplementedError
 
 
 class Runtime(Protocol):

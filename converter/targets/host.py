@@ -6,9 +6,8 @@ import time
 
 import numpy as np
 
-from .base import Availability, LatencyStats, SampleFailure
+from .base import Availability, ClosingSession, LatencyStats, Memory, SampleFailure, model_memory
 from ..errors import ModelError
-from ..tflite.arena import arena_figures
 from ..tflite.reader import read_model
 
 KERNELS = ("xnnpack", "reference")
@@ -34,7 +33,7 @@ class HostRuntime:
         return HostSession(model, self.threads, self.kernels)
 
 
-class HostSession:
+class HostSession(ClosingSession):
     """One interpreter. Samples run one batch (usually 1) at a time; a sample on which the
     interpreter fails is recorded in `failures` and its outputs are NaN, so one bad sample
     does not hide the results of the others."""
@@ -113,8 +112,8 @@ class HostSession:
             times.append(time.perf_counter() - t0)
         return LatencyStats.from_seconds(times, warmup, self.threads)
 
-    def memory(self) -> dict:
-        return {"model_bytes": self.info.size_bytes, **arena_figures(self.info)}
+    def memory(self) -> Memory:
+        return model_memory(self.info, "host LiteRT")  # in our process: its RSS is not the runtime's
 
     def close(self) -> None:
         self._interp = None

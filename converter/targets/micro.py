@@ -13,11 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .base import Availability, LatencyStats
+from .base import Availability, ClosingSession, LatencyStats, Memory, model_memory
 from .host import dequantize, quantize
 from .runner_session import boundary_details
 from ..errors import ModelError
-from ..tflite.arena import arena_figures
 from ..tflite.compat.tflm import unsupported_ops
 from ..tflite.reader import read_model
 
@@ -43,7 +42,7 @@ class MicroRuntime:
         return MicroSession(model)
 
 
-class MicroSession:
+class MicroSession(ClosingSession):
     def __init__(self, model: bytes, arena_size: int = DEFAULT_ARENA):
         from tflite_micro import runtime
 
@@ -87,9 +86,8 @@ class MicroSession:
             times.append(time.perf_counter() - t0)
         return LatencyStats.from_seconds(times, warmup, 1)
 
-    def memory(self) -> dict:
-        return {"model_bytes": self.info.size_bytes, **arena_figures(self.info),
-                "arena_measured": measured_figures(self.measured_arena())}
+    def memory(self) -> Memory:
+        return model_memory(self.info, MEASURED_BY, arena_measured=measured_figures(self.measured_arena()))
 
     def measured_arena(self) -> dict:
         """TFLM's recording allocator prints its totals to C-level stderr: capture them there.
@@ -138,5 +136,5 @@ def measure_arena(model: bytes, timeout: float = 300) -> tuple[dict | None, str]
 
 
 if __name__ == "__main__":  # the child of measure_arena: one JSON line on stdout
-    _session = MicroSession(Path(sys.argv[1]).read_bytes())
-    print(json.dumps(measured_figures(_session.measured_arena())))
+    with MicroSession(Path(sys.argv[1]).read_bytes()) as _session:
+        print(json.dumps(measured_figures(_session.measured_arena())))

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import LatencyStats
+from .base import ClosingSession, LatencyStats, Memory, model_memory
 from .host import dequantize, quantize
-from ..tflite.arena import arena_figures
 from ..tflite.reader import read_model
 
 
@@ -21,8 +20,11 @@ def boundary_details(info, indices) -> list[dict]:
     return out
 
 
-class RunnerSession:
-    """Subclasses implement `_run(raw_inputs, runs, warmup)` returning the runner's result arrays."""
+class RunnerSession(ClosingSession):
+    """Subclasses implement `_run(raw_inputs, runs, warmup)` returning the runner's result arrays,
+    and set `where` (the Memory.measured_on of their figures)."""
+
+    where = "runner"
 
     def __init__(self, model: bytes):
         self.model, self.info = model, read_model(model)
@@ -42,8 +44,8 @@ class RunnerSession:
         zeros = [np.zeros((1, *d["shape"][1:]), d["dtype"]) for d in boundary_details(self.info, self.info.main.inputs)]
         return LatencyStats.from_seconds(list(self._run(zeros, runs, warmup)["invoke_seconds"]), warmup, 1)
 
-    def memory(self) -> dict:
-        return {"model_bytes": self.info.size_bytes, **arena_figures(self.info)}
+    def memory(self) -> Memory:
+        return model_memory(self.info, self.where)
 
     def close(self) -> None:
         pass

@@ -106,6 +106,7 @@ class SshSession(RunnerSession):
     def __init__(self, runtime: SshRuntime, model: bytes):
         super().__init__(model)
         self.rt = runtime
+        self.where = f"ssh board {runtime.board.host}"
 
     def _run(self, inputs: list[np.ndarray], runs: int, warmup: int) -> dict:
         rt, board = self.rt, self.rt.board

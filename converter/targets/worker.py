@@ -9,6 +9,7 @@ main module). It imports only NumPy and LiteRT and talks over a socket pair.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import resource
 import signal
 import socket
@@ -18,11 +19,12 @@ from multiprocessing.connection import Connection
 
 import numpy as np
 
-from .base import LatencyStats
+from .base import Availability, ClosingSession, LatencyStats, Memory, SampleFailure
 from ..errors import ConverterError, ModelError
 from ..logs import log_path
 
 _HINT = "the model or a kernel is faulty: try --kernels reference, and `edgeconv inspect` the model"
+MEASURED_ON = "host LiteRT process"  # a worker's peak RSS is the runtime's alone
 
 
 def _serve(conn) -> None:
@@ -39,7 +41,7 @@ def _serve(conn) -> None:
         "predict": lambda inputs: (session.predict(inputs), _drain(session.failures)),
         "predict_shared": lambda blocks, start, stop: _predict_shared(session, blocks, start, stop),
         "benchmark": session.benchmark,
-        "memory": lambda: {**session.memory(), "peak_rss_bytes": _peak_rss()},
+        "memory": lambda: dataclasses.replace(session.memory(), peak_rss_bytes=_peak_rss(), measured_on=MEASURED_ON),
     }
     while True:
         command, *args = conn.recv()
@@ -86,8 +88,31 @@ def _drain(items: list) -> list:
     return out
 
 
-class WorkerSession:
-    """A HostSession in a child process; same interface, plus `failures` per predict."""
+class WorkerRuntime:
+    """Host LiteRT whose sessions run in worker processes: `workers` share the samples of a
+    predict, and a native crash in one is a clear error, not a dead CLI."""
+
+    name = "host"
+
+    def __init__(self, kernels: str = "xnnpack", workers: int = 1):
+        from .host import KERNELS
+
+        if kernels not in KERNELS:
+            raise ValueError(f"kernels must be one of {KERNELS}")
+        self.kernels, self.workers = kernels, workers
+
+    def availability(self) -> Availability:
+        from .host import HostRuntime
+
+        return HostRuntime(kernels=self.kernels).availability()
+
+    def open(self, model: bytes) -> ParallelSession:
+        return ParallelSession(model, self.workers, self.kernels)
+
+
+class WorkerSession(ClosingSession):
+    """A HostSession in a child process; same interface. A predict is also available in two
+    halves (`send_predict*`, then `receive_predict`) so several workers can run at once."""
 
     def __init__(self, model: bytes, threads: int = 1, kernels: str = "xnnpack", timeout: float = 600.0):
         parent, child = socket.socketpair()
@@ -101,11 +126,24 @@ class WorkerSession:
         self._conn = Connection(parent.detach())
         self._conn.send((model, threads, kernels))
         self.timeout = timeout
-        self.failures = []
+        self.failures: list[SampleFailure] = []
         self.input_names, self.output_names = self._receive("loading the model")
 
-    def send(self, command: str, *args) -> None:
+    def _send(self, command: str, *args) -> None:
         self._conn.send((command, *args))
+
+    def send_predict(self, inputs: list[np.ndarray]) -> None:
+        """Start a predict of `inputs` (copied through the socket); `receive_predict` ends it."""
+        self._send("predict", inputs)
+
+    def send_predict_shared(self, blocks: list[tuple], start: int, stop: int) -> None:
+        """Start a predict of rows start..stop of shared memory blocks ((name, shape, dtype) each)."""
+        self._send("predict_shared", blocks, start, stop)
+
+    def receive_predict(self, doing: str) -> tuple[dict[str, np.ndarray], list[SampleFailure]]:
+        """The outputs of the predict started last, and its failed samples (indexed within that
+        predict, not added to `failures`: the caller knows where its samples start)."""
+        return self._receive(doing)
 
     def _receive(self, doing: str):
         if not self._conn.poll(self.timeout):
@@ -129,17 +167,17 @@ class WorkerSession:
         return f"exit code {code}"
 
     def predict(self, inputs: list[np.ndarray]) -> dict[str, np.ndarray]:
-        self.send("predict", inputs)
-        outputs, failures = self._receive(f"running {len(inputs[0])} samples")
+        self.send_predict(inputs)
+        outputs, failures = self.receive_predict(f"running {len(inputs[0])} samples")
         self.failures.extend(failures)
         return outputs
 
     def benchmark(self, runs: int = 100, warmup: int = 10) -> LatencyStats:
-        self.send("benchmark", runs, warmup)
+        self._send("benchmark", runs, warmup)
         return self._receive("benchmarking")
 
-    def memory(self) -> dict:
-        self.send("memory")
+    def memory(self) -> Memory:
+        self._send("memory")
         return self._receive("measuring memory")
 
     def close(self) -> None:
@@ -180,14 +218,20 @@ def _shared_blocks():
             shm.unlink()
 
 
-class ParallelSession:
+class ParallelSession(ClosingSession):
     """Several WorkerSessions; predict splits the samples into contiguous shards, one each."""
 
     def __init__(self, model: bytes, workers: int = 2, kernels: str = "xnnpack"):
-        self._workers = [WorkerSession(model, 1, kernels) for _ in range(max(1, workers))]
+        self._workers: list[WorkerSession] = []
+        try:
+            for _ in range(max(1, workers)):
+                self._workers.append(WorkerSession(model, 1, kernels))
+        except BaseException:
+            self.close()  # the workers already started must not outlive a failed open
+            raise
         self.input_names = self._workers[0].input_names
         self.output_names = self._workers[0].output_names
-        self.failures = []
+        self.failures: list[SampleFailure] = []
 
     def predict(self, inputs: list[np.ndarray]) -> dict[str, np.ndarray]:
         n = len(inputs[0])
@@ -195,21 +239,21 @@ class ParallelSession:
         shards = [(w, a, b) for w, a, b in zip(self._workers, bounds[:-1], bounds[1:]) if b > a]
         with _shared_blocks() as put:
             for w, a, b in shards:
-                w.send("predict_shared", put([x[a:b] for x in inputs]), 0, int(b - a))
+                w.send_predict_shared(put([x[a:b] for x in inputs]), 0, int(b - a))
             return self._collect(shards)
 
     def _collect(self, shards) -> dict[str, np.ndarray]:
         parts = []
         for w, a, b in shards:
-            outputs, failures = w._receive(f"running samples {a}..{b - 1}")
-            self.failures.extend(f.__class__(f.index + a, f.op, f.message) for f in failures)
+            outputs, failures = w.receive_predict(f"running samples {a}..{b - 1}")
+            self.failures.extend(SampleFailure(f.index + a, f.op, f.message) for f in failures)
             parts.append(outputs)
         return {k: np.concatenate([p[k] for p in parts]) for k in self.output_names}
 
     def benchmark(self, runs: int = 100, warmup: int = 10) -> LatencyStats:
         return self._workers[0].benchmark(runs, warmup)
 
-    def memory(self) -> dict:
+    def memory(self) -> Memory:
         return self._workers[0].memory()
 
     def close(self) -> None:

@@ -3,18 +3,12 @@ by tflite-micro), MACs and size. Each figure says where it was measured."""
 from __future__ import annotations
 
 from ..report import Report
+from ..targets.registry import timing_label
 from ..tflite.arena import arena_figures, plan_model
 from ..tflite.kind import model_kind
 from ..tflite.macs import model_macs
 from ..tflite.reader import read_model
 from .measure import gzip_size, size_breakdown
-
-
-# Which machine a latency figure describes: only the host figure is a real measurement of a
-# deployment target; the others are labelled so nobody reads them as a device prediction.
-TIMING = {"host": "host LiteRT (XNNPACK)",
-          "micro": "tflite-micro on x86-64 host (not a device prediction)",
-          "arm64": "emulated arm64 (qemu), not a hardware prediction"}
 
 
 def measure_stage(tflite: bytes, report: Report, runs: int = 200, threads: int = 1, runtime=None) -> str:
@@ -26,7 +20,7 @@ def measure_stage(tflite: bytes, report: Report, runs: int = 200, threads: int =
     model = model_kind(info)
     stats, extra = _latency(tflite, runs, threads, runtime)
     name = "host" if runtime is None else runtime.name
-    where = TIMING.get(name, f"{name} target")
+    where = timing_label(name)  # only a measured target's figure describes a deployment target
     macs = model_macs(info.main)
     report.add_model("latency", model, p50_ms=stats.p50_ms, p90_ms=stats.p90_ms, p99_ms=stats.p99_ms,
                      mean_ms=stats.mean_ms, std_ms=stats.std_ms, runs=stats.runs, threads=stats.threads,
@@ -41,20 +35,15 @@ def measure_stage(tflite: bytes, report: Report, runs: int = 200, threads: int =
 
 def _latency(tflite: bytes, runs: int, threads: int, runtime):
     if runtime is not None and runtime.name != "host":
-        session = runtime.open(tflite)
-        try:
+        with runtime.open(tflite) as session:
             return session.benchmark(min(runs, 50), 2), {}
-        finally:
-            session.close()
     from ..targets.worker import WorkerSession
 
-    session = WorkerSession(tflite, threads, getattr(runtime, "kernels", "xnnpack"))
-    try:
+    # A worker of its own, with `threads`, so the peak RSS is the runtime's alone.
+    with WorkerSession(tflite, threads, getattr(runtime, "kernels", "xnnpack")) as session:
         stats = session.benchmark(runs, 20)
-        return stats, {"runtime_peak_rss_bytes": session.memory()["peak_rss_bytes"],
-                       "runtime_peak_rss_on": "host LiteRT process"}
-    finally:
-        session.close()
+        memory = session.memory()
+    return stats, {"runtime_peak_rss_bytes": memory.peak_rss_bytes, "runtime_peak_rss_on": memory.measured_on}
 
 
 def arena_stage(tflite: bytes, report: Report) -> str:

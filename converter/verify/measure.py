@@ -38,12 +38,9 @@ def bench_model(path: Path, threads: list[int], kernels: list[str], runs: int, w
     rows = []
     for k in kernels:
         for t in threads:
-            session = WorkerSession(model, t, k)
-            try:
+            with WorkerSession(model, t, k) as session:
                 stats = session.benchmark(runs, warmup)
-                rss = session.memory()["peak_rss_bytes"]
-            finally:
-                session.close()
+                rss = session.memory().peak_rss_bytes
             rows.append(BenchRow(path.name, k, t, stats, rss, macs))
     return rows
 

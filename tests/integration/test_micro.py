@@ -45,19 +45,20 @@ def test_bit_identical_and_arena_matches_measurement(models, name):
     model = models[name]
     sg = read_model(model).main
     x = np.random.default_rng(1).random((8, *sg.tensor(sg.inputs[0]).shape[1:]), dtype=np.float32)
-    session = MicroRuntime().open(model)
-    got, want = session.predict([x]), HostRuntime(kernels="reference").open(model).predict([x])
+    with MicroRuntime().open(model) as session, HostRuntime(kernels="reference").open(model) as reference:
+        got, want = session.predict([x]), reference.predict([x])
+        memory = session.memory()
     scale = sg.tensor(sg.outputs[0]).scales[0]
     worst_lsb = max(float(np.max(np.abs(got[k] - want[k]))) / scale for k in want)
     # Seen with tflite-micro 0.dev20261023: its FULLY_CONNECTED rounds 1 LSB away from LiteRT's
     # reference kernel on a few percent of outputs; convolutions match bit for bit.
     assert worst_lsb <= (1.001 if name == "dense" else 0.0), worst_lsb
-    memory = session.memory()
-    measured, host = memory["arena_measured"], memory["arena_estimate"]["64bit"]
+    measured, host = memory.arena_measured, memory.arena_estimate["64bit"]
     assert measured["head_bytes"] + measured["tail_bytes"] == measured["total_bytes"]
     assert host["head_bytes"] == measured["head_bytes"]  # the activation plan is TFLM's, exactly
     assert measured["total_bytes"] <= host["total_bytes"] <= 1.1 * measured["total_bytes"], memory
-    assert memory["arena_estimate_bytes"] == memory["arena_estimate"]["32bit"]["total_bytes"] < host["total_bytes"]
+    assert memory.arena_estimate_bytes == memory.arena_estimate["32bit"]["total_bytes"] < host["total_bytes"]
+    assert memory.arena_bytes == measured["total_bytes"] and memory.measured_on == "tflite-micro (64-bit host)"
 
 
 def test_unsupported_ops_are_named_before_running(chain):

@@ -1,4 +1,5 @@
-"""Host runtime and its worker processes: isolation, parallel shards, per-sample failures."""
+"""Host runtime and its worker processes: isolation, parallel shards, per-sample failures; the
+session protocol (context managers, `failures`, typed memory) and the target registry."""
 import os
 import signal
 
@@ -7,33 +8,96 @@ import pytest
 
 from converter.inputs.data import Dataset
 from converter.errors import ModelError
-from converter.targets.host import HostSession
+from converter.targets.base import ClosingSession, Memory, SampleFailure
+from converter.targets.host import HostRuntime, HostSession
 from converter.targets.keras import KerasSession
-from converter.targets.worker import ParallelSession, WorkerSession
+from converter.targets.registry import open_runtime
+from converter.targets.worker import ParallelSession, WorkerRuntime, WorkerSession
 from converter.verify.compare import compare
 
 
 def test_worker_and_parallel_sessions_match_in_process(chain, digits):
     model = chain.int8_tflite.read_bytes()
     x = [digits[1].x[:101]]
-    want = HostSession(model).predict(x)["probs"]
-    worker = WorkerSession(model)
-    parallel = ParallelSession(model, workers=3)
-    try:
+    with HostSession(model) as host:
+        want = host.predict(x)["probs"]
+    with WorkerSession(model) as worker, ParallelSession(model, workers=3) as parallel:
         assert np.array_equal(worker.predict(x)["probs"], want)
         assert np.array_equal(parallel.predict(x)["probs"], want)
-        assert worker.memory()["peak_rss_bytes"] > 10 * 2**20
-    finally:
-        worker.close()
-        parallel.close()
+        memory = worker.memory()
+    assert isinstance(memory, Memory) and memory.peak_rss_bytes > 10 * 2**20
+    assert memory.measured_on == "host LiteRT process" and memory.model_bytes == len(model)
+
+
+def test_worker_predict_in_two_halves(chain, digits):
+    """The public split API ParallelSession uses: several workers run while the caller waits."""
+    model = chain.int8_tflite.read_bytes()
+    x = [digits[1].x[:7]]
+    with HostSession(model) as host, WorkerSession(model) as a, WorkerSession(model) as b:
+        a.send_predict([x[0][:3]])
+        b.send_predict([x[0][3:]])
+        (first, fa), (second, fb) = a.receive_predict("first"), b.receive_predict("second")
+        assert fa == fb == [] and a.failures == b.failures == []
+        assert np.array_equal(np.concatenate([first["probs"], second["probs"]]), host.predict(x)["probs"])
+
+
+def test_open_runtime_host_runs_in_workers(chain, digits):
+    model = chain.int8_tflite.read_bytes()
+    runtime = open_runtime("host", workers=2, kernels="reference")
+    assert isinstance(runtime, WorkerRuntime) and runtime.name == "host" and runtime.availability().ok
+    with runtime.open(model) as session, HostRuntime(kernels="reference").open(model) as host:
+        assert isinstance(session, ParallelSession) and len(session._workers) == 2
+        x = [digits[1].x[:9]]
+        assert np.array_equal(session.predict(x)["probs"], host.predict(x)["probs"])
+
+
+def test_sessions_are_closed_by_with_even_on_errors(chain):
+    model = chain.int8_tflite.read_bytes()
+    with pytest.raises(KeyError):
+        with ParallelSession(model, workers=2) as parallel, HostSession(model) as host:
+            raise KeyError("boom")
+    assert all(w._conn.closed and w._proc.poll() is not None for w in parallel._workers)
+    assert host._interp is None
+
+
+def test_every_session_starts_without_failures(chain):
+    """`failures` is part of the Session protocol: compare reads it without a default."""
+    model = chain.int8_tflite.read_bytes()
+    sessions = [HostSession(model), WorkerSession(model), ParallelSession(model, 2), KerasSession(chain.model)]
+    for s in sessions:
+        with s:
+            assert isinstance(s, ClosingSession) and s.failures == [], type(s).__name__
+
+
+def test_compare_takes_failures_from_the_session(chain, digits):
+    class Flaky(ClosingSession):
+        """Sample 1 failed: NaN outputs, one recorded failure."""
+
+        def __init__(self, inner):
+            self.inner, self.failures = inner, []
+            self.input_names, self.output_names = inner.input_names, inner.output_names
+
+        def predict(self, inputs):
+            out = self.inner.predict(inputs)
+            out["probs"][1] = np.nan
+            self.failures.append(SampleFailure(1, "DIV", "failed to invoke"))
+            return out
+
+        def close(self):
+            self.inner.close()
+
+    data = Dataset(digits[1].x[:6], digits[1].y[:6], "t")
+    with Flaky(HostSession(chain.int8_tflite.read_bytes())) as candidate:
+        v = compare(KerasSession(chain.model), candidate, data)
+    assert v.samples == 5 and v.failures == (SampleFailure(1, "DIV", "failed to invoke"),)
+    assert candidate.inner._interp is None
 
 
 def test_native_crash_in_worker_is_a_clear_error(chain):
-    worker = WorkerSession(chain.int8_tflite.read_bytes())
-    os.kill(worker._proc.pid, signal.SIGSEGV)
-    with pytest.raises(ModelError, match=r"the runtime crashed \(killed by SIGSEGV\) while running 1 samples"):
-        worker.predict([np.zeros((1, 8, 8, 1), np.float32)])
-    worker.close()
+    with WorkerSession(chain.int8_tflite.read_bytes()) as worker:
+        os.kill(worker._proc.pid, signal.SIGSEGV)
+        with pytest.raises(ModelError, match=r"the runtime crashed \(killed by SIGSEGV\) while running 1 samples"):
+            worker.predict([np.zeros((1, 8, 8, 1), np.float32)])
 
 
 def test_corrupt_model_in_worker_is_reported(chain):

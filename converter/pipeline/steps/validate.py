@@ -5,19 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ...settings import SettingError, normalise, setting
+from ...settings import normalise, setting
 from ..context import Artifact, Context
 
 NAME = "validate"
 PHASE = "model"
 KERNELS = ("xnnpack", "reference")
-
-
-def check_target(name: str) -> None:
-    """Only targets that run models; ssh:// specs are checked when the target opens."""
-    if name not in ("host", "arm64", "micro") and not name.startswith("ssh://"):
-        raise SettingError(f"unknown target '{name}'", hint="targets: host, arm64, micro, ssh://user@host[:port]; "
-                                                            "see `edgeconv targets`", key="target")
 
 
 @dataclass(frozen=True)
@@ -33,8 +26,10 @@ class ValidateConfig:
     remote_python: str = setting("python3", help="Python on an ssh:// board.")
 
     def __post_init__(self):
+        from ...targets.registry import target
+
         normalise(self, NAME)
-        check_target(self.target)
+        target(self.target)  # an unknown target fails here, before any model loads
 
 
 def run(context: Context, config: ValidateConfig, names: list[str] | None = None):
@@ -46,15 +41,12 @@ def run(context: Context, config: ValidateConfig, names: list[str] | None = None
 
     runtime = open_runtime(config)
     tflite = context.tflite.read()
-    reference = reference_session(context)
-    candidate = runtime.open(tflite) if runtime is not None else _host_workers(tflite, config)
-    try:
+    with reference_session(context) as reference, runtime.open(tflite) as candidate:
         v = compare(reference, candidate, context.validation, names)
-    finally:
-        candidate.close()
     _report(context, v, config)
-    if runtime is not None or not context.report.model_figures("latency", kind_of(tflite)):  # once on the host
-        measure_stage(tflite, context.report, runtime=runtime)
+    on_host = runtime.name == "host"
+    if not on_host or not context.report.model_figures("latency", kind_of(tflite)):  # once on the host
+        measure_stage(tflite, context.report, runtime=None if on_host else runtime)  # host: timed with XNNPACK
     return v
 
 
@@ -68,18 +60,12 @@ def _report(context: Context, v, config: ValidateConfig) -> None:
 
 
 def open_runtime(config: ValidateConfig):
-    """The target's runtime; None for the host, whose samples go to worker processes."""
-    from ...targets.registry import runtime_for
+    """The target's runtime; on the host the samples go to worker processes (a native crash in
+    one is a failed sample, not a dead command)."""
+    from ...targets.registry import open_runtime as open_target
 
-    if config.target == "host":
-        return None
-    return runtime_for(config.target, config.kernels, config.identity, config.known_hosts, config.remote_python)
-
-
-def _host_workers(tflite: bytes, config: ValidateConfig):
-    from ...targets.worker import ParallelSession
-
-    return ParallelSession(tflite, config.workers, config.kernels)
+    return open_target(config.target, kernels=config.kernels, workers=config.workers, identity=config.identity,
+                       known_hosts=config.known_hosts, python=config.remote_python)
 
 
 def reference_session(context: Context):
