@@ -33,10 +33,9 @@ def run(context: Context, config: ExplainConfig, figures=None):
     options = ExplainOptions(config.samples, config.num_samples, config.top_k, context.seed)
     if figures is None and context.folder is not None:
         figures = context.folder / "explain"
-    with_figures = explain_stage(reference_session(context), HostRuntime().open(context.tflite.read()),
-                                 context.validation, options, context.report, figures=figures,
-                                 min_agreement=config.min_explanation_agreement)
-    return with_figures
+    with reference_session(context) as reference, HostRuntime().open(context.tflite.read()) as candidate:
+        return explain_stage(reference, candidate, context.validation, options, context.report, figures=figures,
+                             min_agreement=config.min_explanation_agreement)
 
 
 CONFIG = ExplainConfig

@@ -15,19 +15,24 @@ PHASE = "train"
 def layer_sparsities(value) -> dict:
     """{regex: sparsity}, from a mapping or from REGEX=SPARSITY texts (0 keeps a layer dense)."""
     if isinstance(value, (list, tuple)):
-        pairs = [str(item).rpartition("=")[::2] for item in value]
-        try:
-            value = {pattern: float(v) for pattern, v in pairs if pattern}
-        except ValueError:
-            raise ValueError(f"{list(value)!r} is not REGEX=SPARSITY pairs, e.g. 'conv.*=0.5'") from None
-        if len(value) != len(pairs):
-            raise ValueError("needs REGEX=SPARSITY pairs, e.g. 'conv.*=0.5'")
+        value = dict(_layer_item(str(item)) for item in value)
     if not isinstance(value, dict):
         raise ValueError(f"must map layer-name regexes to sparsities, not {value!r}")
     for pattern, sparsity in value.items():
         if isinstance(sparsity, bool) or not isinstance(sparsity, (int, float)) or not 0 <= sparsity < 1:
             raise ValueError(f"'{pattern}': sparsity must be a number with 0 <= sparsity < 1, not {sparsity!r}")
     return {str(k): float(v) for k, v in value.items()}
+
+
+def _layer_item(item: str) -> tuple[str, float]:
+    pattern, _, sparsity = item.rpartition("=")
+    try:
+        value = float(sparsity)
+    except ValueError:
+        value = None
+    if not pattern or value is None or not 0 <= value < 1:
+        raise ValueError(f"'{item}' is not REGEX=SPARSITY with 0 <= sparsity < 1")
+    return pattern, value
 
 
 @dataclass(frozen=True)
