@@ -7,14 +7,15 @@ import importlib
 
 __version__ = "0.1.0"
 
+_API = ("start", "distill", "prune", "qat", "convert", "validate", "explain", "edgetpu", "ethosu", "package",
+        "save_tflite", "save_report")  # the steps, as docs/python-api.md shows them
 _PUBLIC = {
+    **{name: "converter.api" for name in _API},
     "load_recipe": "converter.pipeline.recipe",
     "run_recipe": "converter.pipeline.runner",
-    "convert": "converter.export.tflite",
-    "ConvertOptions": "converter.export.tflite",
-    "compare": "converter.verify.compare",
     "load_dataset": "converter.inputs.data",
-    "load": "converter.inputs.models",
+    "Context": "converter.pipeline.context",
+    "Artifact": "converter.pipeline.context",
     "Report": "converter.report",
     "ConverterError": "converter.errors",
 }

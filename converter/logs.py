@@ -58,3 +58,20 @@ def quiet_python_warnings():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         yield
+
+
+@contextlib.contextmanager
+def stdout_kept_clean():
+    """What libraries print while a step runs (Keras progress from Python; the TFLite
+    converter's `fully_quantize: 0, ...` from C++ on file descriptor 1) goes to stderr, so a
+    script's stdout holds only what the script prints."""
+    sys.stdout.flush()
+    saved_fd = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved_fd, 1)
+        os.close(saved_fd)

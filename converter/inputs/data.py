@@ -43,11 +43,12 @@ FORMATS_HINT = ("pass an .npz (x, optional y), an .npy, a .csv, a folder of imag
                 "or 'demo'")
 
 
-def load_dataset(spec: str, preprocess: Preprocess = Preprocess(), input_shape: tuple | None = None,
+def load_dataset(spec: str, preprocess: Preprocess | None = None, input_shape: tuple | None = None,
                  label_column: str | None = None, output_shapes: list[tuple] | None = None) -> Dataset:
-    """Read `spec` and apply the preprocessing. `input_shape` (with batch dim) gives image
-    folders their default size and channel count; the model's `output_shapes` tell how many
-    classes the labels may name (see `checked_labels`)."""
+    """Read `spec` and apply the preprocessing (None: none). `input_shape` (with batch dim)
+    gives image folders their default size and channel count; the model's `output_shapes`
+    tell how many classes the labels may name (see `checked_labels`)."""
+    preprocess = preprocess or Preprocess()
     return checked_labels(_read(spec, preprocess, input_shape, label_column), class_count(output_shapes or []))
 
 

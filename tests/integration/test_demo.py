@@ -14,7 +14,8 @@ def test_demo_produces_a_fully_integer_model_within_one_point(tmp_path):
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert sorted(p.name for p in out.iterdir()) == [
-        ".edgeconv-output.json", "model.keras", "model_float.tflite", "model_int8.tflite", "report.html", "report.json", "report.md"]
+        ".edgeconv-output.json", "explain", "manifest.json", "model.keras", "model_float.tflite", "model_int8.tflite",
+        "recipe.yaml", "report.html", "report.json", "report.md"]  # the demo is the bundled demo recipe
     assert json.loads((out / "report.json").read_text())["sections"]["validation"] == report["sections"]["validation"]
 
     info = read_model_file(out / "model_int8.tflite")
@@ -28,7 +29,7 @@ def test_demo_produces_a_fully_integer_model_within_one_point(tmp_path):
     assert report["sections"]["latency"]["int8"]["p50_ms"] > 0
     assert report["sections"]["memory"]["int8"]["arena_estimate_bytes"] > 0
     assert report["sections"]["size"]["float32"]["bytes"] > report["sections"]["size"]["int8"]["gzip_bytes"] > 0
-    assert [c["name"] for c in report["checks"]] == ["fully integer", "accuracy drop"]
+    assert [c["name"] for c in report["checks"]] == ["fully integer", "explanation agreement", "accuracy drop"]
     md = (out / "report.md").read_text()
     assert "✓ **fully integer**" in md and "## Validation" in md and "## Layer errors" in md
     page = (out / "report.html").read_text()
@@ -42,7 +43,7 @@ def test_demo_is_reproducible_and_keeps_existing_output(tmp_path):
     first_run = runner.invoke(cli, ["demo", "-o", str(out), "--epochs", "2", "--json"])
     assert first_run.exit_code == 0, first_run.output  # 2 epochs already lose < 1 point to int8 (seed 0)
     assert [(c["name"], c["ok"]) for c in json.loads(first_run.stdout)["checks"]] == [
-        ("fully integer", True), ("accuracy drop", True)]
+        ("fully integer", True), ("explanation agreement", True), ("accuracy drop", True)]
     first = (out / "model_int8.tflite").read_bytes()
     again = runner.invoke(cli, ["demo", "-o", str(out), "--epochs", "2"])
     assert again.exit_code == 3 and "already exists" in again.stderr
@@ -64,6 +65,6 @@ def test_every_report_section_is_documented(tmp_path):
     assert {"model", "conversion", "layer_errors", "validation", "explanation", "latency", "memory"} <= set(sections)
     assert all(f"| `{name}` |" in doc for name in sections), [s for s in sections if f"| `{s}` |" not in doc]
     for name in ("latency", "memory", "compute", "size"):  # figures nest under the model's kind
-        assert set(sections[name]) == {"int8"}, sections[name].keys()
+        assert set(sections[name]) == {"int8", "float32"}, sections[name].keys()  # float32: convert's baseline
         row = next(line for line in doc.splitlines() if line.startswith(f"| `{name}` | per model:"))
         assert all(f"`{k}`" in row for k in sections[name]["int8"]), (name, sections[name]["int8"].keys())
