@@ -24,10 +24,12 @@ def _threads(ctx, param, value):
 @click.option("--threads", default="1", callback=_threads, show_default=True, help="Thread counts, e.g. 1,2.")
 @click.option("--kernels", default="xnnpack", show_default=True,
               type=click.Choice(["xnnpack", "reference", "xnnpack,reference"]), help="Kernel sets to measure.")
+@click.option("--target", default="host", show_default=True,
+              help="Where to time the models: host, arm64 (emulated), micro, or ssh://user@host[:port].")
 @click.option("--runs", type=click.IntRange(1), default=200, show_default=True)
 @click.option("--warmup", type=click.IntRange(0), default=20, show_default=True)
 @json_option
-def bench(models, threads, kernels, runs, warmup, as_json):
+def bench(models, threads, kernels, target, runs, warmup, as_json):
     """Measure latency (p50/p90/p99), peak RSS, size and MAC/s of each model on host LiteRT,
     and its tensor arena (estimated head + tail; measured by tflite-micro when installed).
 
@@ -38,12 +40,14 @@ def bench(models, threads, kernels, runs, warmup, as_json):
     Example:
       edgeconv bench out/demo/model_float.tflite out/demo/model_int8.tflite --threads 1,2
     """
+    from ..targets.registry import open_runtime
     from ..verify.measure import bench_model, measured_arena, size_figures
 
+    open_runtime(target)  # an unknown target fails before any work
     sizes = [size_figures(m) for m in models]  # reads and validates every file before measuring
     for s, m in zip(sizes, models):
         s["arena_measured"] = measured_arena(m)
-    rows = [r for m in models for r in bench_model(m, threads, kernels.split(","), runs, warmup)]
+    rows = [r for m in models for r in bench_model(m, threads, kernels.split(","), runs, warmup, target)]
     if as_json:
         emit_json({"models": sizes, "runs": [r.to_dict() for r in rows]})
         return
@@ -53,13 +57,14 @@ def bench(models, threads, kernels, runs, warmup, as_json):
 def _print(sizes, rows) -> None:
     from rich.table import Table
 
-    table = Table(title="host LiteRT latency")
+    on_host = rows[0].runtime.startswith("host")  # the kernels column says which host kernels
+    table = Table(title="host LiteRT latency" if on_host else f"latency: {rows[0].runtime}")
     for col in ("model", "kernels", "threads", "p50 ms", "p90 ms", "p99 ms", "peak RSS MB", "GMAC/s"):
         table.add_column(col, justify="left" if col in ("model", "kernels") else "right")
     for r in rows:
         s = r.latency
         table.add_row(r.model, r.kernels, str(r.threads), f"{s.p50_ms:.4g}", f"{s.p90_ms:.4g}", f"{s.p99_ms:.4g}",
-                      f"{r.peak_rss_bytes / 2**20:.1f}", f"{r.mac_per_s / 1e9:.2f}")
+                      "–" if r.peak_rss_bytes is None else f"{r.peak_rss_bytes / 2**20:.1f}", f"{r.mac_per_s / 1e9:.2f}")
     sizes_table = Table(title="size and memory")
     for col in ("model", "bytes", "gzip bytes", "arena est. 32-bit MCU", "arena est. 64-bit",
                 "arena measured (tflite-micro, 64-bit host)", "MACs"):

@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 
 from ..verify.measure import gzip_size
 from ..inputs.data import Dataset
-from ..errors import CheckFailed
+from ..errors import CheckFailed, DataError
 from ..export.tflite import ConvertOptions, convert
 from ..targets.host import HostSession
 from ..targets.keras import KerasSession
@@ -31,7 +31,8 @@ def search_sparsity(model, train: Dataset, validation: Dataset, max_drop: float,
                     candidates: tuple[float, ...] = CANDIDATES, brief_epochs: int = 2) -> SearchResult:
     """`max_drop` in accuracy fraction (0.01 = 1 point)."""
     if validation.y is None:
-        raise CheckFailed("the sparsity search needs labelled validation data", hint="give data with labels")
+        raise DataError(f"{validation.source} has no labels, which the sparsity search needs",
+                        hint="give labelled validation data (an .npz with x and y)")
     float_accuracy = compare(KerasSession(model), KerasSession(model), validation).reference_accuracy
     results: dict[float, dict] = {}
     lo, hi = 0, len(candidates) - 1

@@ -6,6 +6,7 @@ import time
 
 import numpy as np
 
+from ..settings import SettingError
 from .base import Availability, ClosingSession, LatencyStats, Memory, SampleFailure, model_memory
 from ..errors import ModelError
 from ..tflite.reader import read_model
@@ -18,7 +19,8 @@ class HostRuntime:
 
     def __init__(self, threads: int = 1, kernels: str = "xnnpack"):
         if kernels not in KERNELS:
-            raise ValueError(f"kernels must be one of {KERNELS}")
+            raise SettingError(f"kernels must be one of {', '.join(KERNELS)}, not {kernels!r}",
+                               hint="xnnpack (fast) or reference (the bit-exact oracle)")
         self.threads = threads
         self.kernels = kernels
 

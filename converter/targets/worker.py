@@ -19,6 +19,7 @@ from multiprocessing.connection import Connection
 
 import numpy as np
 
+from ..settings import SettingError
 from .base import Availability, ClosingSession, LatencyStats, Memory, SampleFailure
 from ..errors import ConverterError, ModelError
 from ..logs import log_path
@@ -98,7 +99,8 @@ class WorkerRuntime:
         from .host import KERNELS
 
         if kernels not in KERNELS:
-            raise ValueError(f"kernels must be one of {KERNELS}")
+            raise SettingError(f"kernels must be one of {', '.join(KERNELS)}, not {kernels!r}",
+                               hint="xnnpack (fast) or reference (the bit-exact oracle)")
         self.kernels, self.workers = kernels, workers
 
     def availability(self) -> Availability:

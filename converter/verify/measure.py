@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ..targets.base import LatencyStats
+from ..targets.registry import open_runtime, timing_label
 from ..targets.worker import WorkerSession
 from ..tflite.arena import arena_figures
 from ..tflite.macs import model_macs
@@ -21,8 +22,9 @@ class BenchRow:
     kernels: str
     threads: int
     latency: LatencyStats
-    peak_rss_bytes: int
+    peak_rss_bytes: int | None  # None where the target does not report it
     macs: int
+    runtime: str = "host LiteRT (XNNPACK)"  # where it was timed (targets/registry.py's label)
 
     @property
     def mac_per_s(self) -> float:
@@ -32,17 +34,30 @@ class BenchRow:
         return {**asdict(self), "mac_per_s": self.mac_per_s}
 
 
-def bench_model(path: Path, threads: list[int], kernels: list[str], runs: int, warmup: int) -> list[BenchRow]:
+def bench_model(path: Path, threads: list[int], kernels: list[str], runs: int, warmup: int,
+                target: str = "host") -> list[BenchRow]:
+    """One row per kernel set and thread count on the host (each in its own worker process, so
+    its peak RSS is the runtime's alone); one row per kernel set on another target."""
     model = path.read_bytes()
     macs = model_macs(read_model(model, str(path)).main)
+    if target != "host":
+        return [_bench_on(target, model, path.name, k, runs, warmup, macs) for k in kernels]
     rows = []
     for k in kernels:
         for t in threads:
             with WorkerSession(model, t, k) as session:
                 stats = session.benchmark(runs, warmup)
                 rss = session.memory().peak_rss_bytes
-            rows.append(BenchRow(path.name, k, t, stats, rss, macs))
+            rows.append(BenchRow(path.name, k, t, stats, rss, macs, timing_label("host")))
     return rows
+
+
+def _bench_on(target: str, model: bytes, name: str, kernels: str, runs: int, warmup: int, macs: int) -> BenchRow:
+    runtime = open_runtime(target, kernels=kernels)
+    with runtime.open(model) as session:
+        stats = session.benchmark(runs, warmup)
+        rss = session.memory().peak_rss_bytes
+    return BenchRow(name, kernels, stats.threads, stats, rss, macs, timing_label(runtime.name))
 
 
 def gzip_size(data: bytes) -> int:

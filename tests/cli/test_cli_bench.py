@@ -1,5 +1,7 @@
 import json
 
+import pytest
+
 from click.testing import CliRunner
 
 from converter.cli import cli
@@ -33,3 +35,20 @@ def test_bench_bad_inputs(chain, tmp_path):
     assert result.exit_code == 3 and "is not a TFLite model" in result.stderr
     result = run("bench", chain.int8_tflite, "--threads", "0")
     assert result.exit_code == 2 and "'0' is not a comma-separated list of positive integers" in result.stderr
+
+
+def test_bench_on_another_target_labels_where_it_timed(chain):
+    from converter.targets.registry import target, timing_label
+
+    if not target("micro").availability().ok:
+        pytest.skip("tflite-micro is not installed")
+    result = CliRunner().invoke(cli, ["bench", str(chain.int8_tflite), "--target", "micro", "--runs", "5",
+                                      "--warmup", "1", "--json"])
+    assert result.exit_code == 0, result.output
+    run, = json.loads(result.stdout)["runs"]
+    assert run["runtime"] == timing_label("micro") and run["latency"]["p50_ms"] > 0
+
+
+def test_bench_refuses_an_unknown_target(chain):
+    result = CliRunner().invoke(cli, ["bench", str(chain.int8_tflite), "--target", "tpu"])
+    assert result.exit_code == 3 and result.stderr.startswith("Error: unknown target 'tpu'")
