@@ -3,8 +3,8 @@ from pathlib import Path
 
 import click
 
-from .options import (data_option, echo_warnings, emit_json, force_option, json_option, preprocess_from, preprocess_options,
-                      print_table, quiet, seed_option, trust_option, import_option)
+from .options import (data_option, echo_warnings, emit_json, model_command_options, preprocess_from, preprocess_options,
+                      print_table, quiet)
 
 from ..pipeline.steps.convert import CALIBRATED, ConvertConfig
 from .step_options import config_from, step_options
@@ -16,11 +16,7 @@ from .step_options import config_from, step_options
 @click.option("-o", "--out", type=click.Path(path_type=Path), required=True, help="The .tflite file to write.")
 @step_options(ConvertConfig)
 @preprocess_options
-@seed_option
-@force_option
-@trust_option
-@import_option
-@json_option
+@model_command_options
 @click.pass_context
 def convert(ctx, model_path, data_spec, out, seed, force, trust_model, code, as_json, **options):
     """Convert a Keras model to TFLite and prove the result is what was asked for.

@@ -4,8 +4,7 @@ from pathlib import Path
 import click
 
 from ..pipeline.steps.explain import ExplainConfig
-from .options import (data_option, echo_warnings, emit_json, force_option, import_option, json_option, print_table, quiet,
-                      seed_option, trust_option)
+from .options import data_option, echo_warnings, emit_json, model_command_options, print_table, quiet
 from .step_options import config_from, step_options
 
 
@@ -15,11 +14,7 @@ from .step_options import config_from, step_options
 @data_option
 @click.option("-o", "--out", type=click.Path(path_type=Path), required=True, help="Folder for figures and reports.")
 @step_options(ExplainConfig)
-@seed_option
-@force_option
-@trust_option
-@import_option
-@json_option
+@model_command_options
 @click.pass_context
 def explain(ctx, reference, candidate, data_spec, out, seed, force, trust_model, code, as_json, **settings):
     """Explain REFERENCE (Keras or float .tflite) and CANDIDATE (.tflite) on the same samples

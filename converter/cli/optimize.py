@@ -6,7 +6,7 @@ import click
 from ..pipeline.steps.distill import DistillConfig
 from ..pipeline.steps.prune import PruneConfig
 from ..pipeline.steps.qat import QatConfig
-from .options import data_option, emit_json, force_option, import_option, json_option, print_table, quiet, seed_option, trust_option
+from .options import data_option, emit_json, model_command_options, print_table, quiet
 from .step_options import config_from, step_options
 
 
@@ -39,11 +39,7 @@ def _context(model, data, seed, progress, trust_model=False, code=(), validation
 @step_options(PruneConfig)
 @click.option("--validation-data", default=None, metavar="DATA", help="Labelled data for the search (default: DATA).")
 @progress_option
-@seed_option
-@force_option
-@trust_option
-@import_option
-@json_option
+@model_command_options
 @click.pass_context
 def prune(ctx, model_path, data_spec, out, validation_data, progress, seed, force, trust_model, code, as_json,
           **settings):
@@ -93,11 +89,7 @@ def prune(ctx, model_path, data_spec, out, validation_data, progress, seed, forc
               help="QAT model: .h5 or a folder (TFMOT's QAT layers do not reload from .keras).")
 @step_options(QatConfig)
 @progress_option
-@seed_option
-@force_option
-@trust_option
-@import_option
-@json_option
+@model_command_options
 @click.pass_context
 def qat(ctx, model_path, data_spec, out, progress, seed, force, trust_model, code, as_json, **settings):
     """Quantization-aware training: fine-tune MODEL with fake-quantization on labelled DATA.
@@ -152,11 +144,7 @@ def _qat_rows(summary: dict) -> list[tuple[str, str]]:
 @data_option
 @click.option("-o", "--out", type=click.Path(path_type=Path), required=True, help="The trained student (.keras).")
 @progress_option
-@seed_option
-@force_option
-@trust_option
-@import_option
-@json_option
+@model_command_options
 @click.pass_context
 def distill(ctx, teacher_path, data_spec, out, progress, seed, force, trust_model, code, as_json, **settings):
     """Train a small student to mimic a frozen teacher (labels optional).

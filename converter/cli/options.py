@@ -21,6 +21,19 @@ import_option = click.option("--import", "code", multiple=True, metavar="MODULE|
                                   "layers (repeatable). Implies --trust-model: the code runs, and so may the model's.")
 
 
+def stacked(*options):
+    """Several option decorators as one, applied in the order given (as if written top-down)."""
+    def decorate(command):
+        for option in reversed(options):
+            command = option(command)
+        return command
+    return decorate
+
+
+# what every command that loads a model file takes after its own options
+model_command_options = stacked(seed_option, force_option, trust_option, import_option, json_option)
+
+
 @contextlib.contextmanager
 def quiet(ctx: click.Context):
     """While a command works: native TensorFlow logs go to the log file unless --verbose, and
