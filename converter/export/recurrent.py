@@ -41,7 +41,7 @@ class Unrolled:
 
     def warning(self) -> str:
         return (f"recurrent layers {', '.join(self.layers)} were unrolled for conversion (TFLite's int8 calibrator "
-                f"crashes on their loops); same weights, outputs equal to {self.max_abs_diff:.1e} on "
+                f"crashes on their loops); same weights, outputs within {self.max_abs_diff:.1e} of the original's on "
                 f"{self.samples} samples; the .tflite takes only sequences of the length it was built for")
 
 
@@ -62,8 +62,9 @@ def unroll(model, shapes: list[tuple], calib: Dataset):
     if stateful := [layer.name for layer in found if layer.stateful]:
         raise ConversionError(
             f"the model has stateful recurrent layers ({', '.join(stateful)}): their state lives in variables "
-            "carried from one call to the next, which full-integer TFLite conversion cannot calibrate (TensorFlow's "
-            "calibrator crashes on their loop)",
+            "carried from one call to the next, and TFLite keeps those in float (READ_VARIABLE/ASSIGN_VARIABLE, "
+            "seen with the layers unrolled; as loops TensorFlow's int8 calibrator crashes), so the model cannot be "
+            "fully integer",
             hint="convert a stateless copy (stateful=False) that takes the state as an extra input and returns it "
                  "as an extra output, so the device carries it between calls")
     if not is_graph_model(model):
@@ -125,8 +126,11 @@ def _set_unroll(config) -> None:
     if isinstance(config, dict):
         if "unroll" in config:
             config["unroll"] = True
-        if "reset_after" in config:  # a GRU: implementation 2 splits its first step's constant recurrent
-            config["implementation"] = 1  # bias with a SPLIT the calibrator leaves in float; 1 slices weights
+        if "implementation" in config:
+            # LSTM and GRU: implementation 2 SPLITs each step's gate pre-activations, and in the first
+            # step (zero state) one of those is a constant (GRU) or unused (LSTM's forget gate), which
+            # the quantizer leaves in float, sometimes; implementation 1 splits only the weights
+            config["implementation"] = 1
         for value in config.values():
             _set_unroll(value)
     elif isinstance(config, list):
