@@ -140,3 +140,8 @@ def test_subclassed_model_saved_to_keras_converts_with_its_code(tmp_path):
     r = convert(loaded, data, ConvertOptions(samples=16))
     assert r.proof.ok
     assert compare(KerasSession(loaded), HostRuntime().open(r.tflite), data).outputs[0].cosine > 0.99
+    from converter.errors import ModelError
+    from converter.optimize.distill import check_known_inputs
+
+    with pytest.raises(ModelError, match="the teacher is a subclassed model without known inputs"):
+        check_known_inputs(loaded, "teacher")  # what `distill` must say before sizing a student from it
