@@ -24,8 +24,8 @@ from ..inputs.models import is_graph_model
 
 TOLERANCE = 1e-4  # max abs difference allowed between the unrolled and the original outputs
 PROOF_SAMPLES = 16
-_KEEP_HINT = ("construct the recurrent layers with unroll=True (a fixed sequence length), or use --mode dynamic "
-              "or float16, which keep the loop and do not calibrate")
+_KEEP_HINT = ("construct the recurrent layers with unroll=True (a fixed sequence length), or use --mode dynamic, "
+              "which keeps the loop and does not calibrate")
 
 
 @dataclass
