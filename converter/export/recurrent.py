@@ -3,7 +3,8 @@
 TFLite turns a recurrent layer with unroll=False into a WHILE loop, and TensorFlow 2.21's
 int8 calibrator crashes natively on those (SIGSEGV, seen on LSTM and GRU). Unrolled, the
 same layer is a fixed chain of integer-friendly ops. So, for a Sequential or Functional
-tf_keras model, edgeconv rebuilds the recurrent layers with unroll=True (same weights), feeds
+tf_keras model, edgeconv rebuilds the recurrent layers with unroll=True (and LSTM/GRU with
+implementation=1, see _set_unroll; same weights), feeds
 the rebuilt model inputs of the fixed shapes the .tflite will have, and proves it computes
 what the original does before converting it.
 
@@ -31,12 +32,12 @@ _KEEP_HINT = ("construct the recurrent layers with unroll=True (a fixed sequence
 @dataclass
 class Unrolled:
     layers: list[str]      # the recurrent layers that were loops, by name
-    sequence_lengths: list  # the input shapes (without batch) the unrolled model was built for
+    input_shapes: list     # the input shapes (without batch) the unrolled model was built for
     max_abs_diff: float     # unrolled vs original outputs, on the calibration samples
     samples: int
 
     def summary(self) -> dict:
-        return {"layers": self.layers, "input_shapes": self.sequence_lengths,
+        return {"layers": self.layers, "input_shapes": self.input_shapes,
                 "max_abs_diff": float(f"{self.max_abs_diff:.3g}"), "proof_samples": self.samples}
 
     def warning(self) -> str:
