@@ -17,6 +17,7 @@ from ..inputs.preprocess import Preprocess
 from ..tflite.integer_check import IntegerProof, prove_integer
 from ..tflite.metadata import set_edgeconv_info
 from ..tflite.reader import ModelInfo, read_model
+from . import recurrent
 
 MODES = ("int8", "int16x8", "float16", "dynamic", "float32")
 IO_TYPES = ("int8", "uint8", "float32")
@@ -63,6 +64,11 @@ class ConversionResult:
     calibration_samples: int
     output_names: list[str] = field(default_factory=list)
     fixed_inputs: list[tuple[tuple, tuple]] = field(default_factory=list)  # (model's shape, shape fixed from data)
+    unrolled: recurrent.Unrolled | None = None  # recurrent layers rebuilt without loops (export/recurrent.py)
+
+    @property
+    def warnings(self) -> list[str]:
+        return [self.unrolled.warning()] if self.unrolled else []
 
     def summary(self) -> dict:
         return {
@@ -76,6 +82,7 @@ class ConversionResult:
             "outputs": self.output_names,
             "fully_integer": None if self.proof is None else self.proof.ok,
             **({"input_shapes_fixed_from_data": [list(f[1:]) for _, f in self.fixed_inputs]} if self.fixed_inputs else {}),
+            **({"recurrent_unrolled": self.unrolled.summary(), "warnings": self.warnings} if self.unrolled else {}),
             "seconds": round(self.seconds, 3),
         }
 
@@ -94,7 +101,9 @@ def convert(model, data: Dataset | None, options: ConvertOptions = ConvertOption
     calib = data.take(calibration_indices(data, options.samples, options.seed)) if needs_data else None
     keras_env.seed_everything(options.seed)
     shapes = fixed_shapes(model, data)
-    flatbuffer = _flatbuffer(model, options, shapes, calib, progress)
+    # the int8 calibrator crashes on recurrent loops: calibrate an unrolled copy, proven equal
+    target, unrolled = recurrent.unroll(model, shapes, calib) if calib is not None else (model, None)
+    flatbuffer = _flatbuffer(target, options, shapes, calib, progress)
     keras_env.release_graphs()  # the converter's traced graphs are garbage now
     names = read_model(flatbuffer, "converted model").output_names()
     flatbuffer = set_edgeconv_info(flatbuffer, {
@@ -107,7 +116,7 @@ def convert(model, data: Dataset | None, options: ConvertOptions = ConvertOption
         raise _not_integer_error(proof, options)
     fixed = [(m, f) for m, f in zip(input_shapes(model), shapes) if tuple(m[1:]) != tuple(f[1:])]
     return ConversionResult(flatbuffer, info, options, proof, time.perf_counter() - start,
-                            0 if calib is None else len(calib), info.output_names(), fixed)
+                            0 if calib is None else len(calib), info.output_names(), fixed, unrolled)
 
 
 def _flatbuffer(model, options: ConvertOptions, shapes: list[tuple], calib: Dataset | None, progress) -> bytes:

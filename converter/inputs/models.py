@@ -173,10 +173,25 @@ def input_shapes(model) -> list[tuple]:
     if model.inputs:
         return [tuple(t.shape) for t in model.inputs]
     spec = model.save_spec(dynamic_batch=True) if hasattr(model, "save_spec") else None
-    if not spec:
-        raise ModelError(f"the subclassed model '{model.name}' has never been called, so its input shape is unknown",
-                         hint="call the model once on a batch before saving it, or build it as a Functional model")
-    return [tuple(s.shape) for s in keras_env.tf().nest.flatten(spec[0])]
+    if spec:
+        return [tuple(s.shape) for s in keras_env.tf().nest.flatten(spec[0])]
+    if recorded := _built_shapes(model):
+        return recorded
+    raise ModelError(f"the subclassed model '{model.name}' has never been called, so its input shape is unknown",
+                     hint="call the model once on a batch before saving it, or build it as a Functional model")
+
+
+def _built_shapes(model) -> list[tuple] | None:
+    """A subclassed model loaded from .keras is built from the input shape its file records
+    (build_config), not called, so it has no save spec: that shape, with a free batch (the
+    batch of the call that built it is no property of the model)."""
+    config = model.get_build_config() if getattr(model, "built", False) and hasattr(model, "get_build_config") else None
+    shape = (config or {}).get("input_shape")
+    if not shape:
+        return None
+    one = all(d is None or isinstance(d, int) for d in shape)
+    shapes = [shape] if one else list(shape.values() if isinstance(shape, dict) else shape)
+    return [(None, *tuple(s)[1:]) for s in shapes]
 
 
 def output_shapes(model) -> list[tuple]:

@@ -101,9 +101,7 @@ def _check_compatible(teacher, student, data: Dataset, hint) -> None:
                          hint="distil a single-input model, or convert this one without distillation")
     for name, m in (("teacher", teacher), ("student", student)):
         check_trainable(m, f"distillation (the {name})")
-        if not m.inputs:
-            raise ModelError(f"the {name} is a subclassed model without known inputs",
-                             hint="use Functional or Sequential models for distillation")
+        check_known_inputs(m, name)
     t_out, s_out = tuple(teacher.outputs[0].shape[1:]), tuple(student.outputs[0].shape[1:])
     if t_out != s_out:
         raise ModelError(f"the student's output shape {s_out} differs from the teacher's {t_out}",
@@ -112,6 +110,14 @@ def _check_compatible(teacher, student, data: Dataset, hint) -> None:
     if tuple(data.x.shape[1:]) != want:
         raise ModelError(f"data samples have shape {tuple(data.x.shape[1:])} but the student expects {want}",
                          hint="give the student the teacher's input shape")
+
+
+def check_known_inputs(model, name: str) -> None:
+    """Distillation wires the models' input and output tensors; a subclassed model (e.g. one
+    read back from .keras) has none. Callers that size a student from the teacher check first."""
+    if not model.inputs:
+        raise ModelError(f"the {name} is a subclassed model without known inputs",
+                         hint="use Functional or Sequential models for distillation")
 
 
 class _HintProjection:
