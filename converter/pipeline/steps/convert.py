@@ -70,6 +70,8 @@ def _float_baseline(context: Context) -> None:
 def _report(context: Context, result, options: ConvertOptions) -> None:
     report = context.report
     report.add("conversion", **result.summary())
+    for message in result.warnings:  # e.g. recurrent layers unrolled for calibration
+        report.warn(message)
     for model_shape, fixed in result.fixed_inputs:
         report.warn(f"the model's input shape {tuple(model_shape[1:])} has free dimensions: the .tflite is fixed "
                     f"to the data's {tuple(fixed[1:])}, so it takes only inputs of that size")

@@ -55,10 +55,11 @@ def run(context: Context, config: DistillConfig):
 
 def student_model(context: Context, config: DistillConfig):
     from ...inputs.models import load_model
-    from ...optimize.distill import student_template
+    from ...optimize.distill import check_known_inputs, student_template
 
     teacher = context.model
     if config.student in TEMPLATES:
+        check_known_inputs(teacher, "teacher")  # the template is sized from the teacher's tensors
         return student_template(config.student, tuple(teacher.inputs[0].shape[1:]),
                                 int(teacher.outputs[0].shape[-1]), config.width)
     if Path(config.student).exists():
