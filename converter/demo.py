@@ -37,7 +37,10 @@ def train_cnn(train, seed: int, epochs: int, width: int = 16, verbose: int = 0):
     model = build_cnn(train.x.shape[1:], width=width)
     model.compile(optimizer=keras_env.keras().optimizers.Adam(2e-3),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    model.fit(train.x, train.y, epochs=epochs, batch_size=32, verbose=verbose, shuffle=True)
+    from .optimize.train import TrainOptions, progress_callbacks
+
+    bar = progress_callbacks(train, TrainOptions(epochs=epochs, batch_size=32, validation_split=0, verbose=verbose))
+    model.fit(train.x, train.y, epochs=epochs, batch_size=32, verbose=verbose, shuffle=True, callbacks=bar)
     return model
 
 

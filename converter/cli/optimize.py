@@ -125,7 +125,10 @@ def qat(ctx, model_path, data_spec, out, progress, seed, force, trust_model, cod
     if as_json:
         emit_json(summary)
         return
-    print_table(f"{model_path.name} -> {out}", _qat_rows(summary))
+    done = (f"QAT fine-tuned {model_path.name} -> {out} ({summary['annotation']} annotated)" if summary["applied"]
+            else f"QAT not applied; {out} is the float model")
+    print_table(done, _qat_rows(summary, result.lint),
+                f"edgeconv convert {out} --data {data_spec} -o model_int8.tflite (the QAT ranges are used)")
 
 
 def _flattened_rows(summary: dict) -> list[tuple[str, str]]:
@@ -133,16 +136,27 @@ def _flattened_rows(summary: dict) -> list[tuple[str, str]]:
     return [("nested models", f"inlined so their layers are trained: {', '.join(names)}")] if names else []
 
 
-def _qat_rows(summary: dict) -> list[tuple[str, str]]:
-    """One row per layer type, not per layer: a real CNN has dozens of each."""
-    applied = f"applied ({summary['annotation']} annotated)" if summary["applied"] else summary["fallback"]
-    rows = [("QAT", applied), *_flattened_rows(summary)]
-    rows += [(f"{kind} ×{t['layers']}", t["action"]) for kind, t in summary["transformed"].items()]
-    left: dict[str, list[str]] = {}
-    for item in summary["not_wrapped"]:
-        left.setdefault(item["type"], []).append(item["layer"])
-    rows += [(f"{kind} ×{len(names)}", "left float, quantized by calibration: " + ", ".join(names[:3])
-              + (", ..." if len(names) > 3 else "")) for kind, names in left.items()]
+def _qat_rows(summary: dict, lint) -> list[tuple[str, str]]:
+    """Accuracy before and after, the training, then one row per action on the layers, naming
+    layer types with their counts: a real CNN has dozens of layers of each type."""
+    from ..report.units import percent, seconds
+
+    if not summary["applied"]:
+        return [("why", summary["fallback"]), *_flattened_rows(summary)]
+    rows = []
+    if summary["accuracy_before"] is not None:
+        rows.append(("accuracy before / after", f"{percent(summary['accuracy_before'])} / "
+                     f"{percent(summary['accuracy_after'])} on {summary['accuracy_on']}"))
+    loss = summary["metrics"].get("val_loss", summary["metrics"].get("loss"))
+    rows.append(("training", f"{summary['epochs']} epochs in {seconds(summary['seconds'])}"
+                 + ("" if loss is None else f", final {'validation ' if 'val_loss' in summary['metrics'] else ''}"
+                                            f"loss {loss:.4f}")))
+    rows += _flattened_rows(summary)
+    by_action: dict[str, dict[str, int]] = {}
+    for item in lint:
+        types = by_action.setdefault(item.action, {})
+        types[item.type] = types.get(item.type, 0) + 1
+    rows += [(", ".join(f"{kind} ×{n}" for kind, n in types.items()), action) for action, types in by_action.items()]
     return rows
 
 

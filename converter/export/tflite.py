@@ -16,6 +16,7 @@ from ..inputs.models import input_shapes
 from ..inputs.preprocess import Preprocess
 from ..tflite.integer_check import IntegerProof, prove_integer
 from ..tflite.metadata import set_edgeconv_info
+from ..progress import task
 from ..tflite.reader import ModelInfo, read_model
 
 MODES = ("int8", "int16x8", "float16", "dynamic", "float32")
@@ -94,7 +95,8 @@ def convert(model, data: Dataset | None, options: ConvertOptions = ConvertOption
     calib = data.take(calibration_indices(data, options.samples, options.seed)) if needs_data else None
     keras_env.seed_everything(options.seed)
     shapes = fixed_shapes(model, data)
-    flatbuffer = _flatbuffer(model, options, shapes, calib, progress)
+    with task("calibrating", 0 if calib is None or progress else len(calib)) as advance:
+        flatbuffer = _flatbuffer(model, options, shapes, calib, progress or advance)
     keras_env.release_graphs()  # the converter's traced graphs are garbage now
     names = read_model(flatbuffer, "converted model").output_names()
     flatbuffer = set_edgeconv_info(flatbuffer, {
