@@ -81,7 +81,8 @@ class Page:
     def _event(self, message: dict) -> None:
         method, params = message.get("method"), message.get("params", {})
         if method == "Runtime.exceptionThrown":
-            self.errors.append(params["exceptionDetails"].get("text", "exception"))
+            details = params["exceptionDetails"]
+            self.errors.append(details.get("exception", {}).get("description") or details.get("text", "exception"))
         elif method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "assert"):
             self.errors.append(" ".join(str(a.get("value", a.get("description", ""))) for a in params["args"]))
         elif method == "Log.entryAdded" and params["entry"].get("level") == "error":

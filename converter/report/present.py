@@ -66,8 +66,10 @@ def _memory_rows(m: dict):
 
 
 def _head_tail(arena: dict) -> str:
-    return (f"{units.size(arena['total_bytes'])} ({units.size(arena.get('head_bytes'))} head + "
-            f"{units.size(arena.get('tail_bytes'))} tail)")
+    total = units.size(arena["total_bytes"])
+    if "head_bytes" not in arena or "tail_bytes" not in arena:
+        return total
+    return f"{total} ({units.size(arena['head_bytes'])} head + {units.size(arena['tail_bytes'])} tail)"
 
 
 def _flatten(figures: dict, prefix: str = ""):

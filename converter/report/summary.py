@@ -114,7 +114,9 @@ def _latency_rows(report: Report, models: list[str]):
         lat = report.model_figures("latency", m)
         if "p50_ms" not in lat:
             continue
-        label = f"latency p50 (p90), {lat.get('runtime', 'host')}, {threads(lat.get('threads'))}"
-        rows.setdefault(label, {})[m] = f"{duration(lat['p50_ms'])} ({duration(lat.get('p90_ms'))})"
+        label = f"latency p50 (p90), {lat.get('runtime', 'host')}" + (
+            f", {threads(lat['threads'])}" if lat.get("threads") else "")
+        p90 = f" ({duration(lat['p90_ms'])})" if lat.get("p90_ms") is not None else ""
+        rows.setdefault(label, {})[m] = duration(lat["p50_ms"]) + p90
     return rows.items()
 
