@@ -82,8 +82,10 @@ def prune(ctx, model_path, data_spec, out, validation_data, progress, seed, forc
     rows = [(f"search {p['sparsity']:.0%}", f"int8 accuracy {p['int8_accuracy'] * 100:.2f}% "
              f"(drop {p['accuracy_drop'] * 100:.2f}), gzip {p['gzip_bytes']:,} B {'✓' if p['within_budget'] else '✗'}")
             for p in (search["curve"] if search else [])]
-    rows += [(f"layer {k}", f"{v:.1%} zeros (target {result.targets[k]:.0%})") for k, v in result.layer_sparsity.items()]
-    print_table(f"{model_path.name} -> {out}", rows + _flattened_rows(summary))
+    rows += _sparsity_rows(result.layer_sparsity, result.targets)
+    print_table(f"Pruned {model_path.name} -> {out}", rows + _flattened_rows(summary),
+                f"edgeconv qat {out} --data {data_spec} --preserve-sparsity, or convert it; "
+                "`edgeconv bench` shows the gzip size pruning buys")
 
 
 @click.command()
@@ -129,6 +131,17 @@ def qat(ctx, model_path, data_spec, out, progress, seed, force, trust_model, cod
             else f"QAT not applied; {out} is the float model")
     print_table(done, _qat_rows(summary, result.lint),
                 f"edgeconv convert {out} --data {data_spec} -o model_int8.tflite (the QAT ranges are used)")
+
+
+def _sparsity_rows(reached: dict[str, float], targets: dict[str, float]) -> list[tuple[str, str]]:
+    """A row per layer for a few layers, else one per target: a real CNN has dozens."""
+    if len(reached) <= 4:
+        return [(f"layer {k}", f"{v:.1%} zeros (target {targets[k]:.0%})") for k, v in reached.items()]
+    by_target: dict[float, list[float]] = {}
+    for k, v in reached.items():
+        by_target.setdefault(targets[k], []).append(v)
+    return [(f"{len(vs)} layers, target {t:.0%}", f"{min(vs):.1%} to {max(vs):.1%} zeros")
+            for t, vs in by_target.items()]
 
 
 def _flattened_rows(summary: dict) -> list[tuple[str, str]]:
@@ -197,7 +210,8 @@ def distill(ctx, teacher_path, data_spec, out, progress, seed, force, trust_mode
     if as_json:
         emit_json(summary)
         return
-    print_table(f"{student_spec} <- {teacher_path.name} -> {out}", [
+    print_table(f"Distilled {teacher_path.name} into {student_spec} -> {out}", [
         ("parameters teacher / student", f"{summary['teacher_parameters']:,} / {summary['student_parameters']:,}"),
         ("outputs teacher / student", f"{result.teacher_outputs} / {result.student_outputs}"),
-        ("final loss / accuracy", f"{result.metrics['loss']:.4f} / {result.metrics.get('accuracy', 0):.3f}")])
+        ("final loss / accuracy", f"{result.metrics['loss']:.4f} / {result.metrics.get('accuracy', 0):.3f}")],
+        f"edgeconv prune {out} or edgeconv convert {out} --data {data_spec}")
