@@ -68,4 +68,4 @@ def convert(ctx, model_path, data_spec, out, seed, force, trust_model, code, as_
         *[(f"layer error #{k + 1}", f"{w['layer']} ({w['op']}): {w['rmse_lsb']:.2f} LSB RMSE")
           for k, w in enumerate(worst)],
         ("checks", report.checks_summary()),
-    ], f"edgeconv validate {out} --reference {model_path} --data DATA (accuracy, latency, arena)")
+    ], f"edgeconv validate {out} --reference {model_path} --data {data_spec} (accuracy, latency, arena)")
