@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-deps test-all bench conformance install clean
+.PHONY: demo test test-deps test-all bench conformance install clean report-screenshot
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "edgeconv needs Python 3.11 (TensorFlow 2.21 wheels); set PYTHON=/path/to/python3.11"'
@@ -19,17 +19,26 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/edgeconv demo -o out/demo --force
 
-# openssh-server lets the ssh-target tests run a real server on 127.0.0.1 (skipped without it)
+# openssh-server lets the ssh-target tests run a real server on 127.0.0.1 (skipped without it);
+# chromium renders the demo report in the report test (skipped without it)
 test-deps:
 	@test -x /usr/sbin/sshd || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssh-server >/dev/null; } || \
 	  echo "openssh-server not installed: the ssh-target tests will be skipped"
+	@test -x /usr/bin/chromium || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
+	  echo "chromium not installed: the report browser test will be skipped"
 
 test: $(STAMP) test-deps
 	$(BIN)/python -m pytest -q
 	$(BIN)/python -m pytest -q device_tests --target micro --no-skip
 	$(BIN)/edgeconv targets setup arm64
 	$(BIN)/python -m pytest -q device_tests --target arm64 --no-skip
+
+# docs/report-demo.png: the top of the demo's report.html in headless Chromium
+report-screenshot: $(STAMP) test-deps
+	$(BIN)/edgeconv demo -o out/demo --force
+	$(BIN)/python tests/browser.py out/demo/report.html docs/report-demo.png
 
 test-all: $(STAMP)
 	$(BIN)/python -m pytest -q -m ""

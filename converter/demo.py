@@ -7,7 +7,6 @@ from pathlib import Path
 
 from . import keras_env
 from .report import Report
-from .verify.figures import arena_line
 
 
 @dataclass(frozen=True)
@@ -37,7 +36,10 @@ def train_cnn(train, seed: int, epochs: int, width: int = 16, verbose: int = 0):
     model = build_cnn(train.x.shape[1:], width=width)
     model.compile(optimizer=keras_env.keras().optimizers.Adam(2e-3),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    model.fit(train.x, train.y, epochs=epochs, batch_size=32, verbose=verbose, shuffle=True)
+    from .optimize.train import TrainOptions, progress_callbacks
+
+    bar = progress_callbacks(train, TrainOptions(epochs=epochs, batch_size=32, validation_split=0, verbose=verbose))
+    model.fit(train.x, train.y, epochs=epochs, batch_size=32, verbose=verbose, shuffle=True, callbacks=bar)
     return model
 
 
@@ -48,20 +50,3 @@ def run_demo(opts: DemoOptions, progress=print) -> Report:
 
     recipe = load_recipe("demo", [f"seed={opts.seed}", f"demo_epochs={opts.epochs}"])
     return run_recipe(recipe, opts.out, opts.force, progress, title="edgeconv demo: digits CNN, float vs full int8")
-
-
-def summary_rows(report: Report) -> list[tuple[str, str]]:
-    v = report.sections["validation"]
-    size8, size32 = report.model_figures("size", "int8"), report.model_figures("size", "float32")
-    ratio = f"{size32['bytes'] / size8['bytes']:.2f}"
-    lat8, lat32 = report.model_figures("latency", "int8"), report.model_figures("latency", "float32")
-    return [
-        ("accuracy float / int8", f"{v['reference_accuracy'] * 100:.2f}% / {v['candidate_accuracy'] * 100:.2f}%"),
-        ("agreement", f"{v['agreement'] * 100:.2f}% of {v['samples']} held-back digits"),
-        ("size float / int8", f"{size32['bytes']:,} B / {size8['bytes']:,} B ({ratio}x)"),
-        ("latency int8 p50 / p90 (host)", f"{lat8['p50_ms'] * 1e3:.1f} / {lat8['p90_ms'] * 1e3:.1f} µs"),
-        ("latency float p50 / p90 (host)",
-         f"{lat32['p50_ms'] * 1e3:.1f} / {lat32['p90_ms'] * 1e3:.1f} µs"),
-        ("tensor arena int8", arena_line(report, "int8")),
-        ("checks", report.checks_summary()),
-    ]

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import click
 
-from .options import console, emit_json, json_option
+from .options import console, emit_json, json_option, print_next
 
 
 def _threads(ctx, param, value):
@@ -57,24 +57,27 @@ def bench(models, threads, kernels, target, runs, warmup, as_json):
 def _print(sizes, rows) -> None:
     from rich.table import Table
 
-    on_host = rows[0].runtime.startswith("host")  # the kernels column says which host kernels
-    table = Table(title="host LiteRT latency" if on_host else f"latency: {rows[0].runtime}")
-    for col in ("model", "kernels", "threads", "p50 ms", "p90 ms", "p99 ms", "peak RSS MB", "GMAC/s"):
+    from ..report.units import duration, size
+
+    where = rows[0].runtime if not rows[0].runtime.startswith("host") else "host LiteRT"  # kernels: a column
+    table = Table(title=f"Benchmarked {len(sizes)} model(s) on {where}: latency per kernels and threads")
+    for col in ("model", "kernels", "threads", "p50", "p90", "p99", "peak RSS", "GMAC/s"):
         table.add_column(col, justify="left" if col in ("model", "kernels") else "right")
     for r in rows:
         s = r.latency
-        table.add_row(r.model, r.kernels, str(r.threads), f"{s.p50_ms:.4g}", f"{s.p90_ms:.4g}", f"{s.p99_ms:.4g}",
-                      "–" if r.peak_rss_bytes is None else f"{r.peak_rss_bytes / 2**20:.1f}", f"{r.mac_per_s / 1e9:.2f}")
-    sizes_table = Table(title="size and memory")
-    for col in ("model", "bytes", "gzip bytes", "arena est. 32-bit MCU", "arena est. 64-bit",
+        table.add_row(r.model, r.kernels, str(r.threads), duration(s.p50_ms), duration(s.p90_ms), duration(s.p99_ms),
+                      size(r.peak_rss_bytes), f"{r.mac_per_s / 1e9:.2f}")
+    sizes_table = Table(title="Flash and RAM")
+    for col in ("model", "file", "gzip", "arena est. 32-bit MCU", "arena est. 64-bit",
                 "arena measured (tflite-micro, 64-bit host)", "MACs"):
         sizes_table.add_column(col, justify="left" if col == "model" else "right")
     for s in sizes:
         measured = s["arena_measured"].get("total_bytes")
-        sizes_table.add_row(s["model"], f"{s['size_bytes']:,}", f"{s['gzip_bytes']:,}",
-                            f"{s['arena_estimate']['32bit']['total_bytes']:,}",
-                            f"{s['arena_estimate']['64bit']['total_bytes']:,}",
-                            f"{measured:,}" if measured is not None else "–", f"{s['macs']:,}")
+        sizes_table.add_row(s["model"], size(s["size_bytes"]), size(s["gzip_bytes"]),
+                            size(s["arena_estimate"]["32bit"]["total_bytes"]),
+                            size(s["arena_estimate"]["64bit"]["total_bytes"]),
+                            size(measured) if measured is not None else "–", f"{s['macs']:,}")
     out = console()
     out.print(table)
     out.print(sizes_table)
+    print_next("`edgeconv validate MODEL --reference FLOAT --target ...` measures on a device, with accuracy")

@@ -46,42 +46,22 @@ def convert(ctx, model_path, data_spec, out, seed, force, trust_model, code, as_
                    kind=loaded.kind, intake=loaded.intake)
         data = load_dataset(data_spec, spec, input_shapes(loaded.model)[0], label_column, output_shapes(loaded.model))
         context = Context(report, seed=seed, model=loaded.model, calibration=data, preprocess=spec, measure=False)
-        with _calibration_bar(as_json or config.mode not in CALIBRATED, min(config.samples, len(data))) as bar:
-            result = step.run(context, config, progress=bar)
+        result = step.run(context, config)  # calibration shows a progress bar on a terminal
     write_bytes(out, result.tflite, force=force)
     report.add("output", path=str(out))
     echo_warnings(report)
     if as_json:
         emit_json(report.to_dict())
         return
-    print_table(f"{model_path.name} -> {out}", [
-        ("mode / io", f"{config.mode} / {result.options.boundary_dtype}"),
-        ("size", f"{len(result.tflite):,} B"),
-        ("ops", ", ".join(f"{k} x{v}" for k, v in result.info.op_counts().items())),
-        ("calibration", f"{result.calibration_samples} samples, seed {seed}"),
+    from ..report.units import size
+
+    worst = report.sections.get("layer_errors", {}).get("worst", [])[:3]
+    calibration = f"{result.calibration_samples} samples, seed {seed}" if config.mode in CALIBRATED else "none"
+    print_table(f"Converted {model_path.name} -> {out} ({config.mode}, {result.options.boundary_dtype} I/O)", [
+        ("size", f"{size(len(result.tflite))}"),
+        ("ops", ", ".join(f"{k} ×{v}" for k, v in result.info.op_counts().items())),
+        ("calibration", calibration),
         *[(f"layer error #{k + 1}", f"{w['layer']} ({w['op']}): {w['rmse_lsb']:.2f} LSB RMSE")
-          for k, w in enumerate(report.sections.get("layer_errors", {}).get("worst", []))],
+          for k, w in enumerate(worst)],
         ("checks", report.checks_summary()),
-    ])
-
-
-class _calibration_bar:
-    """A progress bar on stderr fed by the converter's representative-data generator; it
-    appears with the first calibration sample, so early errors print alone."""
-
-    def __init__(self, hidden: bool, total: int):
-        self._hidden, self._total, self._bar = hidden, total, None
-
-    def update(self, n: int) -> None:
-        if self._bar is None:
-            self._bar = click.progressbar(length=self._total, label="calibrating",
-                                          file=click.get_text_stream("stderr"))
-            self._bar.__enter__()
-        self._bar.update(n)
-
-    def __enter__(self):
-        return None if self._hidden else self.update
-
-    def __exit__(self, *exc):
-        if self._bar is not None:
-            self._bar.__exit__(*exc)
+    ], f"edgeconv validate {out} --reference {model_path} --data {data_spec} (accuracy, latency, arena)")

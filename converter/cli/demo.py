@@ -3,7 +3,7 @@ from pathlib import Path
 
 import click
 
-from .options import emit_json, force_option, json_option, print_table, quiet, say, seed_option
+from .options import emit_json, force_option, json_option, print_card, quiet, say, seed_option
 
 
 @click.command()
@@ -21,7 +21,7 @@ def demo(ctx, out, seed, epochs, force, as_json):
     Example:
       edgeconv demo -o out/demo --force
     """
-    from ..demo import DemoOptions, run_demo, summary_rows
+    from ..demo import DemoOptions, run_demo
     from ..output_safety import check_output
 
     check_output(out, force, folder=True)
@@ -31,5 +31,8 @@ def demo(ctx, out, seed, epochs, force, as_json):
     if as_json:
         emit_json(report.to_dict())
     else:
-        print_table(f"edgeconv demo -> {out}", summary_rows(report))
+        from ..report.summary import summary_card
+
+        print_card(f"Trained, converted and validated the digits CNN -> {out}", summary_card(report),
+                   next_step=f"open {out / 'report.html'}; `edgeconv recipes show demo` is the recipe it ran")
     ctx.exit(0 if report.ok else 1)

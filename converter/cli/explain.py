@@ -49,9 +49,10 @@ def explain(ctx, reference, candidate, data_spec, out, seed, force, trust_model,
         emit_json(report.to_dict())
     else:
         summary = result.summary()
-        print_table(f"explanation drift on {summary['samples']} samples -> {out}", [
+        print_table(f"Explained {summary['samples']} samples with the float and the converted model -> {out}", [
             (f"top-{config.top_k} overlap mean / min", f"{summary['mean_top_k_overlap']:.2f} / {summary['min_top_k_overlap']:.2f}"),
             ("rank correlation mean", f"{summary['mean_rank_correlation']:.3f}"),
             ("explanations / s", f"{summary['explanations_per_s']:.1f} ({summary['predictions_per_s']:.0f} predictions/s)"),
-            ("checks", report.checks_summary())])
+            ("checks", report.checks_summary())],
+            f"{out / 'report.html'} shows each sample's explanation, float beside converted")
     ctx.exit(0 if report.ok else 1)

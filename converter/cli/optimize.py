@@ -78,8 +78,10 @@ def prune(ctx, model_path, data_spec, out, validation_data, progress, seed, forc
     rows = [(f"search {p['sparsity']:.0%}", f"int8 accuracy {p['int8_accuracy'] * 100:.2f}% "
              f"(drop {p['accuracy_drop'] * 100:.2f}), gzip {p['gzip_bytes']:,} B {'✓' if p['within_budget'] else '✗'}")
             for p in (search["curve"] if search else [])]
-    rows += [(f"layer {k}", f"{v:.1%} zeros (target {result.targets[k]:.0%})") for k, v in result.layer_sparsity.items()]
-    print_table(f"{model_path.name} -> {out}", rows + _flattened_rows(summary))
+    rows += _sparsity_rows(result.layer_sparsity, result.targets)
+    print_table(f"Pruned {model_path.name} -> {out}", rows + _flattened_rows(summary),
+                f"edgeconv qat {out} --data {data_spec} --preserve-sparsity, or convert it; "
+                "`edgeconv bench` shows the gzip size pruning buys")
 
 
 @click.command()
@@ -117,7 +119,21 @@ def qat(ctx, model_path, data_spec, out, progress, seed, force, trust_model, cod
     if as_json:
         emit_json(summary)
         return
-    print_table(f"{model_path.name} -> {out}", _qat_rows(summary))
+    done = (f"QAT fine-tuned {model_path.name} -> {out} ({summary['annotation']} annotated)" if summary["applied"]
+            else f"QAT not applied; {out} is the float model")
+    print_table(done, _qat_rows(summary, result.lint),
+                f"edgeconv convert {out} --data {data_spec} -o model_int8.tflite (the QAT ranges are used)")
+
+
+def _sparsity_rows(reached: dict[str, float], targets: dict[str, float]) -> list[tuple[str, str]]:
+    """A row per layer for a few layers, else one per target: a real CNN has dozens."""
+    if len(reached) <= 4:
+        return [(f"layer {k}", f"{v:.1%} zeros (target {targets[k]:.0%})") for k, v in reached.items()]
+    by_target: dict[float, list[float]] = {}
+    for k, v in reached.items():
+        by_target.setdefault(targets[k], []).append(v)
+    return [(f"{len(vs)} layers, target {t:.0%}", f"{min(vs):.1%} to {max(vs):.1%} zeros")
+            for t, vs in by_target.items()]
 
 
 def _flattened_rows(summary: dict) -> list[tuple[str, str]]:
@@ -125,16 +141,27 @@ def _flattened_rows(summary: dict) -> list[tuple[str, str]]:
     return [("nested models", f"inlined so their layers are trained: {', '.join(names)}")] if names else []
 
 
-def _qat_rows(summary: dict) -> list[tuple[str, str]]:
-    """One row per layer type, not per layer: a real CNN has dozens of each."""
-    applied = f"applied ({summary['annotation']} annotated)" if summary["applied"] else summary["fallback"]
-    rows = [("QAT", applied), *_flattened_rows(summary)]
-    rows += [(f"{kind} ×{t['layers']}", t["action"]) for kind, t in summary["transformed"].items()]
-    left: dict[str, list[str]] = {}
-    for item in summary["not_wrapped"]:
-        left.setdefault(item["type"], []).append(item["layer"])
-    rows += [(f"{kind} ×{len(names)}", "left float, quantized by calibration: " + ", ".join(names[:3])
-              + (", ..." if len(names) > 3 else "")) for kind, names in left.items()]
+def _qat_rows(summary: dict, lint) -> list[tuple[str, str]]:
+    """Accuracy before and after, the training, then one row per action on the layers, naming
+    layer types with their counts: a real CNN has dozens of layers of each type."""
+    from ..report.units import percent, seconds
+
+    if not summary["applied"]:
+        return [("why", summary["fallback"]), *_flattened_rows(summary)]
+    rows = []
+    if summary["accuracy_before"] is not None:
+        rows.append(("accuracy before / after", f"{percent(summary['accuracy_before'])} / "
+                     f"{percent(summary['accuracy_after'])} on {summary['accuracy_on']}"))
+    loss = summary["metrics"].get("val_loss", summary["metrics"].get("loss"))
+    rows.append(("training", f"{summary['epochs']} epochs in {seconds(summary['seconds'])}"
+                 + ("" if loss is None else f", final {'validation ' if 'val_loss' in summary['metrics'] else ''}"
+                                            f"loss {loss:.4f}")))
+    rows += _flattened_rows(summary)
+    by_action: dict[str, dict[str, int]] = {}
+    for item in lint:
+        types = by_action.setdefault(item.action, {})
+        types[item.type] = types.get(item.type, 0) + 1
+    rows += [(", ".join(f"{kind} ×{n}" for kind, n in types.items()), action) for action, types in by_action.items()]
     return rows
 
 
@@ -171,7 +198,8 @@ def distill(ctx, teacher_path, data_spec, out, progress, seed, force, trust_mode
     if as_json:
         emit_json(summary)
         return
-    print_table(f"{student_spec} <- {teacher_path.name} -> {out}", [
+    print_table(f"Distilled {teacher_path.name} into {student_spec} -> {out}", [
         ("parameters teacher / student", f"{summary['teacher_parameters']:,} / {summary['student_parameters']:,}"),
         ("outputs teacher / student", f"{result.teacher_outputs} / {result.student_outputs}"),
-        ("final loss / accuracy", f"{result.metrics['loss']:.4f} / {result.metrics.get('accuracy', 0):.3f}")])
+        ("final loss / accuracy", f"{result.metrics['loss']:.4f} / {result.metrics.get('accuracy', 0):.3f}")],
+        f"edgeconv prune {out} or edgeconv convert {out} --data {data_spec}")

@@ -8,6 +8,7 @@ import sys
 import click
 
 from ..logs import native_logs_to_file
+from .output import console, print_card, print_next, print_table  # noqa: F401 - the commands' one import
 
 force_option = click.option("--force", is_flag=True, help="Overwrite existing outputs.")
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout and nothing else.")
@@ -36,12 +37,16 @@ model_command_options = stacked(seed_option, force_option, trust_option, import_
 
 @contextlib.contextmanager
 def quiet(ctx: click.Context):
-    """While a command works: native TensorFlow logs go to the log file unless --verbose, and
-    whatever Python prints (Keras progress bars) goes to stderr: stdout is for the result."""
+    """While a command works: native TensorFlow logs go to the log file unless --verbose,
+    whatever Python prints (Keras progress bars) goes to stderr: stdout is for the result, and
+    long work shows progress bars there when it is a terminal (not with --json)."""
+    from .output import progress_bars
+
     with contextlib.ExitStack() as stack:
         if not ctx.find_root().obj.get("verbose"):
             stack.enter_context(native_logs_to_file())
         stack.enter_context(contextlib.redirect_stdout(sys.stderr))  # the terminal, after the line above
+        stack.enter_context(progress_bars(not ctx.params.get("as_json")))
         yield
 
 
@@ -57,25 +62,6 @@ def echo_warnings(report) -> None:
 
 def emit_json(document: dict) -> None:
     click.echo(json.dumps(document, indent=2))
-
-
-def console():
-    """A rich console that does not squeeze tables to 80 columns when output is piped."""
-    from rich.console import Console
-
-    c = Console()
-    return c if c.is_terminal else Console(width=160)
-
-
-def print_table(title: str, rows: list[tuple[str, str]]) -> None:
-    from rich.table import Table
-
-    table = Table(title=title, show_header=False, title_justify="left")
-    table.add_column(style="bold")
-    table.add_column()
-    for k, v in rows:
-        table.add_row(k, v)
-    console().print(table)
 
 
 def _floats(ctx, param, value):

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import click
 
-from .options import (console, echo_warnings, emit_json, force_option, import_option, json_option, print_table, quiet,
+from .options import (console, echo_warnings, emit_json, force_option, import_option, json_option, print_card, quiet,
                       say, trust_option)
 
 
@@ -33,6 +33,7 @@ def run(ctx, recipe, model_path, data_spec, out, overrides, force, trust_model, 
     from ..output_safety import check_output
     from ..pipeline.runner import recipe_inputs, run_recipe
     from ..pipeline.recipe import load_recipe
+    from ..pipeline.steps import name_of
 
     sets = list(overrides) + ([f"model={model_path}"] if model_path else []) + ([f"data={data_spec}"] if data_spec else [])
     loaded = load_recipe(recipe, sets)
@@ -45,8 +46,12 @@ def run(ctx, recipe, model_path, data_spec, out, overrides, force, trust_model, 
     if as_json:
         emit_json(report.to_dict())
     else:
-        print_table(f"edgeconv run {loaded.name} -> {out}",
-                    [(c.name, c.verdict()) for c in report.checks])
+        from ..report.summary import summary_card
+
+        card = summary_card(report)
+        steps = ", ".join(name_of(s) for s in loaded.stages)
+        print_card(f"Ran recipe {loaded.name} ({steps}) -> {out}", card,
+                   next_step=f"open {out / 'report.html'}" + ("" if report.ok else "; the failed checks above"))
     ctx.exit(0 if report.ok else 1)
 
 

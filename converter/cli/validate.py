@@ -6,7 +6,7 @@ import click
 
 from ..pipeline.steps.validate import ValidateConfig
 from .options import (budget_options, budgets_from, data_option, echo_warnings, emit_json, force_option, import_option,
-                      json_option, preprocess_from, preprocess_options, print_table, quiet, trust_option)
+                      json_option, preprocess_from, preprocess_options, print_card, quiet, trust_option)
 from .step_options import config_from, step_options
 
 
@@ -69,7 +69,10 @@ def validate(ctx, candidate, reference, data_spec, out, force, trust_model, code
     if as_json:
         emit_json(report.to_dict())
     else:
-        print_table(f"{candidate.name} vs {reference.name} on {v.samples} samples", _rows(v, report, model))
+        from ..report.summary import summary_card
+
+        print_card(f"Validated {candidate.name} against {reference.name} on {v.samples:,} samples ({config.target})",
+                   summary_card(report), _rows(v), _next_step(report, out))
     ctx.exit(0 if report.ok else 1)
 
 
@@ -106,20 +109,18 @@ def open_reference(path: Path, trust_model: bool, data, code: tuple[str, ...] = 
     return model
 
 
-def _rows(v, report, model: str) -> list[tuple[str, str]]:
-    from ..verify.figures import arena_line
-
-    pct = lambda a: "–" if a is None else f"{a * 100:.2f}%"  # noqa: E731
-    lat = report.model_figures("latency", model)
-    rows = [("accuracy reference / candidate", f"{pct(v.reference_accuracy)} / {pct(v.candidate_accuracy)}"),
-            ("agreement (top-1)", pct(v.agreement))]
-    rows += [(f"output {o.reference}", f"max |err| {o.max_abs:.4g}, cosine {o.cosine:.4f}, SNR {o.snr_db:.1f} dB")
-             for o in v.outputs]
-    if v.candidate_top5 is not None:
-        rows.insert(1, ("top-5 reference / candidate", f"{pct(v.reference_top5)} / {pct(v.candidate_top5)}"))
+def _rows(v) -> list[tuple[str, str]]:
+    """What the card does not hold: each output's error and the samples the candidate failed on."""
+    rows = [(f"output {o.reference}", f"max |err| {o.max_abs:.3g}, cosine {o.cosine:.4f}, SNR {o.snr_db:.1f} dB")
+            for o in v.outputs]
     if v.failures:
         rows.append(("failed samples", f"{len(v.failures)}; first #{v.failures[0].index} in {v.failures[0].op}"))
-    rows.append((f"latency p50 / p90 ({lat['runtime']})", f"{lat['p50_ms']:.3f} / {lat['p90_ms']:.3f} ms"))
-    rows.append(("tensor arena", arena_line(report, model)))
-    rows.append(("checks", report.checks_summary()))
     return rows
+
+
+def _next_step(report, out) -> str:
+    if not report.ok:
+        return "the failed checks above; `edgeconv convert` prints the layers that lose the most"
+    if out is not None:
+        return f"{out / 'report.html'} (plots) or report.json (every figure)"
+    return "-o DIR writes report.html; budgets (--max-accuracy-drop, --max-arena-kb) make this a build gate"

@@ -16,6 +16,7 @@ from ..inputs.models import input_shapes
 from ..inputs.preprocess import Preprocess
 from ..tflite.integer_check import IntegerProof, prove_integer
 from ..tflite.metadata import set_edgeconv_info
+from ..progress import task
 from ..tflite.reader import ModelInfo, read_model
 from . import recurrent
 
@@ -103,7 +104,8 @@ def convert(model, data: Dataset | None, options: ConvertOptions = ConvertOption
     shapes = fixed_shapes(model, data)
     # the int8 calibrator crashes on recurrent loops: calibrate an unrolled copy, proven equal
     target, unrolled = recurrent.unroll(model, shapes, calib) if calib is not None else (model, None)
-    flatbuffer = _flatbuffer(target, options, shapes, calib, progress)
+    with task("calibrating", 0 if calib is None or progress else len(calib)) as advance:
+        flatbuffer = _flatbuffer(target, options, shapes, calib, progress or advance)
     keras_env.release_graphs()  # the converter's traced graphs are garbage now
     names = read_model(flatbuffer, "converted model").output_names()
     flatbuffer = set_edgeconv_info(flatbuffer, {

@@ -8,7 +8,7 @@ probabilities are turned back into logits (log) before softening.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -16,7 +16,8 @@ from .. import keras_env
 from ..inputs.data import Dataset
 from ..errors import ModelError
 from ..inputs.models import require_keras
-from .train import TrainOptions, check_trainable, copy_model, outputs_probabilities, strategy_scope
+from .train import (TrainOptions, check_trainable, copy_model, outputs_probabilities, progress_callbacks,
+                    strategy_scope)
 
 EPS = 1e-7
 TEMPLATES = ("tiny_cnn", "tiny_mlp")
@@ -83,7 +84,8 @@ def distill(teacher, student, data: Dataset, options: DistillOptions = DistillOp
     x = np.asarray(data.x, np.float32)
     inputs = (x, data.y.astype(np.int64)) if data.y is not None else (x, np.full(len(x), -1, np.int64))
     history = distiller.fit(*inputs, epochs=options.train.epochs, batch_size=options.train.batch_size,
-                            verbose=options.train.verbose, shuffle=True)
+                            verbose=options.train.verbose, shuffle=True,
+                            callbacks=progress_callbacks(data, replace(options.train, validation_split=0)))
     return DistillResult(student, _kind(teacher_probs), _kind(student_probs),
                          {k: float(v[-1]) for k, v in history.history.items()})
 

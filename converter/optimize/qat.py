@@ -11,14 +11,18 @@ report says PTQ will be used. The lint describes what happened to each layer.
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import asdict, dataclass, field
+
+import numpy as np
 
 from .. import keras_env
 from ..inputs.data import Dataset
 from ..errors import ModelError
 from ..inputs.models import is_graph_model, require_keras
 from .flatten import flat_copy
-from .train import TrainOptions, check_trainable, copy_model, compile_for_labels, fit, outputs_probabilities
+from .train import (TrainOptions, check_trainable, copy_model, compile_for_labels, fit, model_inputs,
+                    outputs_probabilities)
 
 _PASSIVE = ("InputLayer",)  # nothing to quantize
 # Layers TFMOT's Default8Bit layout transforms quantize although its registry says no.
@@ -54,10 +58,17 @@ class QatResult:
     metrics: dict
     annotation: str = "whole model"  # or "layer by layer" when TFMOT rejected the whole model
     flattened: list[str] = field(default_factory=list)  # nested models inlined so QAT reaches their layers
+    accuracy_before: float | None = None  # top-1 of the float model on the held-out split
+    accuracy_after: float | None = None  # the same for the QAT (fake-quantized) model
+    accuracy_on: str = ""  # which samples those are
+    epochs: int = 0  # epochs trained (early stopping may end sooner than asked)
+    seconds: float = 0.0  # training time
 
     def summary(self) -> dict:
         return {"applied": self.fallback is None, "fallback": self.fallback, "annotation": self.annotation,
                 "flattened_nested_models": self.flattened,
+                "accuracy_before": self.accuracy_before, "accuracy_after": self.accuracy_after,
+                "accuracy_on": self.accuracy_on, "epochs": self.epochs, "seconds": self.seconds,
                 "metrics": self.metrics, "not_wrapped": [asdict(i) for i in self.lint if not i.supported],
                 "transformed": _by_type(i for i in self.lint if i.supported and i.action != _FAKE_QUANTIZED)}
 
@@ -98,9 +109,44 @@ def qat(model, data: Dataset, options: QatOptions = QatOptions()) -> QatResult:
         return QatResult(model, lint(flat, _unsupported(flat)), reason + "; falling back to post-training "
                          "quantization", {}, "none", flattened)
     compile_for_labels(quantized, options.train, probabilities)
-    metrics = fit(quantized, data, options.train)
+    before, on = held_out_accuracy(model, data, options.train)
+    start, epochs = time.monotonic(), _EpochCount()
+    metrics = fit(quantized, data, options.train, callbacks=[epochs.callback()])
+    seconds = time.monotonic() - start
     annotation = "whole model" if left_out is None else "layer by layer"
-    return QatResult(quantized, lint(flat, left_out or set()), None, metrics, annotation, flattened)
+    return QatResult(quantized, lint(flat, left_out or set()), None, metrics, annotation, flattened,
+                     before, held_out_accuracy(quantized, data, options.train)[0], on,
+                     epochs.count, seconds)
+
+
+class _EpochCount:
+    """Epochs fit() ran: early stopping may end before the epochs asked for."""
+
+    def __init__(self):
+        self.count = 0
+
+    def callback(self):
+        def ended(epoch, logs=None):
+            self.count = epoch + 1
+
+        return keras_env.keras().callbacks.LambdaCallback(on_epoch_end=ended)
+
+
+def held_out_accuracy(model, data: Dataset, options: TrainOptions) -> tuple[float | None, str]:
+    """Top-1 accuracy on the samples fit() holds out (Keras takes the last `validation_split`
+    of them), so before and after compare on data QAT did not train on; None for outputs
+    that are not class scores."""
+    n = len(data)
+    start = int(n * (1 - options.validation_split)) if options.validation_split else 0
+    if data.y is None or start >= n:
+        return None, ""
+    xs = model_inputs(data)
+    xs = [x[start:] for x in xs] if isinstance(xs, list) else xs[start:]
+    out = np.asarray(model.predict(xs, verbose=0))
+    if out.ndim != 2:
+        return None, ""
+    on = f"{n - start} held-out samples" if start else f"the {n} training samples"
+    return float(np.mean(out.argmax(axis=1) == np.asarray(data.y[start:]).reshape(-1))), on
 
 
 def _annotate_and_apply(model, options: QatOptions):

@@ -72,9 +72,32 @@ def fit(model, data: Dataset, options: TrainOptions, callbacks=()) -> dict:
     keras_env.seed_everything(options.seed)
     stop = [keras.callbacks.EarlyStopping(monitor="val_loss", patience=options.patience)] if options.patience else []
     history = model.fit(model_inputs(data), data.y, epochs=options.epochs, batch_size=options.batch_size,
-                        validation_split=options.validation_split, callbacks=[*callbacks, *stop],
+                        validation_split=options.validation_split,
+                        callbacks=[*callbacks, *stop, *progress_callbacks(data, options)],
                         verbose=options.verbose, shuffle=True)
     return {k: float(v[-1]) for k, v in history.history.items()}
+
+
+def progress_callbacks(data: Dataset, options: TrainOptions) -> list:
+    """A bar over every batch of every epoch, with an ETA, when the CLI shows progress (and
+    Keras' own bars are off)."""
+    from .. import progress
+
+    if not progress.active() or options.verbose:
+        return []
+
+    class TrainingBar(keras_env.keras().callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self._task = progress.task(f"training {options.epochs} epochs", options.epochs * steps_per_epoch(data, options))
+            self._advance = self._task.__enter__()
+
+        def on_train_batch_end(self, batch, logs=None):
+            self._advance(1)
+
+        def on_train_end(self, logs=None):
+            self._task.__exit__(None, None, None)
+
+    return [TrainingBar()]
 
 
 def steps_per_epoch(data: Dataset, options: TrainOptions) -> int:

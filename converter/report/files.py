@@ -17,7 +17,7 @@ def write_report(folder: Path, report: Report) -> None:
 
     (folder / "report.json").write_text(report.to_json())
     (folder / "report.md").write_text(to_markdown(report))
-    (folder / "report.html").write_text(to_html(report))
+    (folder / "report.html").write_text(to_html(report, folder))
 
 
 def write_manifest(folder: Path) -> None:

@@ -1,75 +1,29 @@
-"""Report -> Markdown and self-contained HTML (with plots). Both render the same blocks."""
+"""Report -> Markdown and one self-contained HTML file. Both tell the same story in the same
+order: the summary card (does it fit, what did it cost), the checks, then one part per step
+with short tables; the HTML adds a plot where a plot says more."""
 from __future__ import annotations
 
 import html
+from pathlib import Path
 
-from ..tflite.kind import KINDS
 from . import Report
+from .present import blocks
+from .summary import summary_card
+
+# Which step's part a section belongs to; a section not listed gets a part of its own.
+STEPS = {"conversion": "Conversion", "layer_errors": "Conversion",
+         "validation": "Validation", "latency": "Validation", "memory": "Validation", "compute": "Validation",
+         "size": "Validation", "data": "Validation", "explanation": "Explanation"}
 
 
-def fmt(value) -> str:
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    if isinstance(value, dict):
-        return ", ".join(f"{k}: {fmt(v)}" for k, v in value.items())
-    if isinstance(value, (list, tuple)):
-        return ", ".join(fmt(v) for v in value) if value else "none"
-    return "–" if value is None else str(value)
-
-
-def blocks(figures: dict):
-    """A section as (caption, columns, rows) blocks: the figures of each model it measured as one
-    table with a column per model, its other scalar figures as one key/value table, then each
-    list of records (and a section made of records) as a table of its own."""
-    models = {k: v for k, v in figures.items() if k in KINDS and isinstance(v, dict)}
-    if models:
-        yield ("", ["figure", *models], _by_model(models))
-        figures = {k: v for k, v in figures.items() if k not in models}
-        if not figures:
-            return
-    if _is_table(figures):
-        yield ("", *_records(figures))
-        return
-    scalars = [[k, v] for k, v in figures.items() if not _is_table(v)]
-    if scalars:
-        yield ("", ["figure", "value"], scalars)
-    for k, v in figures.items():
-        if _is_table(v):
-            yield (k, *_records(v))
-
-
-def _by_model(models: dict[str, dict]) -> list[list]:
-    """One row per figure, nested figures as dotted names (arena_estimate.32bit.total_bytes), so
-    no cell holds a dict; a figure one model lacks shows as '–'."""
-    flat = {m: dict(_flatten(f)) for m, f in models.items()}
-    names = list(dict.fromkeys(n for f in flat.values() for n in f))
-    return [[n, *(f.get(n) for f in flat.values())] for n in names]
-
-
-def _flatten(figures: dict, prefix: str = ""):
-    for k, v in figures.items():
-        if isinstance(v, dict) and v:
-            yield from _flatten(v, f"{prefix}{k}.")
-        elif isinstance(v, (list, tuple)) and len(v) > _LONGEST_LIST:
-            yield f"{prefix}{k}", f"{len(v)} values (see report.json)"  # e.g. a histogram, plotted in HTML
-        else:
-            yield f"{prefix}{k}", v
-
-
-_LONGEST_LIST = 8
-
-
-def _is_table(v) -> bool:
-    records = list(v.values()) if isinstance(v, dict) else v
-    return isinstance(records, (list, tuple)) and bool(records) and all(isinstance(r, dict) for r in records)
-
-
-def _records(v) -> tuple[list[str], list[list]]:
-    rows = [{"": k, **r} for k, r in v.items()] if isinstance(v, dict) else list(v)
-    cols = list(dict.fromkeys(c for r in rows for c in r))
-    return cols, [[r.get(c) for c in cols] for r in rows]
+def parts(report: Report) -> dict[str, list[str]]:
+    """{part title: [section names]} in the order the sections were added, 'Model' first."""
+    out: dict[str, list[str]] = {}
+    for name in sorted(report.sections, key=lambda n: n != "model"):
+        out.setdefault(STEPS.get(name, _title(name)), []).append(name)
+    order = list(STEPS)  # within a part, the step's own section first
+    return {part: sorted(names, key=lambda n: order.index(n) if n in order else len(order))
+            for part, names in out.items()}
 
 
 def _title(name: str) -> str:
@@ -78,47 +32,85 @@ def _title(name: str) -> str:
 
 def to_markdown(report: Report) -> str:
     lines = [f"# {report.title}", ""]
+    card = summary_card(report)
+    if card.rows or card.checks:
+        lines += ["## Summary", ""]
+        if card.rows:
+            lines += _md_table(*card.table())
+        lines += [f"**{card.verdict}**", ""] if card.verdict else []
     if report.checks:
-        lines += ["## Checks", ""] + [f"- {c.line('**{}**')}" for c in report.checks]
-        lines.append("")
+        lines += ["## Checks", ""] + [f"- {c.line('**{}**')}" for c in report.checks] + [""]
     if report.warnings:
         lines += ["## Warnings", ""] + [f"- ⚠ {w}" for w in report.warnings] + [""]
-    for name, figures in report.sections.items():
-        lines += [f"## {_title(name)}", ""]
-        for caption, cols, rows in blocks(figures):
-            lines += [f"**{caption}**", ""] if caption else []
-            lines += ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-            lines += ["| " + " | ".join(fmt(v) for v in row) + " |" for row in rows] + [""]
+    for part, names in parts(report).items():
+        lines += [f"## {part}", ""]
+        for name in names:
+            lines += [f"### {_title(name)}", ""] if _title(name) != part else []
+            for caption, cols, rows in blocks(name, report.sections[name]):
+                lines += ([f"**{caption}**", ""] if caption else []) + _md_table(cols, rows)
     return "\n".join(lines)
 
 
-_CSS = """body{font:14px/1.45 system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}
-table{border-collapse:collapse;margin:.5em 0 1.2em}td,th{border:1px solid #ccc;padding:3px 8px;text-align:left}
-th{background:#f3f3f3}.ok{color:#137333}.bad{color:#b3261e}.warn{color:#8a5a00}img{max-width:100%}"""
+def _md_table(cols: list[str], rows: list[list[str]]) -> list[str]:
+    esc = lambda text: str(text).replace("|", "\\|")  # noqa: E731 - a '|' in a cell would split it
+    return (["| " + " | ".join(esc(c) for c in cols) + " |", "|" + "---|" * len(cols)]
+            + ["| " + " | ".join(esc(v) for v in row) + " |" for row in rows] + [""])
 
 
-def to_html(report: Report) -> str:
-    """One file, no external resources: plots are embedded as PNG data URIs."""
-    from .plots import plots
+_CSS = """body{font:14px/1.45 system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
+table{border-collapse:collapse;margin:.5em 0 1.2em}td,th{border:1px solid #ccc;padding:3px 8px;text-align:left;
+vertical-align:top}th{background:#f3f3f3}.ok{color:#137333}.bad{color:#b3261e}.warn{color:#8a5a00}
+img{max-width:100%}h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.6em}
+.card{border:2px solid #888;border-radius:8px;padding:.6em 1.2em;margin:1em 0 1.5em;background:#fafafa}
+.card h2{border:0;margin:.3em 0}.card table{width:100%}.card td:first-child{font-weight:600;width:38%}
+.card .verdict{font-size:1.15em;font-weight:600}.card.fail{border-color:#b3261e}.card.pass{border-color:#137333}
+figure{margin:.5em 0 1.5em}figcaption{color:#555;font-size:.9em}
+@page{size:A4;margin:14mm}
+@media print{body{max-width:none;margin:0;padding:0;font-size:10.5pt}.card,figure,tr,img{break-inside:avoid}
+h2,h3{break-after:avoid}th{background:#eee;-webkit-print-color-adjust:exact;print-color-adjust:exact}}"""
+
+
+def to_html(report: Report, folder: Path | None = None) -> str:
+    """One file, no external resources: plots (and the explanation figures found in `folder`,
+    the run folder) are embedded as PNG data URIs."""
+    from .plots import section_plots
 
     e = html.escape
-    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{e(report.title)}</title>"
-             f"<style>{_CSS}</style></head><body><h1>{e(report.title)}</h1>"]
+    out = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+           f"<meta name='viewport' content='width=device-width,initial-scale=1'><title>{e(report.title)}</title>"
+           f"<style>{_CSS}</style></head><body><h1>{e(report.title)}</h1>", _html_card(report)]
     if report.checks:
-        parts.append("<h2>Checks</h2><ul>" + "".join(
-            f"<li class='{'ok' if c.ok else 'bad'}'>{c.line('<b>{}</b>', e)}</li>"
-            for c in report.checks) + "</ul>")
+        out.append("<h2>Checks</h2><ul class='checks'>" + "".join(
+            f"<li class='{'ok' if c.ok else 'bad'}'>{c.line('<b>{}</b>', e)}</li>" for c in report.checks) + "</ul>")
     if report.warnings:
-        parts.append("<h2>Warnings</h2><ul>" + "".join(f"<li class='warn'>⚠ {e(w)}</li>" for w in report.warnings)
-                     + "</ul>")
-    for title, png in plots(report):
-        parts.append(f"<h3>{e(title)}</h3><img alt='{e(title)}' src='data:image/png;base64,{png}'>")
-    for name, figures in report.sections.items():
-        parts.append(f"<h2>{e(_title(name))}</h2>")
-        for caption, cols, rows in blocks(figures):
-            parts.append((f"<p><b>{e(caption)}</b></p>" if caption else "") + "<table><tr>"
-                         + "".join(f"<th>{e(c)}</th>" for c in cols) + "</tr>"
-                         + "".join("<tr>" + "".join(f"<td>{e(fmt(v))}</td>" for v in row) + "</tr>" for row in rows)
-                         + "</table>")
-    parts.append("</body></html>")
-    return "\n".join(parts)
+        out.append("<h2>Warnings</h2><ul>" + "".join(f"<li class='warn'>⚠ {e(w)}</li>" for w in report.warnings)
+                   + "</ul>")
+    for part, names in parts(report).items():
+        out.append(f"<section><h2>{e(part)}</h2>")
+        for name in names:
+            if _title(name) != part:
+                out.append(f"<h3>{e(_title(name))}</h3>")
+            out += [(f"<p><b>{e(caption)}</b></p>" if caption else "") + _html_table(cols, rows)
+                    for caption, cols, rows in blocks(name, report.sections[name])]
+            out += [f"<figure><img alt='{e(title)}' src='data:image/png;base64,{png}'>"
+                    f"<figcaption>{e(title)}</figcaption></figure>" for title, png in section_plots(report, name, folder)]
+        out.append("</section>")
+    out.append("</body></html>")
+    return "\n".join(out)
+
+
+def _html_card(report: Report) -> str:
+    card = summary_card(report)
+    if not card.rows and not card.checks:
+        return ""
+    state = "" if not card.checks else (" pass" if all(c.ok for c in card.checks) else " fail")
+    body = _html_table(*card.table()) if card.rows else ""
+    verdict = f"<p class='verdict {'ok' if 'pass' in state else 'bad'}'>{html.escape(card.verdict)}</p>" \
+        if card.verdict else ""
+    return f"<div class='card{state}' id='summary'><h2>Summary</h2>{body}{verdict}</div>"
+
+
+def _html_table(cols: list[str], rows: list[list[str]]) -> str:
+    e = html.escape
+    return ("<table><tr>" + "".join(f"<th>{e(c)}</th>" for c in cols) + "</tr>"
+            + "".join("<tr>" + "".join(f"<td>{e(v)}</td>" for v in row) + "</tr>" for row in rows) + "</table>")

@@ -108,7 +108,7 @@ def test_validate_int8_against_keras_and_float_tflite(chain, tmp_path):
     result = run("validate", chain.int8_tflite, "--reference", chain.float_tflite, "--data", chain.test_npz,
                  "--kernels", "reference")
     assert result.exit_code == 0, result.output
-    assert "agreement (top-1)" in result.stdout
+    assert "│ same top-1 class as float " in result.stdout
 
 
 @pytest.fixture(scope="module")
@@ -136,17 +136,19 @@ def test_validate_budgets_fail_and_pass_exactly_as_set(chain, disagreeing):
     v = doc["sections"]["validation"]
     assert (v["reference_accuracy"], v["candidate_accuracy"], v["agreement"]) == (1.0, 0.0, 0.0)
     assert [(c["name"], c["ok"]) for c in doc["checks"]] == [("accuracy drop", False), ("agreement", True), ("size", True)]
-    assert _table_value(run(*base, "--max-accuracy-drop", 99).stdout, "checks") == \
-        "✗ accuracy drop, ✓ agreement, ✓ size"
+    assert _check_lines(run(*base, "--max-accuracy-drop", 99).stdout) == [
+        "✗ accuracy drop: 100.00 points (budget 99)", "✓ agreement: 0.00% (budget ≥ 0%)",
+        f"✓ size: {chain.int8_tflite.stat().st_size / 1024:.1f} KB (budget 1024 KB)", "✗ 1 of 3 checks fails",
+        "Next: the failed checks above; `edgeconv convert` prints the layers that lose the most"]
     result = run(*base, "--max-accuracy-drop", 100)
     assert result.exit_code == 0, result.output
-    assert _table_value(result.stdout, "checks") == "✓ accuracy drop, ✓ agreement, ✓ size"
+    assert _check_lines(result.stdout)[3:] == ["✓ all 3 checks pass", "Next: -o DIR writes report.html; budgets "
+                                               "(--max-accuracy-drop, --max-arena-kb) make this a build gate"]
 
 
-def _table_value(output: str, key: str) -> str:
-    """The value cell of the row `key` in a printed table."""
-    cells = [[c.strip() for c in line.split("│")[1:-1]] for line in output.splitlines() if line.startswith("│")]
-    return next(value for k, value in cells if k == key)
+def _check_lines(output: str) -> list[str]:
+    """What follows the summary table: one line per check, the verdict and the next step."""
+    return output.splitlines()[output.splitlines().index(next(l for l in output.splitlines() if l.startswith("└"))) + 1:]
 
 
 def test_validate_garbage_candidate(chain, tmp_path):

@@ -25,7 +25,7 @@ def test_bench_float_and_int8_side_by_side(chain):
 
 def test_bench_text_output(chain):
     result = run("bench", chain.int8_tflite, "--runs", 3, "--warmup", 0, "--kernels", "reference")
-    assert result.exit_code == 0 and "host LiteRT latency" in result.stdout and "reference" in result.stdout
+    assert result.exit_code == 0 and "on host LiteRT: latency per kernels and threads" in result.stdout and "reference" in result.stdout
 
 
 def test_bench_bad_inputs(chain, tmp_path):

@@ -19,7 +19,14 @@ def test_prune_then_qat_then_convert(chain, tmp_path):
     assert "probs" not in doc["targets"] and all(v >= 0.49 for v in doc["reached"].values())
     result = run("qat", pruned, "--data", chain.train_npz, "--preserve-sparsity", "--epochs", 1, "-o", qat_model)
     assert result.exit_code == 0, result.output
-    assert "applied" in result.stdout
+    lines = result.stdout.splitlines()
+    assert lines[0].strip() == f"QAT fine-tuned p.keras -> {qat_model} (whole model annotated)"
+    rows = [[c.strip() for c in line.split("│")[1:-1]] for line in lines if line.startswith("│")]
+    assert rows[0][0] == "accuracy before / after" and rows[0][1].endswith(" on 144 held-out samples")
+    assert rows[1][1].startswith("1 epochs in ") and rows[2:] == [
+        ["Conv2D ×2, MaxPooling2D ×1, Flatten ×1, Dense ×2", "fake-quantized during training"]]
+    assert lines[-1] == f"Next: edgeconv convert {qat_model} --data {chain.train_npz} -o model_int8.tflite " \
+                        "(the QAT ranges are used)"
     result = run("convert", qat_model, "--data", chain.train_npz, "-o", tflite)
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.tflite", "p.keras", "q.h5"]

@@ -33,7 +33,8 @@ def test_demo_produces_a_fully_integer_model_within_one_point(tmp_path):
     md = (out / "report.md").read_text()
     assert "✓ **fully integer**" in md and "## Validation" in md and "## Layer errors" in md
     page = (out / "report.html").read_text()
-    assert page.count("data:image/png;base64,") == 3 and "src='http" not in page
+    assert page.count("data:image/png;base64,") == 3 + 4 and "src='http" not in page  # + 4 explanation figures
+    assert page.index("<h2>Summary</h2>") < page.index("<h2>Checks</h2>")  # it opens on the summary card
     assert report["sections"]["layer_errors"]["worst"][0]["rmse_lsb"] > 0
 
 

@@ -84,11 +84,11 @@ def test_figures_nest_under_their_model_and_render_as_one_table_with_a_column_pe
     assert r.model_figures("memory", "float32") == {"arena_estimate": {"32bit": {"total_bytes": 9216}}}
     assert r.model_figures("latency", "float32") == {} == r.model_figures("compute", "int8")
     md = to_markdown(r)
-    assert ("| figure | int8 | float32 |\n|---|---|---|\n| arena_estimate.32bit.total_bytes | 5120 | 9216 |\n"
-            "| arena_measured.unavailable | no | – |") in md
-    assert "| histogram_ms.edges | 20 values (see report.json) |" in md
-    assert ("| figure | int8 |\n|---|---|\n| bytes | 10 |\n\n"
-            "| figure | value |\n|---|---|\n| float_over_int8 | 3.5 |") in md
+    assert ("| figure | float32 | int8 |\n|---|---|---|\n| arena, estimated for a 32-bit MCU | 9.0 KB | 5.0 KB |\n"
+            "| arena, measured | – | not measured: no |") in md  # the float reference first, as on the summary card
+    assert "histogram" not in md  # plotted in report.html; the numbers are in report.json
+    assert ("| figure | int8 |\n|---|---|\n| bytes | 10 B |\n\n"
+            "| figure | value |\n|---|---|\n| float over int8 | 3.5 |") in md
 
 
 def _tensor(dtype, constant, quantized=True):
