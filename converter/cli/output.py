@@ -20,7 +20,8 @@ def console():
 def print_table(title: str, rows: list[tuple[str, str]], next_step: str | None = None) -> None:
     from rich.table import Table
 
-    table = Table(title=title, show_header=False, title_justify="left")
+    click.echo(title)  # its own line: a table title would wrap to the table's width (long paths)
+    table = Table(show_header=False)
     table.add_column(style="bold")
     table.add_column()
     for k, v in rows:
@@ -35,7 +36,8 @@ def print_card(title: str, card, rows: list[tuple[str, str]] = (), next_step: st
     from rich.table import Table
 
     header, body = card.table()
-    table = Table(*header, title=title, title_justify="left")
+    click.echo(title)  # its own line, as in print_table
+    table = Table(*header)
     for row in body:
         table.add_row(*row)
     for k, v in rows:
