@@ -62,11 +62,41 @@ def convert(ctx, model_path, data_spec, out, seed, force, trust_model, code, as_
         ("mode / io", f"{config.mode} / {result.options.boundary_dtype}"),
         ("size", f"{len(result.tflite):,} B"),
         ("ops", ", ".join(f"{k} x{v}" for k, v in result.info.op_counts().items())),
-        ("calibration", f"{result.calibration_samples} samples, seed {seed}"),
+        ("calibration", f"{result.calibration_samples} samples, seed {seed}" + _method(result.calibration)),
+        *_auto_rows(result.calibration),
+        *_recovery_rows(report.sections.get("recovery")),
         *[(f"layer error #{k + 1}", f"{w['layer']} ({w['op']}): {w['rmse_lsb']:.2f} LSB RMSE")
           for k, w in enumerate(report.sections.get("layer_errors", {}).get("worst", []))],
         ("checks", report.checks_summary()),
     ])
+    ctx.exit(0 if report.ok else 1)  # an accuracy budget missed (the model is written, as validate writes its report)
+
+
+def _method(calibration: dict | None) -> str:
+    if not calibration:
+        return ""
+    return f", {calibration['method']}" + (" (auto)" if calibration["requested"] == "auto" else "")
+
+
+def _auto_rows(calibration: dict | None) -> list[tuple[str, str]]:
+    if not calibration or "candidates" not in calibration:
+        return []
+    return [("auto", f"held-back {calibration['held_out_samples']}: " + ", ".join(
+        f"{c['method']} {c['agreement']:.0%}" for c in calibration["candidates"]) + " agree with float")]
+
+
+def _recovery_rows(recovery: dict | None) -> list[tuple[str, str]]:
+    if not recovery:
+        return []
+    if not recovery["needed"]:
+        return [("recovery", f"not needed: int8 drop {recovery['int8_accuracy_drop']:.2f} points")]
+    rows = [("recovery", f"int8 drop {recovery['int8_accuracy_drop']:.2f} -> {recovery['accuracy_drop']:.2f} points, "
+                         f"int16 activations in {', '.join(recovery['moved'])}")]
+    for step in recovery["steps"][1:]:
+        cost = step["cost"]
+        rows.append((f"  +{len(step['moved'])} layers", f"drop {step['accuracy_drop']:.2f}; size {cost['size_bytes']:+,} B, "
+                     f"latency {cost['latency_p50_ms'] * 1000:+.1f} us, arena {cost['arena_estimate_bytes']:+,} B"))
+    return rows
 
 
 class _calibration_bar:
