@@ -33,7 +33,6 @@ from ..tflite.integer_check import layer_of
 from ..tflite.reader import read_model
 
 MOVES_AT_MOST = 12  # a model that needs more int16 layers than this wants QAT instead
-NOT_ON = ("edgetpu", "ethosu")  # no 16-bit activations on these NPUs: recovery there is QAT's job
 
 
 @dataclass
@@ -45,7 +44,7 @@ class Step:
     size_bytes: int
     latency_p50_ms: float
     arena_estimate_bytes: int  # 32-bit MCU estimate
-    tflite_micro: str  # "loads" or why not
+    tflite_micro: str  # "loads" (tflite-micro allocated it: every kernel's Prepare accepted its types) or why not
 
     def to_dict(self, before: Step | None) -> dict:
         d = {"moved": list(self.moved), "accuracy_drop": round(self.accuracy_drop, 3), "size_bytes": self.size_bytes,
@@ -101,12 +100,9 @@ def recover(model, int8: bytes, calib: Dataset, labelled: Dataset, options, budg
                               hint="use --io int8 with --recover")
     calibration, method, names = _calibration(model, calib, options)
     ranges8 = calibration.ranges(method)
-    snr = calibration.int8_snr_db(ranges8)
     graph = read_model(calibration.calibrated).main
-    name = lambda i: graph.tensor(i).name  # noqa: E731
-    ranking = [i for i in sorted(snr, key=snr.get) if i not in calibration.graph_inputs]
-    result = Recovery(True, budget, float_accuracy, drop,
-                      ranking=[{"layer": layer_of(name(i)), "tensor": name(i), "int8_snr_db": snr[i]} for i in ranking])
+    ranking, listed = _ranking(calibration, ranges8, graph)
+    result = Recovery(True, budget, float_accuracy, drop, ranking=listed)
     theirs = litert_ranges(calibration.calibrated, calib, names)
     full = {calibration.names[i]: r for i, r in calibration.ranges("minmax").items()}
     clipped = {calibration.names[i]: r for i, r in ranges8.items()}
@@ -125,6 +121,14 @@ def recover(model, int8: bytes, calib: Dataset, labelled: Dataset, options, budg
     raise CheckFailed(f"moving {len(result.steps[-1].moved)} layers to int16 activations did not bring the accuracy "
                       f"drop within {budget:g} points ({table})",
                       hint="raise --max-accuracy-drop, or use QAT (edgeconv qat)")
+
+
+def _ranking(calibration, ranges8: dict, graph) -> tuple[list[int], list[dict]]:
+    """Op outputs (tensor indices), worst expected int8 SNR first, and the same for the report."""
+    snr = calibration.int8_snr_db(ranges8)
+    ranking = [i for i in sorted(snr, key=snr.get) if i not in calibration.graph_inputs]
+    name = lambda i: graph.tensor(i).name  # noqa: E731
+    return ranking, [{"layer": layer_of(name(i)), "tensor": name(i), "int8_snr_db": snr[i]} for i in ranking]
 
 
 SKIP = ()  # a tensor that cannot move: a model output would become int16

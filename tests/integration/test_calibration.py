@@ -133,7 +133,18 @@ def test_recover_moves_the_outlier_layer_and_its_consumer_to_int16(outlier):
     assert any("hidden/" in n for n in int16) and any("hidden2/" in n for n in int16)
     assert [info.main.tensor(i).dtype for i in (*info.main.inputs, *info.main.outputs)] == ["int8", "int8"]
     assert round(_drop(model, result.tflite, validation), 3) == 0.0
-    assert [c.line() for c in context.report.checks][-1] == "✓ accuracy drop: 0.00 points (budget 1)"
+    # tflite-micro runs the 16x8 FULLY_CONNECTED and the int8<->int16 QUANTIZE ops; unlike int8
+    # models it is not bit-exact with LiteRT's reference kernels here: 9 of 200 samples differ by 1 LSB
+    from converter.targets.micro import MicroSession
+
+    with MicroSession(result.tflite) as micro, HostSession(result.tflite, kernels="reference") as reference:
+        x = [validation.x[:200]]
+        a, b = micro.predict(x)["logits"], reference.predict(x)["logits"]
+    lsb = info.main.tensor(info.main.outputs[0]).scales[0]
+    assert (int((np.abs(a - b).max(axis=1) > 0).sum()), round(float(np.abs(a - b).max() / lsb), 3)) == (9, 1.0)
+    assert np.array_equal(a.argmax(1), b.argmax(1))
+    assert [c.line() for c in context.report.checks] == ["✓ accuracy drop: 0.00 points (budget 1)",
+                                                         "✓ fully integer: inputs/outputs int8, 5 ops, none in float"]
 
 
 def test_recover_is_not_needed_when_the_budget_holds(outlier):
@@ -173,13 +184,13 @@ def test_cli_calibration_auto_within_budget(files):
     assert result.exit_code == 0, result.output
     assert _table_value(result.stdout, "calibration") == "200 samples, seed 0, percentile (auto)"
     assert _table_value(result.stdout, "auto") == "held-back 50: minmax 82%, percentile 100%, mse 82% agree with float"
-    assert _table_value(result.stdout, "checks") == "✓ fully integer, ✓ accuracy drop"
+    assert _table_value(result.stdout, "checks") == "✓ accuracy drop, ✓ fully integer"
 
 
 def test_cli_budget_missed_without_recover_exits_1(files):
     result = _convert(files, "--max-accuracy-drop", "1")
     assert result.exit_code == 1
-    assert _table_value(result.stdout, "checks") == "✓ fully integer, ✗ accuracy drop"
+    assert _table_value(result.stdout, "checks") == "✗ accuracy drop, ✓ fully integer"
     assert (files / "out.tflite").is_file()  # written, as validate writes its report
 
 
@@ -205,11 +216,26 @@ def _table_value(output: str, key: str) -> str:
 def test_cli_bad_inputs(files):
     result = _convert(files, "--recover")
     assert result.exit_code == 3
-    assert "convert.recover needs convert.max_accuracy_drop" in result.output
+    assert result.stderr.splitlines() == ["Error: convert.recover needs convert.max_accuracy_drop (the budget to recover to)",
+                                          "Hint: e.g. max_accuracy_drop: 1.0 (points)"]
     result = CliRunner().invoke(cli, ["convert", str(files / "outlier.keras"), "--data", str(files / "unlabelled.npz"),
-                                      "-o", str(files / "out.tflite"), "--force", "--max-accuracy-drop", "1"])
+                                      "-o", str(files / "unlabelled.tflite"), "--max-accuracy-drop", "1"])
     assert result.exit_code == 3
-    assert "max_accuracy_drop needs labelled data" in result.output
+    assert result.stderr.splitlines()[-2:] == [
+        "Error: max_accuracy_drop needs labelled data to measure the accuracy drop",
+        "Hint: give validation or calibration data with labels (an .npz with x and y, or a folder per class)"]
+    assert not (files / "unlabelled.tflite").exists()
+    result = _convert(files, "--recover", "--max-accuracy-drop", "1", "--io", "uint8")
+    assert result.exit_code == 3
+    assert result.stderr.splitlines()[0] == ("Error: convert.recover makes int8 models with int8 inputs and outputs, "
+                                             "not mode int8 with io uint8")
+    result = _convert(files, "--calibration", "percentile", "--mode", "int16x8")
+    assert result.exit_code == 3
+    assert result.stderr.splitlines()[0] == ("Error: calibration percentile needs mode int8 (mode int16x8 calibrates "
+                                             "by min/max)")
     result = _convert(files, "--calibration", "median")
     assert result.exit_code == 2
-    assert "'median' is not one of 'minmax', 'percentile', 'mse', 'auto'" in result.output
+    assert "'median' is not one of 'minmax', 'percentile', 'mse', 'auto'" in result.stderr
+    result = _convert(files, "--percentile", "100")
+    assert result.exit_code == 2
+    assert result.stderr.splitlines()[-1] == "Error: Invalid value for '--percentile': 100.0 is not in the range 50<=x<100."

@@ -65,9 +65,9 @@ def run(context: Context, config: ConvertConfig, progress=None):
     if data is not None:
         warn_about_data(context)
     result = convert(context.model, data, options, progress, context.preprocess)
+    if config.max_accuracy_drop is not None:
+        result = _budget(context, config, result, options, labelled)  # may replace it by a mixed int8/int16 one
     _report(context, result, options)
-    if config.max_accuracy_drop is not None and config.mode in CALIBRATED:
-        result = _budget(context, config, result, options, labelled)
     if config.layer_errors and config.mode in CALIBRATED:
         layer_errors(context, options, config.layer_errors)
     context.tflite = context.write(f"model_{config.mode}.tflite", result.tflite, "tflite")
@@ -131,8 +131,7 @@ def _budget(context: Context, config: ConvertConfig, result, options: ConvertOpt
             mixed = set_edgeconv_info(recovery.tflite, edgeconv_info(result.tflite))
             info = read_model(mixed, "mixed int8/int16 model")
             result = replace(result, tflite=mixed, info=info, proof=prove_integer(info, options.boundary_dtype))
-            context.report.add("conversion", size_bytes=len(mixed), ops=info.op_counts(), fully_integer=result.proof.ok,
-                               mixed_int16_layers=recovery.steps[-1].moved)
+            context.report.add("conversion", mixed_int16_layers=recovery.steps[-1].moved)
     else:
         drop = accuracy_drop(context.model, result.tflite, labelled)[1]
     context.report.check("accuracy drop", drop <= budget, f"{drop:.2f} points (budget {budget:g})")
