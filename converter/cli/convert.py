@@ -60,8 +60,60 @@ def convert(ctx, model_path, data_spec, out, seed, force, trust_model, code, as_
     print_table(f"Converted {model_path.name} -> {out} ({config.mode}, {result.options.boundary_dtype} I/O)", [
         ("size", f"{size(len(result.tflite))}"),
         ("ops", ", ".join(f"{k} ×{v}" for k, v in result.info.op_counts().items())),
-        ("calibration", calibration),
+        ("calibration", calibration + _method(result.calibration)),
+        *_auto_rows(result.calibration),
+        *_recovery_rows(report.sections.get("recovery")),
         *[(f"layer error #{k + 1}", f"{w['layer']} ({w['op']}): {w['rmse_lsb']:.2f} LSB RMSE")
           for k, w in enumerate(worst)],
         ("checks", report.checks_summary()),
     ], f"edgeconv validate {out} --reference {model_path} --data {data_spec} (accuracy, latency, arena)")
+    ctx.exit(0 if report.ok else 1)  # an accuracy budget missed (the model is written, as validate writes its report)
+
+
+def _method(calibration: dict | None) -> str:
+    if not calibration:
+        return ""
+    return f", {calibration['method']}" + (" (auto)" if calibration["requested"] == "auto" else "")
+
+
+def _auto_rows(calibration: dict | None) -> list[tuple[str, str]]:
+    if not calibration or "candidates" not in calibration:
+        return []
+    return [("auto", f"held-back {calibration['held_out_samples']}: " + ", ".join(
+        f"{c['method']} {c['agreement']:.0%}" for c in calibration["candidates"]) + " agree with float")]
+
+
+def _recovery_rows(recovery: dict | None) -> list[tuple[str, str]]:
+    if not recovery:
+        return []
+    if not recovery["needed"]:
+        return [("recovery", f"not needed: int8 drop {recovery['int8_accuracy_drop']:.2f} points")]
+    rows = [("recovery", f"int8 drop {recovery['int8_accuracy_drop']:.2f} -> {recovery['accuracy_drop']:.2f} points, "
+                         f"int16 activations in {', '.join(recovery['moved'])}")]
+    for step in recovery["steps"][1:]:
+        cost = step["cost"]
+        rows.append((f"  +{len(step['moved'])} layers", f"drop {step['accuracy_drop']:.2f}; size {cost['size_bytes']:+,} B, "
+                     f"latency {cost['latency_p50_ms'] * 1000:+.1f} us, arena {cost['arena_estimate_bytes']:+,} B"))
+    return rows
+
+
+class _calibration_bar:
+    """A progress bar on stderr fed by the converter's representative-data generator; it
+    appears with the first calibration sample, so early errors print alone."""
+
+    def __init__(self, hidden: bool, total: int):
+        self._hidden, self._total, self._bar = hidden, total, None
+
+    def update(self, n: int) -> None:
+        if self._bar is None:
+            self._bar = click.progressbar(length=self._total, label="calibrating",
+                                          file=click.get_text_stream("stderr"))
+            self._bar.__enter__()
+        self._bar.update(n)
+
+    def __enter__(self):
+        return None if self._hidden else self.update
+
+    def __exit__(self, *exc):
+        if self._bar is not None:
+            self._bar.__exit__(*exc)

@@ -32,6 +32,8 @@ class ConvertOptions:
     samples: int = 200  # representative samples for calibration
     seed: int = 0
     batch_size: int = 1  # a fixed batch avoids SHAPE/PACK ops that NPUs and TFLM refuse
+    calibration: str = "minmax"  # activation ranges: export/calibration.py
+    percentile: float = 99.99
 
     def __post_init__(self):
         if self.mode not in MODES:
@@ -44,6 +46,9 @@ class ConvertOptions:
             raise SettingError(f"uint8 inputs and outputs need mode int8 (mode {self.mode} gives "
                                f"{'int16' if self.mode == 'int16x8' else 'float32'} ones)",
                                hint="drop io uint8, or use mode int8")
+        if self.calibration != "minmax" and self.mode != "int8":
+            raise SettingError(f"calibration {self.calibration} needs mode int8 (mode {self.mode} calibrates by min/max)",
+                               hint="use mode int8, or calibration minmax")
         if self.samples < 1:
             raise SettingError("samples must be at least 1", hint="100-500 samples calibrate most models")
 
@@ -70,6 +75,7 @@ class ConversionResult:
     @property
     def warnings(self) -> list[str]:
         return [self.unrolled.warning()] if self.unrolled else []
+    calibration: dict | None = None  # the activation-range method and, for auto, the candidates' scores
 
     def summary(self) -> dict:
         return {
@@ -78,6 +84,7 @@ class ConversionResult:
             "per_channel": self.options.per_channel,
             "calibration_samples": self.calibration_samples,
             "seed": self.options.seed,
+            **({"calibration": self.calibration} if self.calibration else {}),
             "size_bytes": len(self.tflite),
             "ops": self.info.op_counts(),
             "outputs": self.output_names,
@@ -105,7 +112,7 @@ def convert(model, data: Dataset | None, options: ConvertOptions = ConvertOption
     # the int8 calibrator crashes on recurrent loops: calibrate an unrolled copy, proven equal
     target, unrolled = recurrent.unroll(model, shapes, calib) if calib is not None else (model, None)
     with task("calibrating", 0 if calib is None or progress else len(calib)) as advance:
-        flatbuffer = _flatbuffer(target, options, shapes, calib, progress or advance)
+        flatbuffer, calibration = _flatbuffer(target, options, shapes, calib, progress or advance)
     keras_env.release_graphs()  # the converter's traced graphs are garbage now
     names = read_model(flatbuffer, "converted model").output_names()
     flatbuffer = set_edgeconv_info(flatbuffer, {
@@ -118,15 +125,21 @@ def convert(model, data: Dataset | None, options: ConvertOptions = ConvertOption
         raise _not_integer_error(proof, options)
     fixed = [(m, f) for m, f in zip(input_shapes(model), shapes) if tuple(m[1:]) != tuple(f[1:])]
     return ConversionResult(flatbuffer, info, options, proof, time.perf_counter() - start,
-                            0 if calib is None else len(calib), info.output_names(), fixed, unrolled)
+                            0 if calib is None else len(calib), info.output_names(), fixed, unrolled=unrolled,
+                            calibration=calibration)
 
 
-def _flatbuffer(model, options: ConvertOptions, shapes: list[tuple], calib: Dataset | None, progress) -> bytes:
+def _flatbuffer(model, options: ConvertOptions, shapes: list[tuple], calib: Dataset | None,
+                progress) -> tuple[bytes, dict | None]:
     converter = make_converter(model, options, shapes)
+    names = input_names(model, len(shapes))
+    if calib is not None and options.calibration != "minmax":  # the converter's own path stays minmax's
+        from .calibration import calibrated_flatbuffer
+
+        return calibrated_flatbuffer(converter, calib, options, names, progress)
     if calib is not None:
-        converter.representative_dataset = representative(calib, options.batch_size, progress,
-                                                          input_names(model, len(shapes)))
-    return _run(converter)
+        converter.representative_dataset = representative(calib, options.batch_size, progress, names)
+    return _run(converter), None
 
 
 def fixed_shapes(model, data: Dataset | None) -> list[tuple]:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ...export.calibration import METHODS
 from ...export.tflite import IO_TYPES, MODES, ConvertOptions
-from ...settings import normalise, setting
+from ...settings import SettingError, normalise, setting
 from ..context import Context
 
 NAME = "convert"
@@ -21,6 +22,17 @@ class ConvertConfig:
     per_channel: bool = setting(True, flag="--per-channel/--per-tensor",
                                 help="Per-channel (default) or per-tensor weight scales.")
     samples: int = setting(200, low=1, help="Representative samples used for calibration.")
+    calibration: str = setting("minmax", choices=METHODS,
+                               help="Activation ranges (int8): minmax; percentile (clip to the percentile below); mse "
+                                    "(least quantization error); auto (the one that best matches the float model on "
+                                    "held-back calibration samples).")
+    percentile: float = setting(99.99, low=50, high=100, open_high=True,
+                                help="Percentile of each activation's values kept by --calibration percentile/auto.")
+    max_accuracy_drop: float | None = setting(None, low=0, high=100,
+                                              help="Accuracy budget in points against the float model, measured on "
+                                                   "labelled validation (else calibration) data.")
+    recover: bool = setting(False, help="When the int8 model misses --max-accuracy-drop, move the worst layers to "
+                                        "int16 activations (int8 weights) until it holds; still fully integer.")
     layer_errors: int = setting(0, low=0, metavar="N",
                                 help="Rank the N layers that lose the most to quantization (QuantizationDebugger).")
     baseline: bool = setting(False, help="Also convert to float32 and measure it beside the result (what the "
@@ -29,10 +41,16 @@ class ConvertConfig:
     def __post_init__(self):
         normalise(self, NAME)
         self.options(0)  # conversion's own cross-checks (uint8 needs int8), before any work
+        if self.recover and self.max_accuracy_drop is None:
+            raise SettingError("convert.recover needs convert.max_accuracy_drop (the budget to recover to)",
+                               hint="e.g. max_accuracy_drop: 1.0 (points)", key="recover")
+        if self.recover and (self.mode != "int8" or self.io != "int8"):
+            raise SettingError(f"convert.recover makes int8 models with int8 inputs and outputs, not mode {self.mode} "
+                               f"with io {self.io}", hint="use mode int8 and io int8", key="recover")
 
     def options(self, seed: int) -> ConvertOptions:
         return ConvertOptions(mode=self.mode, io_type=self.io, per_channel=self.per_channel, samples=self.samples,
-                              seed=seed)
+                              seed=seed, calibration=self.calibration, percentile=self.percentile)
 
 
 def run(context: Context, config: ConvertConfig, progress=None):
@@ -42,10 +60,13 @@ def run(context: Context, config: ConvertConfig, progress=None):
     from ...verify.figures import measure_stage
 
     options = config.options(context.seed)
+    labelled = _labelled(context) if config.max_accuracy_drop is not None else None  # before any work
     data = context.calibration
     if data is not None:
         warn_about_data(context)
     result = convert(context.model, data, options, progress, context.preprocess)
+    if config.max_accuracy_drop is not None:
+        result = _budget(context, config, result, options, labelled)  # may replace it by a mixed int8/int16 one
     _report(context, result, options)
     if config.layer_errors and config.mode in CALIBRATED:
         layer_errors(context, options, config.layer_errors)
@@ -78,6 +99,45 @@ def _report(context: Context, result, options: ConvertOptions) -> None:
     if result.proof is not None:
         report.check("fully integer", result.proof.ok,
                      f"inputs/outputs {options.boundary_dtype}, {sum(result.info.op_counts().values())} ops, none in float")
+
+
+def _labelled(context: Context):
+    labelled = context.validation if context.validation is not None else context.calibration
+    if labelled is None or labelled.y is None:
+        from ...errors import InputError
+
+        raise InputError("max_accuracy_drop needs labelled data to measure the accuracy drop",
+                         hint="give validation or calibration data with labels (an .npz with x and y, or a folder "
+                              "per class)")
+    return labelled
+
+
+def _budget(context: Context, config: ConvertConfig, result, options: ConvertOptions, labelled):
+    """The accuracy budget as a check; with `recover`, the mixed int8/int16 model when the int8
+    one misses it (the `recovery` section says which layers moved and what each move cost)."""
+    from dataclasses import replace
+
+    from ...export.recovery import accuracy_drop, recover
+    from ...inputs.data import calibration_indices
+    from ...tflite.integer_check import prove_integer
+    from ...tflite.metadata import edgeconv_info, set_edgeconv_info
+    from ...tflite.reader import read_model
+
+    budget = config.max_accuracy_drop
+    if config.recover:
+        calib = context.calibration.take(calibration_indices(context.calibration, options.samples, options.seed))
+        recovery = recover(context.model, result.tflite, calib, labelled, options, budget)
+        context.report.add("recovery", **recovery.summary())
+        drop = recovery.steps[-1].accuracy_drop if recovery.needed else recovery.int8_accuracy_drop
+        if recovery.needed:
+            mixed = set_edgeconv_info(recovery.tflite, edgeconv_info(result.tflite))
+            info = read_model(mixed, "mixed int8/int16 model")
+            result = replace(result, tflite=mixed, info=info, proof=prove_integer(info, options.boundary_dtype))
+            context.report.add("conversion", mixed_int16_layers=recovery.steps[-1].moved)
+    else:
+        drop = accuracy_drop(context.model, result.tflite, labelled)[1]
+    context.report.check("accuracy drop", drop <= budget, f"{drop:.2f} points (budget {budget:g})")
+    return result
 
 
 def layer_errors(context: Context, options: ConvertOptions, top: int) -> None:

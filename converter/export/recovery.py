@@ -1,0 +1,243 @@
+"""Recovery that stays fully integer: when the int8 model misses an accuracy budget, move the
+layers that lose most to quantization to 16-bit activations (int8 weights), one layer at a time,
+until the budget holds.
+
+Layers are ranked by their output's expected int8 signal-to-noise ratio under the chosen ranges
+(export/calibration.py's histograms), worst first. Not by the QuantizationDebugger's RMSE in
+LSB (verify/quant_debug.py): that metric is blind to a range stretched by outliers (each step is
+coarse, yet the error is still ~0.3 of a step) and, measured on tests' outlier model, it ranked
+the culprit layer last, behind the two layers after it.
+
+Per-op int16 inside an int8 model is what the TFLite converter cannot do (its int16x8 mode is
+whole-model), so the mixed model comes from litert-quantizer 0.11.0 (pins ai-edge-litert 2.3.0,
+as we do). It quantizes the converter's calibrated float model (export/calibration.py), so the
+tensor names are the same and it takes our ranges: the chosen calibration method's for int8
+tensors, the full min/max range for the outputs of moved layers (16 bits have the resolution
+to keep outliers). Its own calibration is a moving average of per-batch min/max, which would
+clip; we only use it to learn which tensors it wants ranges for.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import re
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import CheckFailed, ConversionError
+from ..inputs.data import Dataset
+from ..tflite.integer_check import layer_of
+from ..tflite.reader import read_model
+
+MOVES_AT_MOST = 12  # a model that needs more int16 layers than this wants QAT instead
+
+
+@dataclass
+class Step:
+    """The model after moving `moved` layers to int16, with what that cost."""
+
+    moved: list[str]
+    accuracy_drop: float  # points
+    size_bytes: int
+    latency_p50_ms: float
+    arena_estimate_bytes: int  # 32-bit MCU estimate
+    tflite_micro: str  # "loads" (tflite-micro allocated it: every kernel's Prepare accepted its types) or why not
+
+    def to_dict(self, before: Step | None) -> dict:
+        d = {"moved": list(self.moved), "accuracy_drop": round(self.accuracy_drop, 3), "size_bytes": self.size_bytes,
+             "latency_p50_ms": round(self.latency_p50_ms, 4), "arena_estimate_bytes": self.arena_estimate_bytes,
+             "tflite_micro": self.tflite_micro}
+        if before is not None:
+            d["cost"] = {"size_bytes": self.size_bytes - before.size_bytes,
+                         "latency_p50_ms": round(self.latency_p50_ms - before.latency_p50_ms, 4),
+                         "arena_estimate_bytes": self.arena_estimate_bytes - before.arena_estimate_bytes}
+        return d
+
+
+@dataclass
+class Recovery:
+    needed: bool
+    budget: float  # points
+    float_accuracy: float
+    int8_accuracy_drop: float  # points, the converter's int8 model
+    tflite: bytes | None = None  # the mixed model, when one was needed
+    steps: list[Step] = field(default_factory=list)  # litert-quantizer's all-int8 model first
+    ranking: list[dict] = field(default_factory=list)  # ops' output tensors, worst int8 SNR first
+
+    def summary(self) -> dict:
+        d = {"needed": self.needed, "budget_points": self.budget, "float_accuracy": self.float_accuracy,
+             "int8_accuracy_drop": round(self.int8_accuracy_drop, 3)}
+        if self.needed:
+            d.update(ranking=self.ranking, moved=self.steps[-1].moved, accuracy_drop=round(self.steps[-1].accuracy_drop, 3),
+                     steps=[s.to_dict(self.steps[k - 1] if k else None) for k, s in enumerate(self.steps)])
+        return d
+
+
+def accuracy_drop(model, tflite: bytes, labelled: Dataset) -> tuple[float, float]:
+    """(float accuracy, int8 drop in points) on labelled samples."""
+    from ..targets.host import HostSession
+    from ..targets.keras import KerasSession
+    from ..verify.compare import compare
+
+    with HostSession(tflite) as candidate:
+        v = compare(KerasSession(model), candidate, labelled)
+    if v.reference_accuracy is None:
+        raise CheckFailed("the accuracy budget needs labelled data for a classifier",
+                          hint="give data with labels (an .npz with y, or a folder per class)")
+    return v.reference_accuracy, v.accuracy_drop * 100
+
+
+def recover(model, int8: bytes, calib: Dataset, labelled: Dataset, options, budget: float) -> Recovery:
+    """`options` is the ConvertOptions the int8 model was made with; `budget` in points."""
+    float_accuracy, drop = accuracy_drop(model, int8, labelled)
+    if drop <= budget:
+        return Recovery(False, budget, float_accuracy, drop)
+    if options.io_type != "int8":
+        raise ConversionError(f"recovery makes models with int8 inputs and outputs, not {options.io_type}",
+                              hint="use --io int8 with --recover")
+    calibration, method, names = _calibration(model, calib, options)
+    ranges8 = calibration.ranges(method)
+    graph = read_model(calibration.calibrated).main
+    ranking, listed = _ranking(calibration, ranges8, graph)
+    result = Recovery(True, budget, float_accuracy, drop, ranking=listed)
+    theirs = litert_ranges(calibration.calibrated, calib, names)
+    full = {calibration.names[i]: r for i, r in calibration.ranges("minmax").items()}
+    clipped = {calibration.names[i]: r for i, r in ranges8.items()}
+    moved_ops: list = []
+    for group in [None, *(_group(graph, i) for i in ranking)][:MOVES_AT_MOST + 1]:
+        if group is not None and (group is SKIP or set(group) <= set(moved_ops)):
+            continue
+        moved_ops += [op for op in group or () if op not in moved_ops]
+        mixed = mixed_model(calibration.calibrated, [_outputs(graph, op) for op in moved_ops], theirs, clipped, full)
+        _check_integer(mixed)
+        result.steps.append(_measured(model, mixed, labelled, _layers(graph, moved_ops)))
+        if result.steps[-1].accuracy_drop <= budget:
+            result.tflite = mixed
+            return result
+    table = "; ".join(f"{len(s.moved)} moved: {s.accuracy_drop:.2f}" for s in result.steps)
+    raise CheckFailed(f"moving {len(result.steps[-1].moved)} layers to int16 activations did not bring the accuracy "
+                      f"drop within {budget:g} points ({table})",
+                      hint="raise --max-accuracy-drop, or use QAT (edgeconv qat)")
+
+
+def _ranking(calibration, ranges8: dict, graph) -> tuple[list[int], list[dict]]:
+    """Op outputs (tensor indices), worst expected int8 SNR first, and the same for the report."""
+    snr = calibration.int8_snr_db(ranges8)
+    ranking = [i for i in sorted(snr, key=snr.get) if i not in calibration.graph_inputs]
+    name = lambda i: graph.tensor(i).name  # noqa: E731
+    return ranking, [{"layer": layer_of(name(i)), "tensor": name(i), "int8_snr_db": snr[i]} for i in ranking]
+
+
+SKIP = ()  # a tensor that cannot move: a model output would become int16
+
+
+def _group(graph, tensor: int):
+    """The ops that must run with 16-bit activations to keep `tensor` in 16 bits: its producer and
+    its consumers. SKIP when one of them produces a model output (the I/O stays int8)."""
+    ops = [op.index for op in graph.operators if tensor in op.outputs or tensor in op.inputs]
+    if any(o in graph.outputs for op in ops for o in graph.operators[op].outputs):
+        return SKIP
+    return ops
+
+
+def _outputs(graph, op: int) -> list[str]:
+    return [graph.tensor(o).name for o in graph.operators[op].outputs if o >= 0]
+
+
+def _layers(graph, ops: list[int]) -> list[str]:
+    return list(dict.fromkeys(layer_of(_outputs(graph, op)[0]) for op in ops))
+
+
+def _check_integer(mixed: bytes) -> None:
+    from ..tflite.integer_check import prove_integer
+
+    proof = prove_integer(read_model(mixed, "mixed int8/int16 model"), "int8")
+    if not proof.ok:
+        problems = [*proof.io_problems, *(o.describe() for o in proof.offences)]
+        raise ConversionError(f"the mixed int8/int16 model is not fully integer: {'; '.join(problems[:3])}",
+                              hint="report this model; use QAT (edgeconv qat) meanwhile")
+
+
+def _calibration(model, calib: Dataset, options):
+    """The calibration statistics, the method the int8 model used (auto's choice again: the
+    same samples give the same choice) and the input names."""
+    from .calibration import calibrate
+    from .tflite import fixed_shapes, input_names, make_converter
+
+    shapes = fixed_shapes(model, calib)
+    names = input_names(model, len(shapes))
+    method = options.calibration if options.calibration != "auto" else None
+    calibration = calibrate(make_converter(model, options, shapes), calib, options.percentile, names,
+                            keep_back=method is None)
+    if method is None:
+        from .calibration import choose
+
+        method, _ = choose(calibration, options.per_channel, options.io_type, names)
+    return calibration, method, names
+
+
+def litert_ranges(float_model: bytes, calib: Dataset, names: list[str]) -> dict:
+    """litert-quantizer's own calibration: which tensors it wants ranges for (values are replaced
+    by ours where we have them, see `mixed_model`)."""
+    from litert_quantizer import quantizer, recipe
+
+    with _float_file(float_model) as path, _quiet():
+        q = quantizer.Quantizer(str(path))
+        q.load_quantization_recipe(recipe.static_wi8_ai8())
+        samples = [{n: x[k:k + 1].astype(np.float32) for n, x in zip(names, calib.inputs)} for k in range(len(calib))]
+        return q.calibrate({"serving_default": samples})
+
+
+def mixed_model(float_model: bytes, int16_ops: list[list[str]], theirs: dict, ranges8: dict, ranges16: dict) -> bytes:
+    """litert-quantizer: int8 weights everywhere, 16-bit activations in the ops given by their
+    output names (an op's scope is its output names, each followed by ';'). The outputs of those
+    ops keep their whole range: 16 bits have the steps to spare."""
+    from litert_quantizer import quantizer, recipe
+
+    wide = {name for outputs in int16_ops for name in outputs}
+    qsvs = {name: _qsv((ranges16 if name in wide else ranges8).get(name), v) for name, v in theirs.items()}
+    with _float_file(float_model) as path, _quiet():
+        q = quantizer.Quantizer(str(path))
+        q.load_quantization_recipe(recipe.static_wi8_ai8())
+        for outputs in int16_ops:
+            q.add_static_config(regex="^" + re.escape(";".join(outputs) + ";") + "$", operation_name="*",
+                                activation_num_bits=16, weight_num_bits=8)
+        return bytes(q.quantize(qsvs, enable_progress_report=False).quantized_model)
+
+
+@contextlib.contextmanager
+def _float_file(float_model: bytes):
+    with tempfile.TemporaryDirectory(prefix="edgeconv-recover-") as tmp:
+        path = Path(tmp) / "float.tflite"
+        path.write_bytes(float_model)
+        yield path
+
+
+def _qsv(ours: tuple[float, float] | None, theirs: dict) -> dict:
+    if ours is None or not theirs:
+        return theirs
+    shape = np.shape(theirs["min"])
+    return {"min": np.full(shape, ours[0], np.float32), "max": np.full(shape, ours[1], np.float32)}
+
+
+def _measured(model, mixed: bytes, labelled: Dataset, moved: list[str]) -> Step:
+    from ..targets.host import HostSession
+    from ..targets.micro import measure_arena
+    from ..tflite.arena import arena_figures
+
+    _, drop = accuracy_drop(model, mixed, labelled)
+    with HostSession(mixed) as session:
+        p50 = session.benchmark(runs=50, warmup=5).p50_ms
+    measured, why = measure_arena(mixed)
+    return Step(list(moved), drop, len(mixed), p50, arena_figures(read_model(mixed))["arena_estimate_bytes"],
+                "loads" if measured else why)
+
+
+@contextlib.contextmanager
+def _quiet():
+    """litert-quantizer prints progress bars and summaries: keep them off our stdout (--json)."""
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        yield
