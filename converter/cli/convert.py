@@ -52,7 +52,12 @@ def convert(ctx, model_path, data_spec, out, seed, force, trust_model, code, as_
     echo_warnings(report)
     if as_json:
         emit_json(report.to_dict())
-        return
+    else:
+        _print(report, result, config, model_path, out, data_spec, seed)
+    ctx.exit(0 if report.ok else 1)  # an accuracy budget missed (the model is written, as validate writes its report)
+
+
+def _print(report, result, config, model_path, out, data_spec, seed) -> None:
     from ..report.units import size
 
     worst = report.sections.get("layer_errors", {}).get("worst", [])[:3]
@@ -67,7 +72,6 @@ def convert(ctx, model_path, data_spec, out, seed, force, trust_model, code, as_
           for k, w in enumerate(worst)],
         ("checks", report.checks_summary()),
     ], f"edgeconv validate {out} --reference {model_path} --data {data_spec} (accuracy, latency, arena)")
-    ctx.exit(0 if report.ok else 1)  # an accuracy budget missed (the model is written, as validate writes its report)
 
 
 def _method(calibration: dict | None) -> str:
