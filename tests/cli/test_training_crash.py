@@ -28,6 +28,13 @@ CRASH_LAYERS = textwrap.dedent('''
             if training:
                 tf.py_function(lambda: os.kill(os.getpid(), signal.SIGABRT), [], [])
             return x
+
+
+    class CrashWhenConverted(keras.layers.Layer):
+        def call(self, x, training=None):
+            if training is False:  # the converter traces the model for inference
+                os.kill(os.getpid(), signal.SIGSEGV)
+            return x
 ''')
 
 
@@ -62,17 +69,21 @@ def test_native_crash_in_training_is_an_error(chain, crashing_model, tmp_path, c
     assert list(tmp_path.iterdir()) == []
 
 
-def test_converter_crash_on_a_gru_is_an_error(digits, tmp_path):
-    """A real one: TF 2.21's int8 calibrator dies with SIGSEGV on a GRU (a WHILE loop)."""
+def test_converter_crash_is_an_error(crashing_model, tmp_path):
+    """The converter's native crashes (seen: TF's int8 calibrator on recurrent loops, which
+    export/recurrent.py now unrolls first) come back as an error, here from a layer that kills
+    its process with SIGSEGV when the converter traces it."""
     import numpy as np
 
     keras = keras_env.keras()
-    i = keras.Input((16, 8))
-    keras.Model(i, keras.layers.Dense(10)(keras.layers.GRU(8)(i))).save(tmp_path / "gru.keras")
-    np.savez(tmp_path / "seq.npz", x=np.random.default_rng(0).random((16, 16, 8), dtype=np.float32))
-    out = tmp_path / "gru.tflite"
+    layer = import_code([str(crashing_model / "crash_layers.py")])["CrashWhenConverted"]
+    i = keras.Input((8, 8, 1))
+    keras.Model(i, keras.layers.Dense(10)(keras.layers.Flatten()(layer()(i)))).save(tmp_path / "crash.keras")
+    np.savez(tmp_path / "x.npz", x=np.random.default_rng(0).random((16, 8, 8, 1), dtype=np.float32))
+    out = tmp_path / "crash.tflite"
     proc = subprocess.run([sys.executable, "-c", "from converter.cli.main import main; main()", "convert",
-                           str(tmp_path / "gru.keras"), "--data", str(tmp_path / "seq.npz"), "-o", str(out)],
+                           str(tmp_path / "crash.keras"), "--data", str(tmp_path / "x.npz"), "-o", str(out),
+                           "--import", str(crashing_model / "crash_layers.py")],
                           env={**os.environ, "PYTHONPATH": str(REPO)}, stdin=subprocess.DEVNULL,
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 3, proc.stderr
