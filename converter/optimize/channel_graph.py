@@ -4,13 +4,16 @@ Every tensor's last axis is a list of segments, each a slice of one channel grou
 layer starts a new group (its filters); BatchNormalization, activations, pooling and dropout
 pass their input's segments on; DepthwiseConv2D ties its output to its input (one filter per
 channel); Add/Multiply and the like merge the groups of their inputs (union-find: a residual
-chain is one group); Concatenate lays its inputs' segments side by side. Anything else (and
+chain is one group); Concatenate lays its inputs' segments side by side, and Flatten repeats
+them once per position. Anything else (and
 the model's own inputs and outputs) fixes the groups it touches: their width cannot change.
 A group that is not fixed and has a producing layer can be pruned.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
+import numpy as np
 
 PRODUCERS = ("Conv1D", "Conv2D", "Conv3D", "Dense", "SeparableConv1D", "SeparableConv2D")
 DEPTHWISE = ("DepthwiseConv1D", "DepthwiseConv2D")
@@ -104,6 +107,8 @@ def _node_outputs(graph: ChannelGraph, layer, ins: list[list[Segment]], node) ->
     elif kind == "Concatenate":
         graph.concat_inputs[name] = ins
         out = [s for segments in ins for s in segments]
+    elif kind == "Flatten":  # channels last: position p, channel c lands at p * C + c
+        out = ins[0] * int(np.prod(layer.input_shape[1:-1]))
     else:  # depthwise and pass-through: output channel c is input channel c
         out = ins[0]
     if name in graph.outputs and kind not in MERGES:
@@ -115,7 +120,7 @@ def _node_outputs(graph: ChannelGraph, layer, ins: list[list[Segment]], node) ->
 def _unsupported(layer, kind: str, ins: list[list[Segment]]) -> str | None:
     """Why the layer's channels cannot follow the groups, or None."""
     what = f"{kind} layer '{layer.name}'"
-    known = PRODUCERS + DEPTHWISE + MERGES + PASS_THROUGH + ("Concatenate",)
+    known = PRODUCERS + DEPTHWISE + MERGES + PASS_THROUGH + ("Concatenate", "Flatten")
     if kind not in known or len(ins) == 0 or (kind not in MERGES + ("Concatenate",) and len(ins) != 1):
         return f"used by the {what}, which surgery does not know"
     if getattr(layer, "data_format", "channels_last") != "channels_last":
@@ -130,6 +135,8 @@ def _unsupported(layer, kind: str, ins: list[list[Segment]]) -> str | None:
         return f"mixed across channels by the {what}"
     if kind == "Rescaling" and not all(isinstance(v, (int, float)) for v in (layer.scale, layer.offset)):
         return f"rescaled per channel by the {what}"
+    if kind == "Flatten" and (len(layer.input_shape) < 3 or None in layer.input_shape[1:]):
+        return f"flattened from a free shape by the {what}"
     if kind == "Concatenate" and layer.axis not in (-1, len(layer.input_shape[0]) - 1):
         return f"concatenated along another axis by the {what}"
     if kind == "PReLU" and layer.get_weights()[0].shape[-1] != sum(w for _, w in ins[0]):

@@ -70,8 +70,9 @@ class ChannelResult:
     plan: ChannelPlan
     options: ChannelOptions
     layers: list[dict]
-    surgery_metrics: dict
-    final_metrics: dict
+    surgery_metrics: dict  # loss and accuracy on the data right after surgery
+    final_metrics: dict  # the fine-tuning's last epoch
+    tuned_metrics: dict  # loss and accuracy on the data after fine-tuning
     flattened: list[str] = field(default_factory=list)
 
     def summary(self) -> dict:
@@ -86,6 +87,7 @@ class ChannelResult:
                 "groups_shrunk": sum(len(self.plan.kept[g.id]) < g.width for g in groups),
                 "fixed": fixed_reasons(self.plan.graph), "layers": self.layers, "total": total,
                 "surgery_metrics": self.surgery_metrics, "final_metrics": self.final_metrics,
+                "tuned_metrics": self.tuned_metrics,
                 "flattened_nested_models": self.flattened}
 
 
@@ -101,7 +103,8 @@ def prune_channels(model, data: Dataset, options: ChannelOptions = ChannelOption
     pruned = rebuild(plan.graph, plan.kept)
     surgery = evaluate(pruned, data)
     final = _fine_tune(model, pruned, data, options) if options.train is not None else {}
-    return ChannelResult(pruned, plan, options, layer_table(plan, pruned), surgery, final, flattened)
+    tuned = evaluate(pruned, data) if final else {}
+    return ChannelResult(pruned, plan, options, layer_table(plan, pruned), surgery, final, tuned, flattened)
 
 
 def plan_channels(model, data: Dataset | None, options: ChannelOptions) -> ChannelPlan:

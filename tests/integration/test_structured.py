@@ -70,6 +70,15 @@ def dense_inception():
     return keras.Model(inp, L.Dense(5)(x), name="dense_inception")
 
 
+def flatten_cnn():
+    """The demo's shape of CNN: the last conv's channels reach a Dense layer through Flatten."""
+    inp = keras.Input((8, 8, 1))
+    x = L.Conv2D(16, 3, padding="same", activation="relu")(inp)
+    x = L.MaxPooling2D()(L.Conv2D(16, 3, padding="same", activation="relu")(x))
+    x = L.Dense(32, activation="relu")(L.Flatten()(x))
+    return keras.Model(inp, L.Dense(10)(x), name="flatten_cnn")
+
+
 def zero_removed(model, plan) -> None:
     """Make the channels the plan removes produce exactly zero in `model` (in place): their
     filters, biases and BatchNorm gamma/beta are set to 0."""
@@ -103,7 +112,7 @@ def _random_bn_statistics(model, rng) -> None:
 
 
 BUILDERS = {"residual": resnet_like, "depthwise": mobilenet_v2, "separable": mini_xception,
-            "concatenation": dense_inception}
+            "concatenation": dense_inception, "flatten": flatten_cnn}
 
 
 @pytest.mark.parametrize("graph", sorted(BUILDERS))
