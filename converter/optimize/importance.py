@@ -5,8 +5,11 @@
 - `l1` / `l2`: norm of each producing layer's filters, each layer's norms divided by their
   mean so that layers of a residual group count alike.
 - `taylor`: first-order Taylor estimate of the loss change when the channel is removed
-  (Molchanov et al. 2019): (sum over its output-side weights of w * dL/dw)^2, per batch of
-  calibration data, averaged. Labels when the data has them, else the model's own predictions.
+  (Molchanov et al. 2019), squared per batch of calibration data and summed. The channel is
+  removed where other groups read it (the input side of each Conv/Dense that consumes it), and
+  for a layer linear in its input, sum over the kernel's input-channel-c weights of w * dL/dw
+  equals sum over positions of a_c * dL/da_c along that layer's path alone: residual paths are
+  not counted twice. Labels when the data has them, else the model's own predictions.
 """
 from __future__ import annotations
 
@@ -17,7 +20,7 @@ from ..inputs.data import Dataset
 from .channel_graph import DEPTHWISE, PRODUCERS, ChannelGraph, Group
 from .train import model_inputs, outputs_probabilities
 
-METHODS = ("taylor", "bn", "l1", "l2")
+METHODS = ("bn", "taylor", "l1", "l2")
 TAYLOR_SAMPLES = 256
 
 
@@ -88,14 +91,31 @@ def _bn(graph: ChannelGraph, group: Group) -> np.ndarray:
     return total
 
 
+def _consumed(graph: ChannelGraph, group: Group):
+    """(layer, offset, width) for every place a Conv/Dense layer reads the group's channels."""
+    for name, segments in graph.inputs.items():
+        layer = graph.model.get_layer(name)
+        if type(layer).__name__ not in PRODUCERS:
+            continue
+        offset = 0
+        for gid, width in segments:
+            if graph.root(gid) == group.id:
+                yield layer, offset, width
+            offset += width
+
+
+def _input_side(layer) -> str:
+    return "depthwise_kernel" if type(layer).__name__.startswith("Separable") else "kernel"
+
+
 def _taylor(graph: ChannelGraph, groups: list[Group], data: Dataset | None) -> dict[int, np.ndarray]:
     if data is None or not len(data):
         from ..errors import DataError
         raise DataError("the taylor importance needs calibration data", hint="pass --data, or use --importance bn")
     tf = keras_env.tf()
     model = graph.model
-    places = [(g, layer, offset, width, v) for g in groups for layer, offset, width in _slices(graph, g)
-              for v in layer.trainable_weights if _short(v) in _output_side(layer)]
+    places = [(g, layer, offset, width, next(v for v in layer.trainable_weights if _short(v) == _input_side(layer)))
+              for g in groups for layer, offset, width in _consumed(graph, g)]
     variables = list({id(p[4]): p[4] for p in places}.values())
     totals = {g.id: np.zeros(g.width) for g in groups}
     probabilities = outputs_probabilities(model, data)
@@ -112,8 +132,8 @@ def _taylor(graph: ChannelGraph, groups: list[Group], data: Dataset | None) -> d
         for g, layer, offset, width, v in places:
             if grads[id(v)] is None:
                 continue
-            product = _per_channel(layer, _short(v), v.numpy() * grads[id(v)].numpy())
-            batch[g.id] += product[:, offset:offset + width].sum(axis=0)
+            product = np.moveaxis(v.numpy() * grads[id(v)].numpy(), -2, -1)  # input channels last
+            batch[g.id] += product.reshape(-1, product.shape[-1])[:, offset:offset + width].sum(axis=0)
         for gid, contribution in batch.items():
             totals[gid] += contribution ** 2
     return totals

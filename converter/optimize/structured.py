@@ -32,7 +32,7 @@ MAX_RATIO = 0.95  # the searched ratio stops here: a group keeps at least a twen
 class ChannelOptions:
     ratio: float = 0.5  # fraction of each prunable group's channels removed
     target_macs: float | None = None  # fraction of the MACs to keep; the ratio is searched
-    importance: str = "taylor"
+    importance: str = "bn"  # best after surgery on a trained residual CNN: benchmarks/structured.py
     round_to: int = 8
     overrides: dict = field(default_factory=dict)  # layer-name regex -> ratio (0 keeps the group)
     by_type: dict = field(default_factory=dict)  # layer class name -> ratio
@@ -94,7 +94,8 @@ class ChannelResult:
 def prune_channels(model, data: Dataset, options: ChannelOptions = ChannelOptions()) -> ChannelResult:
     """Plan, rebuild and fine-tune; the caller's model is left as it is."""
     require_keras(model, "structured pruning")
-    check_trainable(model, "structured pruning")
+    if options.train is not None:  # the surgery alone takes any graph; fine-tuning needs one labelled output
+        check_trainable(model, "structured pruning")
     if not is_graph_model(model):
         raise ModelError("structured pruning needs a Sequential or Functional model; this one is subclassed",
                          hint="rebuild it functionally, or prune it without --structured")
@@ -213,7 +214,7 @@ def layer_table(plan: ChannelPlan, pruned) -> list[dict]:
 
 def evaluate(model, data: Dataset) -> dict:
     """Loss and accuracy on `data` (labelled), before any fine-tuning."""
-    if data.y is None:
+    if data.y is None or len(model.outputs) != 1:
         return {}
     from .. import keras_env
 

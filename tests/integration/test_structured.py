@@ -1,6 +1,7 @@
 """Structured (channel) pruning: the surgery is exact (zero-ablation), keeps the model's input
 and output widths, and the smaller model converts to proven full int8."""
 import json
+import re
 
 import numpy as np
 import pytest
@@ -178,3 +179,70 @@ def test_bad_inputs():
     flat = keras.Model(inp, L.Dense(3)(inp))
     with pytest.raises(ModelError, match=r"^the model 'model\w*' has no channels that can be pruned"):
         plan_channels(flat, None, ChannelOptions(importance="l1"))
+
+
+def run(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+def _cells(output: str) -> list[list[str]]:
+    return [[c.strip() for c in line.split("│")[1:-1]] for line in output.splitlines() if line.startswith("│")]
+
+
+def test_cli_prune_structured_text(chain, tmp_path):
+    out = tmp_path / "small.keras"
+    result = run("prune", chain.keras_path, "--data", chain.train_npz, "--structured", "--round-to", 2,
+                 "--epochs", 1, "--no-int8-figures", "-o", out)
+    assert result.exit_code == 0, result.output
+    cells = _cells(result.stdout)
+    assert result.stdout.splitlines()[0].strip() == f"model.keras -> {out}"
+    assert cells[:3] == [
+        ["channels removed", "50% of each group, rounded to 2, by bn importance; 3 of 3 groups shrunk"],
+        ["parameters", "2,570 -> 706 (3.64x fewer)"],
+        ["MACs", "22,944 -> 6,352 (3.61x fewer)"]]
+    assert cells[3][0] == "accuracy on DATA"
+    assert re.fullmatch(r"\d+\.\d% after surgery, \d+\.\d% after fine-tuning", cells[3][1])
+    assert cells[4:] == [["layer conv1", "4 -> 2 channels, 2,304 -> 1,152 MACs"],
+                         ["layer conv2", "8 -> 4 channels, 18,432 -> 4,608 MACs"],
+                         ["layer dense", "16 -> 8 channels, 2,048 -> 512 MACs"]]
+    result = run("convert", out, "--data", chain.train_npz, "-o", tmp_path / "small.tflite")
+    assert result.exit_code == 0, result.output
+
+
+def test_cli_prune_structured_json_with_int8_figures(chain, tmp_path):
+    result = run("prune", chain.keras_path, "--data", chain.train_npz, "--structured", "--target-macs", 0.5,
+                 "--round-to", 2, "--epochs", 1, "--distill", "-o", tmp_path / "small.keras", "--json")
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["distilled"] and doc["target_macs"] == 0.5
+    assert doc["total"]["macs_after"] <= 0.5 * doc["total"]["macs_before"]
+    before, after = doc["int8"]["before"], doc["int8"]["after"]
+    assert after["bytes"] < before["bytes"] and after["macs"] < before["macs"]
+    assert after["arena_bytes"] <= before["arena_bytes"] and after["p50_ms"] > 0
+
+
+def test_cli_prune_structured_bad_inputs(chain, tmp_path):
+    out = tmp_path / "p.keras"
+    for args, code, first in (
+            (["--structured", "--channels", "1.5"], 2, "Invalid value for '--channels'"),
+            (["--channels", "0.5"], 3, "Error: prune.channels is a setting of structured pruning"),
+            (["--structured", "--channels", "0.5", "--target-macs", "0.5"], 3,
+             "Error: prune.channels and prune.target_macs both set the amount pruned"),
+            (["--structured", "--structure", "2:4"], 3, "Error: prune.structure does not apply to structured pruning"),
+            (["--structured", "--target-macs", "0.01"], 3, "Error: removing 95% of every prunable group's channels "
+                                                           "still leaves")):
+        result = run("prune", chain.keras_path, "--data", chain.train_npz, "--epochs", 1, "-o", out, *args)
+        assert result.exit_code == code, (args, result.output)
+        assert first in result.stderr.splitlines()[0] if code == 3 else first in result.stderr, result.stderr
+    assert not out.exists()
+
+
+def test_structured_prune_composes_with_qat_and_convert(chain):
+    import converter as ec
+
+    run_ = ec.start(str(chain.keras_path), data=str(chain.train_npz), seed=0)
+    result = ec.prune(run_, structured=True, channels=0.5, round_to=2, epochs=1, int8_figures=False)
+    assert run_.model is result.model and run_.model.count_params() < chain.model.count_params()
+    ec.qat(run_, epochs=1)
+    assert ec.convert(run_, samples=50).proof.ok
+    assert run_.report.sections["channels"]["total"]["params_after"] == result.model.count_params()

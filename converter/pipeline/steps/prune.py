@@ -60,9 +60,9 @@ class PruneConfig:
     target_macs: float | None = setting(None, low=0, high=1, open_low=True, open_high=True,
                                         help="Structured: fraction of the MACs to keep; the channel fraction is "
                                              "searched, e.g. 0.5.")
-    importance: str = setting("taylor", choices=("taylor", "bn", "l1", "l2"),
-                              help="Structured: which channels go first: first-order Taylor on the data, "
-                                   "BatchNorm gamma, or filter L1/L2 norm.")
+    importance: str = setting("bn", choices=("bn", "taylor", "l1", "l2"),
+                              help="Structured: which channels stay: BatchNorm |gamma| (L1 norm where there is "
+                                   "none), first-order Taylor on the data, or filter L1/L2 norm.")
     round_to: int = setting(8, low=1, help="Structured: kept channel counts are multiples of this.")
     distill: bool = setting(False, help="Structured: fine-tune to match the unpruned model's outputs "
                                         "(knowledge distillation).")
