@@ -60,10 +60,10 @@ class ChannelGraph:
         return [self.groups[r] for r in sorted(roots) if not self.groups[r].fixed and self.groups[r].producers]
 
     def members(self, gid: int) -> list[str]:
-        """The layers with an input or output channel in group `gid`."""
+        """The layers with an output channel in group `gid` (its producers, their BatchNorms and
+        activations): a rule naming a layer is about the channels it makes, not those it reads."""
         r = self.root(gid)
-        return [name for name in self.outputs
-                if any(self.root(g) == r for g, _ in self.outputs[name] + self.inputs.get(name, []))]
+        return [name for name in self.outputs if any(self.root(g) == r for g, _ in self.outputs[name])]
 
 
 def analyse(model) -> ChannelGraph:

@@ -246,3 +246,16 @@ def test_structured_prune_composes_with_qat_and_convert(chain):
     ec.qat(run_, epochs=1)
     assert ec.convert(run_, samples=50).proof.ok
     assert run_.report.sections["channels"]["total"]["params_after"] == result.model.count_params()
+
+
+def test_layer_rules_name_over_type_over_global():
+    model = resnet_like()
+    convs = [layer.name for layer in model.layers if type(layer).__name__ == "Conv2D"]
+    options = ChannelOptions(ratio=0.5, importance="l1", round_to=1, by_type={"Conv2D": 0.25},
+                             overrides={convs[1]: 0.0})
+    plan = plan_channels(model, None, options)
+    by_producer = {p: plan.ratios[g.id] for g in plan.graph.prunable() for p in g.producers}
+    assert by_producer[convs[1]] == 0.0  # its name rule wins over its type's
+    assert by_producer[convs[2]] == 0.25  # the type rule wins over the global ratio
+    kept = {p: len(plan.kept[g.id]) for g in plan.graph.prunable() for p in g.producers}
+    assert kept[convs[1]] == 16 and kept[convs[2]] == 12
