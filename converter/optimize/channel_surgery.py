@@ -112,8 +112,8 @@ def model_macs(graph: ChannelGraph, kept: Kept) -> dict[str, int]:
     """MACs per layer of the model pruned to `kept` (fast: a MACs target is searched with it)."""
     if graph.costs is None:
         graph.costs = [(name, _cost_shape(graph.model.get_layer(name))) for name in graph.outputs]
-    return {name: _macs(*cost, _width(graph, graph.inputs.get(name, []), kept), _width(graph, graph.outputs[name], kept))
-            if cost[1] else 0 for name, cost in graph.costs}
+    return {name: _macs(*cost, _width(graph, graph.inputs.get(name, []), kept),
+                        _width(graph, graph.outputs[name], kept)) if cost[1] else 0 for name, cost in graph.costs}
 
 
 def _width(graph: ChannelGraph, segments, kept: Kept) -> int:

@@ -108,8 +108,9 @@ def _random_bn_statistics(model, rng) -> None:
     """Trained-looking BatchNorm layers, so the test does not pass only because gamma is 1."""
     for layer in model.layers:
         if type(layer).__name__ == "BatchNormalization":
+            weights = layer.get_weights()  # gamma, beta, moving mean, moving variance
             layer.set_weights([rng.uniform(0.5, 1.5, v.shape).astype(np.float32) if i in (0, 3) else
-                               rng.normal(0, 0.1, v.shape).astype(np.float32) for i, v in enumerate(layer.get_weights())])
+                               rng.normal(0, 0.1, v.shape).astype(np.float32) for i, v in enumerate(weights)])
 
 
 BUILDERS = {"residual": resnet_like, "depthwise": mobilenet_v2, "separable": mini_xception,
