@@ -88,18 +88,19 @@ def analyse(model) -> ChannelGraph:
 def _node_outputs(graph: ChannelGraph, layer, ins: list[list[Segment]], node) -> list[list[Segment]]:
     kind = type(layer).__name__
     name = layer.name
+    outputs = node_outputs(node)
     why = _unsupported(layer, kind, ins)
     if why:
         for segments in ins:
             _fix(graph, segments, why)
-        outs = [[_new(graph, _width(x), fixed=why)] for x in node.outputs]
+        outs = [[_new(graph, _width(x), fixed=why)] for x in outputs]
         _remember(graph, name, ins[0] if ins else [], outs[0])
         return outs
     if kind in PRODUCERS:
         if name in graph.outputs:  # a shared layer: every call uses the same filters
             _tie(graph, graph.inputs[name], ins[0], name)
             return [graph.outputs[name]]
-        out = [_new(graph, _width(node.outputs[0]), producer=name)]
+        out = [_new(graph, _width(outputs[0]), producer=name)]
     elif kind in MERGES:
         for other in ins[1:]:
             _tie(graph, ins[0], other, name)
@@ -117,10 +118,17 @@ def _node_outputs(graph: ChannelGraph, layer, ins: list[list[Segment]], node) ->
     return [out]
 
 
+def node_outputs(node) -> list:
+    """A node's output tensors as a list (a single-output node holds the tensor itself)."""
+    from .. import keras_env
+
+    return keras_env.tf().nest.flatten(node.outputs)
+
+
 def _unsupported(layer, kind: str, ins: list[list[Segment]]) -> str | None:
     """Why the layer's channels cannot follow the groups, or None."""
     what = f"{kind} layer '{layer.name}'"
-    known = PRODUCERS + DEPTHWISE + MERGES + PASS_THROUGH + ("Concatenate", "Flatten")
+    known = PRODUCERS + DEPTHWISE + MERGES + PASS_THROUGH + ("Concatenate", "Flatten", "Reshape")
     if kind not in known or len(ins) == 0 or (kind not in MERGES + ("Concatenate",) and len(ins) != 1):
         return f"used by the {what}, which surgery does not know"
     if getattr(layer, "data_format", "channels_last") != "channels_last":
@@ -135,6 +143,8 @@ def _unsupported(layer, kind: str, ins: list[list[Segment]]) -> str | None:
         return f"mixed across channels by the {what}"
     if kind == "Rescaling" and not all(isinstance(v, (int, float)) for v in (layer.scale, layer.offset)):
         return f"rescaled per channel by the {what}"
+    if kind == "Reshape" and tuple(layer.input_shape)[-1:] != tuple(layer.output_shape)[-1:]:
+        return f"reshaped across channels by the {what}"  # same last axis (e.g. SE's (C,) -> (1, 1, C)) keeps c
     if kind == "Flatten" and (len(layer.input_shape) < 3 or None in layer.input_shape[1:]):
         return f"flattened from a free shape by the {what}"
     if kind == "Concatenate" and layer.axis not in (-1, len(layer.input_shape[0]) - 1):

@@ -46,6 +46,9 @@ def _smaller(layer, graph: ChannelGraph, kept: Kept):
     if kind in PRODUCERS:
         key = "units" if kind == "Dense" else "filters"
         config[key] = int(len(indices(graph, graph.outputs[layer.name], kept)))
+    if kind == "Reshape" and config["target_shape"][-1] != -1:  # it keeps the channel axis last
+        width = int(len(indices(graph, graph.outputs[layer.name], kept)))
+        config["target_shape"] = (*config["target_shape"][:-1], width)
     return type(layer).from_config(config)
 
 

@@ -45,6 +45,12 @@ def mobilenet_v2():
                                           classifier_activation=None)
 
 
+def efficientnet_b0():
+    """Squeeze-excite (Reshape, Multiply), swish, depthwise, residual Add, from keras.applications."""
+    return keras.applications.EfficientNetB0(input_shape=(32, 32, 3), weights=None, classes=10,
+                                             classifier_activation=None)
+
+
 def mini_xception():
     inp = keras.Input((24, 24, 1))
     x = _conv_bn(inp, 16)
@@ -78,6 +84,17 @@ def flatten_cnn():
     x = L.MaxPooling2D()(L.Conv2D(16, 3, padding="same", activation="relu")(x))
     x = L.Dense(32, activation="relu")(L.Flatten()(x))
     return keras.Model(inp, L.Dense(10)(x), name="flatten_cnn")
+
+
+def squeeze_excite():
+    """An EfficientNet-style squeeze-excite block: the gate (GAP, Reshape, two 1x1 convs,
+    sigmoid) multiplies the features, so the gate's channels are tied to the features'."""
+    inp = keras.Input((16, 16, 3))
+    x = _conv_bn(inp, 32)
+    gate = L.Reshape((1, 1, 32))(L.GlobalAveragePooling2D()(x))
+    gate = L.Conv2D(32, 1, activation="sigmoid")(L.Conv2D(8, 1, activation="relu")(gate))
+    x = _conv_bn(L.Multiply()([x, gate]), 16)
+    return keras.Model(inp, L.Dense(4)(L.GlobalAveragePooling2D()(x)), name="squeeze_excite")
 
 
 def zero_removed(model, plan) -> None:
@@ -114,7 +131,8 @@ def _random_bn_statistics(model, rng) -> None:
 
 
 BUILDERS = {"residual": resnet_like, "depthwise": mobilenet_v2, "separable": mini_xception,
-            "concatenation": dense_inception, "flatten": flatten_cnn}
+            "concatenation": dense_inception, "flatten": flatten_cnn, "squeeze_excite": squeeze_excite,
+            "efficientnet": efficientnet_b0}
 
 
 @pytest.mark.parametrize("graph", sorted(BUILDERS))
