@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks import arena_corpus, convert_speed, distill_digits, explain_speed, inspect_speed, memory_growth, quality, runtime  # noqa: E402,E501
+from benchmarks import arena_corpus, convert_speed, distill_digits, explain_speed, inspect_speed, memory_growth, quality, runtime, structured  # noqa: E402,E501
 from benchmarks.common import machine, print_table, write_json  # noqa: E402
 from converter.logs import native_logs_to_file  # noqa: E402
 
@@ -42,6 +42,8 @@ def measure(args) -> dict:
     results["explain"] = explain_speed.run()
     results["arena"] = arena_corpus.run()
     results["distillation"] = distill_digits.main(["--out", str(Path(args.out).with_name("distill.json"))])
+    results["structured"] = structured.main(["--out", str(Path(args.out).with_name("structured.json")),
+                                             *(["--quick"] if args.quick else [])])
     results["seconds"] = time.perf_counter() - start
     return results
 
@@ -93,6 +95,13 @@ def rows(r: dict) -> list[list]:
     out.append([f"distilled student ({d['student_parameters']:,} params) vs labels only, 3 seeds",
                 f"{d['mean_distilled'] * 100:.2f}% vs {d['mean_labels_only'] * 100:.2f}%", "distilled higher",
                 d["mean_distilled"] > d["mean_labels_only"]])
+    for s in r["structured"]["device"]:
+        out.append([f"structured pruning {s['model']}: MACs {s['before']['macs'] / s['after']['macs']:.2f}x fewer; "
+                    "int8 latency / size", f"{s['speedup']:.2f}x faster / {s['size_ratio']:.2f}x smaller",
+                    ">= 1.6x / >= 1.8x", s["speedup"] >= 1.6 and s["size_ratio"] >= 1.8])
+    out.append(["structured pruning: arena after / before", ", ".join(f"{s['arena_ratio']:.2f}"
+                                                                     for s in r["structured"]["device"]),
+                "<= 1", all(s["arena_ratio"] <= 1 for s in r["structured"]["device"])])
     out.append(["bench run time", f"{r['seconds'] / 60:.1f} min", "< 15 min", r["seconds"] < 900])
     return [[a, b, c, ("yes" if d else "no") if isinstance(d, bool) else d] for a, b, c, d in out]
 

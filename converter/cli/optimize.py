@@ -53,6 +53,7 @@ def prune(ctx, model_path, data_spec, out, validation_data, progress, seed, forc
       edgeconv prune model.keras --data train.npz --sparsity 0.75 --epochs 20 -o pruned.keras
       edgeconv prune model.keras --data train.npz --structure 2:4 --layer 'probs=0' -o pruned_2x4.keras
       edgeconv prune model.keras --data train.npz --validation-data val.npz --max-accuracy-drop 1 -o pruned.keras
+      edgeconv prune model.keras --data train.npz --structured --target-macs 0.5 -o smaller.keras
     """
     from ..inputs.models import save_model
     from ..output_safety import check_model_output
@@ -68,6 +69,10 @@ def prune(ctx, model_path, data_spec, out, validation_data, progress, seed, forc
         context = _context(model, data, seed, progress, validation=validation)
         result = step.run(context, config)
         save_atomically(save_model, result.model, out, force)
+    if config.structured:  # channels removed: a different summary
+        from .channels_output import show_channels
+
+        return show_channels(f"{model_path.name} -> {out}", context.report.sections["channels"], as_json)
     search = context.report.sections["pruning"].get("search")
     summary = result.summary()
     if search is not None:

@@ -1,5 +1,6 @@
 """prune: TFMOT magnitude pruning (unstructured, M:N, block) with fine-tuning; optionally
-the highest sparsity within an int8 accuracy budget."""
+the highest sparsity within an int8 accuracy budget. With `structured`, whole channels are
+removed instead and a smaller dense model is rebuilt (optimize/structured.py)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
@@ -46,10 +47,28 @@ class PruneConfig:
                                             help="Prune Dense kernels in blocks of R inputs x C outputs, e.g. 4x1 "
                                                  "(compresses better).")
     layers: dict = setting({}, parse=layer_sparsities, flag="--layer", multiple=True, metavar="REGEX=SPARSITY",
-                           help="Per-layer sparsity by layer-name regex (0 keeps a layer dense); wins over sparsity.")
+                           help="Per-layer sparsity by layer-name regex (0 keeps a layer dense); wins over sparsity. "
+                                "Structured: the fraction of channels removed from the layer's group.")
     max_accuracy_drop: float | None = setting(None, low=0, high=100,
                                               help="Search the highest sparsity whose int8 model loses at most this "
                                                    "many points (replaces sparsity).")
+    structured: bool = setting(False, help="Remove whole channels (filters) and rebuild a smaller, faster dense "
+                                           "model instead of zeroing weights.")
+    channels: float | None = setting(None, low=0, high=1, open_high=True,
+                                     help="Structured: fraction of each prunable channel group removed "
+                                          "[0.5 unless target_macs is given].")
+    target_macs: float | None = setting(None, low=0, high=1, open_low=True, open_high=True,
+                                        help="Structured: fraction of the MACs to keep; the channel fraction is "
+                                             "searched, e.g. 0.5.")
+    importance: str = setting("bn", choices=("bn", "taylor", "l1", "l2"),
+                              help="Structured: which channels stay: BatchNorm |gamma| (L1 norm where there is "
+                                   "none), first-order Taylor on the data, or filter L1/L2 norm.")
+    round_to: int = setting(8, low=1, help="Structured: kept channel counts are multiples of this.")
+    distill: bool = setting(False, help="Structured: fine-tune to match the unpruned model's outputs "
+                                        "(knowledge distillation).")
+    int8_figures: bool = setting(True, flag="--int8-figures/--no-int8-figures",
+                                 help="Structured: convert both models to int8 and report their size, arena and "
+                                      "host latency.")
     epochs: int = training.epochs(10)
     batch_size: int = training.batch_size()
     learning_rate: float = training.learning_rate(1e-3)
@@ -59,12 +78,33 @@ class PruneConfig:
 
         normalise(self, NAME)
         check_patterns(self.layers)
+        _check_structured(self)
+
+
+def _check_structured(config) -> None:
+    from ...settings import SettingError
+
+    only_structured = [k for k in ("channels", "target_macs") if getattr(config, k) is not None]
+    only_structured += ["distill"] if config.distill else []
+    if not config.structured and only_structured:
+        raise SettingError(f"prune.{only_structured[0]} is a setting of structured pruning",
+                           hint="add structured: true (--structured)", key=only_structured[0])
+    unstructured = [k for k in ("structure", "block", "max_accuracy_drop") if getattr(config, k) is not None]
+    if config.structured and unstructured:
+        raise SettingError(f"prune.{unstructured[0]} does not apply to structured pruning",
+                           hint="structured pruning removes whole channels: use channels or target_macs",
+                           key=unstructured[0])
+    if config.channels is not None and config.target_macs is not None:
+        raise SettingError("prune.channels and prune.target_macs both set the amount pruned",
+                           hint="give one of them", key="channels")
 
 
 def run(context: Context, config: PruneConfig):
     """The pruned model replaces `context.model`; adds the `pruning` section."""
     from ...optimize.prune import PruneOptions, prune
 
+    if config.structured:
+        return _structured(context, config)
     options = PruneOptions(config.sparsity, config.schedule, config.structure, config.layers,
                            train=training.train_options(config, context), block=config.block)
     if config.max_accuracy_drop is not None:
@@ -73,6 +113,25 @@ def run(context: Context, config: PruneConfig):
     context.model = result.model
     context.save_model(result.model, "model_pruned.keras")
     context.report.add("pruning", **result.summary())
+    return result
+
+
+def _structured(context: Context, config: PruneConfig):
+    """The smaller model replaces `context.model`; adds the `channels` section."""
+    from ...optimize.structured import ChannelOptions, prune_channels
+
+    options = ChannelOptions(ratio=0.5 if config.channels is None else config.channels, target_macs=config.target_macs,
+                             importance=config.importance, round_to=config.round_to, overrides=config.layers,
+                             train=training.train_options(config, context), distill=config.distill)
+    result = prune_channels(context.model, context.calibration, options)
+    figures = {}
+    if config.int8_figures:
+        from ...optimize.channel_figures import int8_before_after
+
+        figures = {"int8": int8_before_after(context.model, result.model, context.calibration, seed=context.seed)}
+    context.model = result.model
+    context.save_model(result.model, "model_pruned.keras")
+    context.report.add("channels", **result.summary(), **figures)
     return result
 
 
