@@ -160,3 +160,18 @@ def test_import_failure_is_reported(chain, tmp_path):
     assert result.stderr.splitlines()[0] == (f"Error: --import {tmp_path}/broken_layers.py failed: "
                                              "RuntimeError: needs a GPU")
     assert "broken_layers" not in sys.modules
+
+
+def test_a_recipe_runs_a_model_that_needs_its_code(chain, custom_models, tmp_path):
+    """`run` takes --import like the single-step commands: the recipe loads the custom-layer
+    model with the user's classes, and without them says which are missing."""
+    model, code = str(custom_models / "custom.keras"), str(custom_models / "layers_keras.py")
+    base = ["run", "mcu-int8", "--model", model, "--data", str(chain.train_npz), "--json"]
+    refused = CliRunner().invoke(cli, [*base, "-o", str(tmp_path / "refused")])
+    assert refused.exit_code == 3 and "Error: custom.keras" in refused.stderr
+    assert not (tmp_path / "refused").exists()
+    result = CliRunner().invoke(cli, [*base, "-o", str(tmp_path / "run"), "--import", code])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["sections"]["conversion"]["fully_integer"] is True
+    assert report["sections"]["validation"]["outputs"][0]["cosine"] > 0.99
