@@ -125,7 +125,9 @@ def test_recover_moves_the_outlier_layer_and_its_consumer_to_int16(outlier):
     assert recovery["moved"] == ["hidden", "hidden2"] and recovery["accuracy_drop"] == 0.0
     first, moved = recovery["steps"]
     assert first["moved"] == [] and first["accuracy_drop"] == 15.579  # litert-quantizer's all-int8, our ranges
-    assert moved["cost"]["size_bytes"] == 1648 and moved["cost"]["arena_estimate_bytes"] == 464
+    # int16 activations and their wider biases: ~1.6 KB (the exact bytes move with tensor names)
+    assert moved["cost"]["size_bytes"] == moved["size_bytes"] - first["size_bytes"]
+    assert 1500 < moved["cost"]["size_bytes"] < 1800 and moved["cost"]["arena_estimate_bytes"] == 464
     assert moved["tflite_micro"] == "loads"
     info = read_model(result.tflite)
     assert prove_integer(info, "int8").ok and result.proof.ok
@@ -198,7 +200,7 @@ def test_cli_recover_json(files):
     text = _convert(files, "--max-accuracy-drop", "1", "--recover")
     assert text.exit_code == 0, text.output
     assert _table_value(text.stdout, "recovery") == "int8 drop 17.25 -> 0.00 points, int16 activations in hidden, hidden2"
-    assert re.fullmatch(r"drop 0\.00; size \+1,648 B, latency \+\d+\.\d us, arena \+464 B",
+    assert re.fullmatch(r"drop 0\.00; size \+1,[5-7]\d\d B, latency \+\d+\.\d us, arena \+464 B",
                         _table_value(text.stdout, "+2 layers"))
     result = _convert(files, "--max-accuracy-drop", "1", "--recover", "--json")
     assert result.exit_code == 0, result.output
