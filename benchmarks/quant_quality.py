@@ -35,14 +35,18 @@ def main(argv=None) -> dict:
         p.error(f"unknown task {', '.join(unknown)}; choose from {', '.join(TASKS)}")
     from converter.logs import native_logs_to_file
 
+    document = {"quick": args.quick, "seeds": args.seeds, "tasks": {}}
     with native_logs_to_file():  # TensorFlow's console noise goes to the log, the table stays readable
-        results = {name: run_task(TASKS[name], range(args.seeds), args.quick) for name in names}
-    document = {"quick": args.quick, "seeds": args.seeds, "tasks": results}
-    write_json(args.out, document)
-    table = markdown(document)
-    Path(args.out).with_suffix(".md").write_text(table)
-    print(table)
+        for name in names:
+            document["tasks"][name] = run_task(TASKS[name], range(args.seeds), args.quick)
+            write(document, Path(args.out))  # after each task: a long run's finished tasks are kept
+    print(markdown(document))
     return document
+
+
+def write(document: dict, out: Path) -> None:
+    write_json(out, document)
+    out.with_suffix(".md").write_text(markdown(document))
 
 
 def run_task(task: Task, seeds, quick: bool) -> dict:
@@ -110,6 +114,32 @@ def summarise(rows: list[dict]) -> dict:
                     "min": min(values), "max": max(values)}
     out["arena_source"] = rows[0]["arena_source"]
     return out
+
+
+def bench_rows(document: dict) -> list[list]:
+    """`make bench` rows: each variant's figures, and issue 18's goals (PTQ int8 within 0.5 points
+    of float on the KWS and image tasks; QAT int8 at least PTQ and within 0.3 points of float)."""
+    rows = []
+    for name, result in document["tasks"].items():
+        if "skipped" in result:
+            rows.append([f"{name}: skipped", result["skipped"], "", ""])
+            continue
+        s = result["summary"]
+        for variant in VARIANTS:
+            m = s[variant]
+            rows.append([f"{name} {variant}: {result['metric']} (sd) / KiB / p50 / arena",
+                         f"{m['metric']['mean'] * 100:.2f}% ({m['metric']['sd'] * 100:.2f}) / "
+                         f"{m['bytes']['mean'] / 1024:,.1f} / {m['p50_ms']['mean'] * 1e3:,.0f} µs / "
+                         f"{m['arena_bytes']['mean'] / 1024:,.1f} KiB", "", ""])
+        mean = {v: s[v]["metric"]["mean"] for v in VARIANTS}
+        if TASKS[name].ptq_should_hold:
+            rows.append([f"{name}: PTQ int8 drop", f"{(mean['float'] - mean['ptq_int8']) * 100:.2f} points",
+                         "<= 0.5 points", mean["float"] - mean["ptq_int8"] <= 0.005])
+        rows.append([f"{name}: QAT int8 vs PTQ int8, drop from float",
+                     f"{mean['qat_int8'] * 100:.2f}% vs {mean['ptq_int8'] * 100:.2f}%, "
+                     f"{(mean['float'] - mean['qat_int8']) * 100:.2f} points", ">= PTQ, <= 0.3 points",
+                     mean["qat_int8"] >= mean["ptq_int8"] and mean["float"] - mean["qat_int8"] <= 0.003])
+    return rows
 
 
 def markdown(document: dict) -> str:

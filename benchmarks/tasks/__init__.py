@@ -42,6 +42,7 @@ class Task:
     metric_name: str = "accuracy"
     metric: Callable[[np.ndarray, np.ndarray], float] = top1_accuracy  # (labels, model outputs) -> score
     missing: Callable[[], str | None] = lambda: None  # why the task cannot run here, or None
+    ptq_should_hold: bool = True  # False for a task built to show where PTQ int8 fails
 
     def train(self, train: Dataset, seed: int, quick: bool = False):
         """The float model, trained with the task's recipe from a seeded initialisation."""

@@ -63,4 +63,4 @@ TONES_TASK = Task(
                 "squared filter bank, Swish, squeeze-excite",
     data=tones_data, model=band_energy_se,
     recipe=Recipe(epochs=15, batch_size=64, learning_rate=3e-3, qat_epochs=3, qat_learning_rate=3e-4),
-    quick_recipe=Recipe(epochs=2, batch_size=64, learning_rate=3e-3, qat_epochs=1))
+    quick_recipe=Recipe(epochs=2, batch_size=64, learning_rate=3e-3, qat_epochs=1), ptq_should_hold=False)
