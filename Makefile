@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-deps test-all bench conformance install clean report-screenshot
+.PHONY: demo test test-deps bench-deps test-all bench conformance install clean report-screenshot
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "edgeconv needs Python 3.11 (TensorFlow 2.21 wheels); set PYTHON=/path/to/python3.11"'
@@ -29,7 +29,14 @@ test-deps:
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
 	  echo "chromium not installed: the report browser test will be skipped"
 
-test: $(STAMP) test-deps
+# espeak-ng and sox synthesise the keyword-spotting task's speech (benchmarks/tasks/speech.py);
+# without them that task and its tests are skipped
+bench-deps:
+	@{ command -v espeak-ng && command -v sox; } >/dev/null || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng sox >/dev/null; } || \
+	  echo "espeak-ng/sox not installed: the keyword-spotting task will be skipped"
+
+test: $(STAMP) test-deps bench-deps
 	$(BIN)/python -m pytest -q
 	$(BIN)/python -m pytest -q device_tests --target micro --no-skip
 	$(BIN)/edgeconv targets setup arm64
@@ -43,7 +50,7 @@ report-screenshot: $(STAMP) test-deps
 test-all: $(STAMP)
 	$(BIN)/python -m pytest -q -m ""
 
-bench: $(STAMP)
+bench: $(STAMP) bench-deps
 	$(BIN)/python benchmarks/run.py
 
 # every model of the conformance corpus through every step (docs/conformance.md); the corpus is
