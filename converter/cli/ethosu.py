@@ -42,9 +42,13 @@ def ethosu(model_path, out, force, as_json, **settings):
     if as_json:
         emit_json(figures)
         return
-    print_table(f"{model_path.name} on {accelerator} ({figures['system_config']})", [
-        ("Vela operators NPU / CPU", f"{figures['npu_operators']} / {figures['cpu_operators']}"),
-        ("SRAM / off-chip flash", f"{figures['sram_used_kib']:.2f} KiB / {figures['off_chip_flash_used_kib']:.2f} KiB"),
+    from ..report.units import duration, size
+
+    estimate = ("– (nothing runs on the NPU)" if figures["inference_time_ms"] is None
+                else f"{duration(figures['inference_time_ms'])}, {figures['inferences_per_second']:,.0f} inferences/s")
+    print_table(f"Compiled {model_path.name} for {accelerator} ({figures['system_config']}) with Vela", [
+        ("operators on NPU / CPU", f"{figures['npu_operators']} / {figures['cpu_operators']}"),
+        ("SRAM / off-chip flash", f"{size(figures['sram_used_kib'] * 1024)} / {size(figures['off_chip_flash_used_kib'] * 1024)}"),
         ("cycles NPU / total", f"{figures['cycles_npu']:,} / {figures['cycles_total']:,}"),
-        ("inference (estimate)", "– (nothing runs on the NPU)" if figures["inference_time_ms"] is None
-         else f"{figures['inference_time_ms']:.4g} ms, {figures['inferences_per_second']:,.0f}/s")])
+        ("inference (Vela's estimate)", estimate)],
+        None if out is not None else "-o model_vela.tflite writes the compiled model for the NPU's firmware")

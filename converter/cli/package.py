@@ -42,4 +42,6 @@ def package(model_path, fmt, out, force, **settings):
     with atomic_dir(out, force) as tmp:
         step.run(context, config, folder=tmp)
         written = sorted(p.name for p in tmp.iterdir())
-    click.echo(f"{out}: {', '.join(written)}")
+    click.echo(f"Packaged {model_path.name} as {fmt} -> {out}: {', '.join(written)}")
+    if fmt == "c-array":
+        click.echo("Next: compile the .c into the firmware; size the tensor arena with the header's arena constant")

@@ -35,3 +35,12 @@ def test_nothing_on_the_npu_has_no_estimate(chain):
     assert "nothing runs on the NPU" in result.stdout and "nan" not in result.stdout
     figures = json.loads(CliRunner().invoke(cli, ["ethosu", str(chain.float_tflite), "--json"]).stdout)
     assert figures["npu_operators"] == 0 and figures["inferences_per_second"] is None
+
+
+def test_vela_table_reads_in_units(chain):
+    result = CliRunner().invoke(cli, ["ethosu", str(chain.int8_tflite)])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("Compiled model_int8.tflite for ethos-u55-128 (") and lines[0].endswith(") with Vela")
+    assert any("inference (Vela's estimate)" in line and "inferences/s" in line and "µs" in line for line in lines)
+    assert lines[-1] == "Next: -o model_vela.tflite writes the compiled model for the NPU's firmware"

@@ -107,6 +107,7 @@ def test_run_bad_inputs(tmp_path, chain):
 def test_package_command(chain, tmp_path):
     result = run("package", chain.int8_tflite, "--format", "c-array", "--xxd-names", "-o", tmp_path / "fw")
     assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[0] == f"Packaged model_int8.tflite as c-array -> {tmp_path / 'fw'}: model_int8.c, model_int8.h"
     header = (tmp_path / "fw" / "model_int8.h").read_text()
     assert "extern const unsigned char model_int8_tflite[];" in header and "MODEL_INT8_ARENA_ESTIMATE_BYTES" in header
     result = run("package", chain.int8_tflite, "--format", "mobile", "-o", tmp_path / "app")
