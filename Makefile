@@ -36,11 +36,11 @@ bench-deps:
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng sox >/dev/null; } || \
 	  echo "espeak-ng/sox not installed: the keyword-spotting task will be skipped"
 
-# the suite runs in 2 processes (pytest-xdist): 7.4 min instead of 10.6 on this 2-core machine
+# the suite runs in 2 processes (pytest-xdist; a test file stays in one): 7.4 min instead of 10.6 on 2 cores
 TEST_JOBS ?= 2
 
 test: $(STAMP) test-deps bench-deps
-	$(BIN)/python -m pytest -q -n $(TEST_JOBS)
+	$(BIN)/python -m pytest -q -n $(TEST_JOBS) --dist loadfile
 	$(BIN)/python -m pytest -q device_tests --target micro --no-skip
 	$(BIN)/edgeconv targets setup arm64
 	$(BIN)/python -m pytest -q device_tests --target arm64 --no-skip

@@ -110,7 +110,7 @@ class SshSession(RunnerSession):
 
     def _run(self, inputs: list[np.ndarray], runs: int, warmup: int) -> dict:
         rt, board = self.rt, self.rt.board
-        remote_dir = rt.remote("mktemp", "-d", "/tmp/edgeconv.XXXXXX").strip()
+        remote_dir = rt.remote("mktemp", "-d", "/tmp/edgeconv-remote.XXXXXX").strip()
         try:
             with tempfile.TemporaryDirectory(prefix="edgeconv-ssh-") as tmp:
                 tmp = Path(tmp)

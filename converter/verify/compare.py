@@ -67,9 +67,8 @@ def compare(reference, candidate, data: Dataset, names: list[str] | None = None)
     `names` are the data's input names in order (default: the reference's)."""
     ref_names, cand_names = getattr(reference, "input_names", None), getattr(candidate, "input_names", None)
     names = names or ref_names
-    ref = reference.predict(in_order(data.inputs, names, ref_names))
-    cand = candidate.predict(in_order(data.inputs, names, cand_names))
-    failures = tuple(candidate.failures)
+    ref, _ = _predict(reference, in_order(data.inputs, names, ref_names), "running the reference")
+    cand, failures = _predict(candidate, in_order(data.inputs, names, cand_names), "running the candidate")
     pairs = match_outputs(ref, cand)
     ok = np.ones(len(data), bool)
     ok[[f.index for f in failures]] = False
@@ -91,6 +90,23 @@ def compare(reference, candidate, data: Dataset, names: list[str] | None = None)
         candidate_top5=_top_k(first_cand, labels, 5),
         failures=failures,
     )
+
+
+CHUNK = 256  # samples per predict call: the progress bar moves, and a worker's reply stays small
+
+
+def _predict(session, inputs: list[np.ndarray], doing: str) -> tuple[dict[str, np.ndarray], tuple[SampleFailure, ...]]:
+    """All outputs, in chunks; the failures of this run with their indices in `inputs`."""
+    from ..progress import task
+
+    count, outputs, failures = len(inputs[0]), [], []
+    with task(doing, count if count > CHUNK else 0) as advance:
+        for start in range(0, count, CHUNK):
+            seen = len(session.failures)
+            outputs.append(session.predict([x[start:start + CHUNK] for x in inputs]))
+            failures += [SampleFailure(f.index + start, f.op, f.message) for f in session.failures[seen:]]
+            advance(min(CHUNK, count - start))
+    return {name: np.concatenate([o[name] for o in outputs]) for name in outputs[0]}, tuple(failures)
 
 
 def _top1(out: np.ndarray) -> np.ndarray:

@@ -63,7 +63,7 @@ def _user() -> str:
 
 
 def _leftovers() -> list[str]:
-    return sorted(p.name for p in Path("/tmp").glob("edgeconv.*"))
+    return sorted(p.name for p in Path("/tmp").glob("edgeconv-remote.*"))  # the runner's folders only
 
 
 def test_runs_on_the_board_bit_identical_and_cleans_up(board, chain, digits):

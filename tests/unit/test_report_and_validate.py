@@ -120,3 +120,23 @@ def test_the_run_folder_holds_the_three_reports_and_a_manifest_of_them(tmp_path)
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     assert set(manifest) == {"report.json", "report.md", "report.html", "sub/m.tflite"}
     assert manifest["sub/m.tflite"] == hashlib.sha256(b"TFL3").hexdigest()
+
+
+def test_compare_runs_in_chunks_and_keeps_each_failure_at_its_sample():
+    from converter.inputs.data import Dataset
+    from converter.targets.base import SampleFailure
+    from converter.verify.compare import CHUNK, compare
+
+    class FailsSecondOfEachCall(_Constant):
+        def predict(self, inputs):
+            out = super().predict(inputs)
+            out["scores"][1] = np.nan
+            self.failures.append(SampleFailure(1, "DIV", "failed"))
+            return out
+
+    samples = 2 * CHUNK + 10
+    data = Dataset(np.zeros((samples, 2), np.float32), np.full(samples, 1), "d")
+    v = compare(_Constant(scores=np.array([0.2, 0.5, 0.3])), FailsSecondOfEachCall(scores=np.array([0.2, 0.5, 0.3])),
+                data)
+    assert [f.index for f in v.failures] == [1, CHUNK + 1, 2 * CHUNK + 1]
+    assert v.samples == samples - 3 and v.agreement == 1.0 and v.candidate_accuracy == 1.0
