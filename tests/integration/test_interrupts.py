@@ -65,7 +65,8 @@ def test_sigint_during_convert_leaves_no_savedmodel_export(chain, tmp_path):
     convert = Edgeconv(["convert", chain.keras_path, "--data", chain.train_npz, "-o", work / "m.tflite"],
                        tmp_path / "tmp")
     # the converter exports a SavedModel into a temporary folder, inside edgeconv's own: signal while it is there
-    convert.wait_for(lambda: any(p.is_dir() for p in (tmp_path / "tmp").glob("edgeconv-*/*")))
+    # (not earlier: the child's own temporary folder appears before its signal handlers are in place)
+    convert.wait_for(lambda: any((tmp_path / "tmp").rglob("saved_model.pb")))
     assert convert.interrupt(signal.SIGINT) == 130, "".join(convert.stderr)
     assert convert.stderr[-1] == "Interrupted: no output was written.\n"
     assert list(work.iterdir()) == []
