@@ -10,7 +10,7 @@ import click
 
 from .. import __version__
 from ..errors import EXIT_INTERNAL, ConverterError
-from ..interrupts import interruption, private_tempdir, signals_as_interrupts
+from ..interrupts import Terminated, interruption, private_tempdir, signals_as_interrupts
 from ..logs import log_path
 from .options import emit_json
 from .supervise import run_in_child, supervised
@@ -46,7 +46,11 @@ class EdgeconvGroup(click.Group):
         return getattr(importlib.import_module(module), attr)
 
     def make_context(self, info_name, args, parent=None, **extra):
-        ctx = super().make_context(info_name, list(args), parent, **extra)
+        try:
+            ctx = super().make_context(info_name, list(args), parent, **extra)
+        except KeyboardInterrupt:  # Ctrl-C while the command's module loads: click would say "Aborted!", exit 1
+            click.echo("Interrupted: no output was written.", err=True)
+            raise click.exceptions.Exit(128 + signal.SIGINT) from None
         # Known before the command parses its options, so even a usage error answers in JSON.
         ctx.meta[JSON_MODE] = "--json" in args[:args.index("--")] if "--" in args else "--json" in args
         return ctx
@@ -64,17 +68,23 @@ class EdgeconvGroup(click.Group):
                 ctx.exit(run_in_child(command, ctx.meta["edgeconv.args"]))
             except ConverterError as e:
                 ctx.exit(failure(ctx, e))
-        with signals_as_interrupts(), private_tempdir():
-            try:
-                return super().invoke(ctx)
-            except click.ClickException as e:  # usage errors: click prints them; --json also gets the document
-                if ctx.meta.get(JSON_MODE):
-                    emit_json({"error": {"message": e.format_message(), "hint": "see --help", "exit_code": e.exit_code}})
-                raise
-            except (click.exceptions.Exit, click.Abort):
-                raise
-            except (KeyboardInterrupt, Exception) as e:
-                ctx.exit(failure(ctx, e))
+        try:
+            with signals_as_interrupts(), private_tempdir():
+                return self._invoke_command(ctx)
+        except KeyboardInterrupt as e:  # landed while the handlers or the temporary folder were set up
+            ctx.exit(failure(ctx, e))
+
+    def _invoke_command(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except click.ClickException as e:  # usage errors: click prints them; --json also gets the document
+            if ctx.meta.get(JSON_MODE):
+                emit_json({"error": {"message": e.format_message(), "hint": "see --help", "exit_code": e.exit_code}})
+            raise
+        except (click.exceptions.Exit, click.Abort):
+            raise
+        except (KeyboardInterrupt, Exception) as e:
+            ctx.exit(failure(ctx, e))
 
 
 JSON_MODE = "edgeconv.json"
@@ -84,7 +94,7 @@ def failure(ctx, e: BaseException) -> int:
     """The error boundary: a message (and with --json the JSON document) for each kind of failure."""
     if isinstance(e, KeyboardInterrupt) or interruption() is not None:
         # Ctrl-C or SIGTERM, even where native code turned its exception into another one
-        code = 128 + (interruption() or signal.SIGINT)
+        code = 128 + (interruption() or (signal.SIGTERM if isinstance(e, Terminated) else signal.SIGINT))
         report_error(ctx, "Interrupted: no output was written.", None, code, prefix="")
         return code
     if isinstance(e, ConverterError):
