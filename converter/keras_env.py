@@ -105,3 +105,12 @@ def qat_registry():
     )
 
     return registry.Default8BitQuantizeRegistry()
+
+
+def tfmot_quant_ops():
+    """TFMOT's fake-quantization ops module, which its quantizers call by attribute at call time
+    (so `optimize/qat_ranges.py` can record activation ranges through it)."""
+    tfmot()
+    from tensorflow_model_optimization.python.core.quantization.keras import quant_ops
+
+    return quant_ops

@@ -99,7 +99,10 @@ def prune(ctx, model_path, data_spec, out, validation_data, progress, seed, forc
 @model_command_options
 @click.pass_context
 def qat(ctx, model_path, data_spec, out, progress, seed, force, trust_model, code, as_json, **settings):
-    """Quantization-aware training: fine-tune MODEL with fake-quantization on labelled DATA.
+    """Quantization-aware training: fine-tune MODEL with fake-quantization on DATA.
+
+    Activation ranges start at the float model's calibrated min/max. With labels, QAT learns
+    them; without (or with --targets teacher), it learns the float model's outputs.
 
     Layers TFMOT cannot wrap are listed and left to calibration at conversion; if TFMOT fails
     on the graph, the float model is written and the summary says so.
@@ -158,9 +161,12 @@ def _qat_rows(summary: dict, lint) -> list[tuple[str, str]]:
         rows.append(("accuracy before / after", f"{percent(summary['accuracy_before'])} / "
                      f"{percent(summary['accuracy_after'])} on {summary['accuracy_on']}"))
     loss = summary["metrics"].get("val_loss", summary["metrics"].get("loss"))
-    rows.append(("training", f"{summary['epochs']} epochs in {seconds(summary['seconds'])}"
+    rows.append(("training", f"{summary['epochs']} epochs in {seconds(summary['seconds'])} on "
+                 f"{'the labels' if summary['trained_on'] == 'labels' else 'the float model outputs'}"
                  + ("" if loss is None else f", final {'validation ' if 'val_loss' in summary['metrics'] else ''}"
                                             f"loss {loss:.4f}")))
+    if summary["calibrated_ranges"]:
+        rows.append(("activation ranges", f"{summary['calibrated_ranges']} started at the float model's min/max"))
     rows += _flattened_rows(summary)
     by_action: dict[str, dict[str, int]] = {}
     for item in lint:

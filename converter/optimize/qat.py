@@ -7,6 +7,11 @@ ranges. Asking the registry layer by layer would call BatchNorm and SeparableCon
 annotated one by one, leaving out each layer TFMOT names as unsupported. If TFMOT still fails
 (seen with some SeparableConv2D/residual graphs), the model is returned as it was and the
 report says PTQ will be used. The lint describes what happened to each layer.
+
+Training starts from the float model's calibrated activation ranges (`qat_ranges.py`; TFMOT's
+own start, [-6, 6], converts untrained to a 10% model on the demo), with a warmed-up cosine
+schedule, and learns either the data's labels or, without labels, the float model's outputs
+(distillation: QAT needs no labelled data then).
 """
 from __future__ import annotations
 
@@ -21,8 +26,9 @@ from ..inputs.data import Dataset
 from ..errors import ModelError
 from ..inputs.models import is_graph_model, require_keras
 from .flatten import flat_copy
-from .train import (TrainOptions, check_trainable, copy_model, compile_for_labels, fit, model_inputs,
-                    outputs_probabilities)
+from .qat_ranges import start_from_calibrated_ranges
+from .train import (TrainOptions, check_trainable, compile_for_labels, compile_with_loss, copy_model, fit,
+                    model_inputs, outputs_probabilities, teacher_targets)
 
 _PASSIVE = ("InputLayer",)  # nothing to quantize
 # Layers TFMOT's Default8Bit layout transforms quantize although its registry says no.
@@ -39,7 +45,9 @@ _MAX_REJECTED = 8  # layers left out one by one before giving up on QAT
 @dataclass(frozen=True)
 class QatOptions:
     preserve_sparsity: bool = False  # pruning-preserving QAT: zeros stay zeros
-    train: TrainOptions = TrainOptions(epochs=3, learning_rate=1e-4)
+    train: TrainOptions = TrainOptions(epochs=3, learning_rate=1e-4, schedule="cosine")
+    targets: str = "auto"  # "labels", "teacher" (the float model's outputs), auto: labels when the data has them
+    calibrated_start: bool = True  # activation ranges start at the float model's min/max on the data
 
 
 @dataclass(frozen=True)
@@ -63,12 +71,15 @@ class QatResult:
     accuracy_on: str = ""  # which samples those are
     epochs: int = 0  # epochs trained (early stopping may end sooner than asked)
     seconds: float = 0.0  # training time
+    trained_on: str = "labels"  # or "teacher": the float model's outputs
+    calibrated_ranges: int = 0  # activation ranges set from the data before training
 
     def summary(self) -> dict:
         return {"applied": self.fallback is None, "fallback": self.fallback, "annotation": self.annotation,
                 "flattened_nested_models": self.flattened,
                 "accuracy_before": self.accuracy_before, "accuracy_after": self.accuracy_after,
                 "accuracy_on": self.accuracy_on, "epochs": self.epochs, "seconds": self.seconds,
+                "trained_on": self.trained_on, "calibrated_ranges": self.calibrated_ranges,
                 "metrics": self.metrics, "not_wrapped": [asdict(i) for i in self.lint if not i.supported],
                 "transformed": _by_type(i for i in self.lint if i.supported and i.action != _FAKE_QUANTIZED)}
 
@@ -108,15 +119,26 @@ def qat(model, data: Dataset, options: QatOptions = QatOptions()) -> QatResult:
         reason = f"TFMOT could not apply QAT ({type(e).__name__}: {str(e).splitlines()[0][:200]})"
         return QatResult(model, lint(flat, _unsupported(flat)), reason + "; falling back to post-training "
                          "quantization", {}, "none", flattened)
-    compile_for_labels(quantized, options.train, probabilities)
+    ranges = start_from_calibrated_ranges(quantized, data) if options.calibrated_start else 0
+    targets = _compile(quantized, model, data, options, probabilities)
     before, on = held_out_accuracy(model, data, options.train)
     start, epochs = time.monotonic(), _EpochCount()
-    metrics = fit(quantized, data, options.train, callbacks=[epochs.callback()])
+    metrics = fit(quantized, data, options.train, callbacks=[epochs.callback()], targets=targets)
     seconds = time.monotonic() - start
     annotation = "whole model" if left_out is None else "layer by layer"
     return QatResult(quantized, lint(flat, left_out or set()), None, metrics, annotation, flattened,
                      before, held_out_accuracy(quantized, data, options.train)[0], on,
-                     epochs.count, seconds)
+                     epochs.count, seconds, "labels" if targets is None else "teacher", ranges)
+
+
+def _compile(quantized, model, data: Dataset, options: QatOptions, probabilities: bool):
+    """Compile for the labels (returns None) or for the float model's outputs (returns them)."""
+    if options.targets == "labels" or (options.targets == "auto" and data.y is not None):
+        compile_for_labels(quantized, options.train, probabilities, data)
+        return None
+    targets, loss = teacher_targets(model, data)
+    compile_with_loss(quantized, options.train, loss, data)
+    return targets
 
 
 class _EpochCount:

@@ -21,6 +21,9 @@ class TrainOptions:
     patience: int = 3  # early stopping on validation loss; 0 turns it off
     verbose: int = 0  # 1 shows Keras progress bars
     distribute: bool = False  # MirroredStrategy over the visible devices
+    schedule: str = "constant"  # or "cosine": linear warm-up over WARMUP of the steps, then cosine decay to 0
+
+WARMUP = 0.05  # share of the steps the cosine schedule warms up over: Adam's first steps are its noisiest
 
 
 def check_trainable(model, step: str) -> None:
@@ -57,21 +60,50 @@ def strategy_scope(options: TrainOptions):
     return keras_env.tf().distribute.MirroredStrategy().scope()
 
 
-def compile_for_labels(model, options: TrainOptions, probabilities: bool) -> None:
+def compile_for_labels(model, options: TrainOptions, probabilities: bool, data: Dataset | None = None) -> None:
+    """Sparse cross-entropy on class labels; `data` sizes a cosine schedule."""
     keras = keras_env.keras()
     loss = keras.losses.SparseCategoricalCrossentropy(from_logits=not probabilities)
-    model.compile(optimizer=keras.optimizers.Adam(options.learning_rate), loss=loss, metrics=["accuracy"])
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate(options, data)), loss=loss, metrics=["accuracy"])
 
 
-def fit(model, data: Dataset, options: TrainOptions, callbacks=()) -> dict:
-    """Train on labelled data with early stopping; returns the last epoch's metrics."""
-    if data.y is None:
+def teacher_targets(teacher, data: Dataset):
+    """What a student learns from `teacher` on `data` (no labels needed): (targets, loss).
+    Class scores become probabilities learnt with cross-entropy (the student's own outputs are
+    probabilities or logits, as the teacher's are); any other output is matched by mean squared error."""
+    keras = keras_env.keras()
+    outputs = np.asarray(teacher.predict(model_inputs(data), batch_size=256, verbose=0), np.float32)
+    if outputs.ndim != 2:
+        return outputs, keras.losses.MeanSquaredError()
+    if outputs_probabilities(teacher, data):
+        return outputs, keras.losses.CategoricalCrossentropy()
+    return keras_env.tf().nn.softmax(outputs).numpy(), keras.losses.CategoricalCrossentropy(from_logits=True)
+
+
+def compile_with_loss(model, options: TrainOptions, loss, data: Dataset | None = None) -> None:
+    model.compile(optimizer=keras_env.keras().optimizers.Adam(learning_rate(options, data)), loss=loss)
+
+
+def learning_rate(options: TrainOptions, data: Dataset | None):
+    """The optimizer's rate: constant, or warmed up and cosine-decayed over the steps fit() will run."""
+    if options.schedule == "constant" or data is None:
+        return options.learning_rate
+    steps = options.epochs * steps_per_epoch(data, options)
+    warmup = max(1, round(WARMUP * steps))
+    return keras_env.keras().optimizers.schedules.CosineDecay(
+        0.0, decay_steps=max(1, steps - warmup), warmup_target=options.learning_rate, warmup_steps=warmup)
+
+
+def fit(model, data: Dataset, options: TrainOptions, callbacks=(), targets=None) -> dict:
+    """Train with early stopping on the data's labels, or on `targets` (e.g. a teacher's
+    outputs) when given; returns the last epoch's metrics."""
+    if targets is None and data.y is None:
         raise DataError(f"{data.source} has no labels, which fine-tuning needs",
                         hint="give an .npz with y, an image folder with class subfolders, or a CSV --label-column")
     keras = keras_env.keras()
     keras_env.seed_everything(options.seed)
     stop = [keras.callbacks.EarlyStopping(monitor="val_loss", patience=options.patience)] if options.patience else []
-    history = model.fit(model_inputs(data), data.y, epochs=options.epochs, batch_size=options.batch_size,
+    history = model.fit(model_inputs(data), data.y if targets is None else targets, epochs=options.epochs, batch_size=options.batch_size,
                         validation_split=options.validation_split,
                         callbacks=[*callbacks, *stop, *progress_callbacks(data, options)],
                         verbose=options.verbose, shuffle=True)

@@ -23,8 +23,10 @@ def test_prune_then_qat_then_convert(chain, tmp_path):
     assert lines[0].strip() == f"QAT fine-tuned p.keras -> {qat_model} (whole model annotated)"
     rows = [[c.strip() for c in line.split("│")[1:-1]] for line in lines if line.startswith("│")]
     assert rows[0][0] == "accuracy before / after" and rows[0][1].endswith(" on 144 held-out samples")
-    assert rows[1][1].startswith("1 epochs in ") and rows[2:] == [
-        ["Conv2D ×2, MaxPooling2D ×1, Flatten ×1, Dense ×2", "fake-quantized during training"]]
+    assert rows[1][1].startswith("1 epochs in ") and rows[1][1].endswith(" on the labels, final validation loss "
+                                                                         + rows[1][1].split()[-1])
+    assert rows[2:] == [["activation ranges", "5 started at the float model's min/max"],
+                        ["Conv2D ×2, MaxPooling2D ×1, Flatten ×1, Dense ×2", "fake-quantized during training"]]
     assert lines[-1] == f"Next: edgeconv convert {qat_model} --data {chain.train_npz} -o model_int8.tflite " \
                         "(the QAT ranges are used)"
     result = run("convert", qat_model, "--data", chain.train_npz, "-o", tflite)

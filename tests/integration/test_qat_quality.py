@@ -1,0 +1,66 @@
+"""QAT that pays: it starts from calibrated activation ranges and learns without labels from
+the float model (converter/optimize/qat_ranges.py, optimize/qat.py)."""
+import re
+
+import numpy as np
+import pytest
+
+from converter import keras_env
+from converter.export.tflite import ConvertOptions, convert
+from converter.inputs.data import Dataset
+from converter.optimize.qat import QatOptions, qat
+from converter.optimize.qat_ranges import start_from_calibrated_ranges
+from converter.optimize.train import TrainOptions
+from converter.targets.host import HostSession
+
+FAST = TrainOptions(epochs=2, batch_size=64, schedule="cosine")
+
+
+def int8_accuracy(model, train: Dataset, test: Dataset) -> float:
+    with HostSession(convert(model, train, ConvertOptions(samples=100)).tflite) as session:
+        scores = next(iter(session.predict([test.x]).values()))
+    return float(np.mean(scores.argmax(axis=1) == test.y))
+
+
+@pytest.fixture(scope="module")
+def ptq_accuracy(chain, digits):
+    return int8_accuracy(chain.model, *digits)
+
+
+def test_calibrated_start_gives_the_ptq_model_before_any_training(chain, digits, ptq_accuracy):
+    quantize_model = keras_env.tfmot().quantization.keras.quantize_model
+    tfmot_start = quantize_model(chain.model)
+    assert int8_accuracy(tfmot_start, *digits) < 0.2  # input range [0, 0], activations [-6, 6]: unusable
+    calibrated = quantize_model(chain.model)
+    assert start_from_calibrated_ranges(calibrated, digits[0]) == 5  # input, conv1, conv2, dense, probs
+    ranges = {re.sub(r"_\d+(?=[/_:])", "", v.name): float(v.numpy())  # names without Keras' _1 suffixes
+              for v in calibrated.non_trainable_variables if v.shape.rank == 0}
+    assert ranges["quantize_layer/quantize_layer_max:0"] == pytest.approx(float(digits[0].x.max()))
+    assert ranges["quant_conv1/post_activation_min:0"] == 0.0  # a ReLU output: 0 is its minimum
+    # within 2 points (7 of 360 samples): TFMOT quantizes Dense weights per tensor, PTQ per channel
+    assert abs(int8_accuracy(calibrated, *digits) - ptq_accuracy) <= 0.02
+
+
+def test_qat_learns_from_the_float_model_without_labels(chain, digits, ptq_accuracy):
+    train, test = digits
+    result = qat(chain.model, Dataset(train.x, None, "unlabelled"), QatOptions(train=FAST))
+    summary = result.summary()
+    assert summary["applied"] and summary["trained_on"] == "teacher" and summary["calibrated_ranges"] == 5
+    assert int8_accuracy(result.model, train, test) >= ptq_accuracy - 0.01
+
+
+def test_qat_with_labels_keeps_the_ptq_accuracy(chain, digits, ptq_accuracy):
+    result = qat(chain.model, digits[0], QatOptions(train=FAST))
+    assert result.summary()["trained_on"] == "labels"
+    assert int8_accuracy(result.model, *digits) >= ptq_accuracy - 0.01
+
+
+def test_teacher_qat_matches_dense_outputs_by_mean_squared_error(digits):
+    keras = keras_env.keras()
+    keras_env.seed_everything(0)
+    inputs = keras.Input((8, 8, 1))
+    x = keras.layers.Conv2D(8, 3, padding="same", activation="relu")(inputs)
+    model = keras.Model(inputs, keras.layers.Conv2D(2, 1, name="map")(x))  # a dense-prediction head
+    result = qat(model, Dataset(digits[0].x, None, "unlabelled"), QatOptions(train=FAST))
+    assert result.summary()["trained_on"] == "teacher" and result.accuracy_after is None
+    assert 0 <= result.metrics["loss"] < 0.01  # the fake-quantized copy tracks the float map closely
