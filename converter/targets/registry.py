@@ -21,6 +21,7 @@ class Capabilities:
     timing: str  # the label of its latency figures in reports ("runtime")
     measures_arena: bool  # the arena is measured by the runtime, not only estimated
     bit_exact: bool  # outputs bit-identical to LiteRT's reference kernels (with --kernels reference)
+    int16_activations: bool = True  # runs int16-activation (16x8) ops; tflite-micro for a subset, checked per model
 
 
 @dataclass(frozen=True)
@@ -148,10 +149,11 @@ TARGETS: tuple[Target, ...] = (
                         bit_exact=False),  # the board's interpreter build is not ours
            _ssh_availability, _ssh, listed=False),
     Target("edgetpu", "Coral EdgeTPU: mapping predicted from the published rules; runs need libedgetpu and a device",
-           Capabilities(None, "edgetpu target", measures_arena=False, bit_exact=False),
+           Capabilities(None, "edgetpu target", measures_arena=False, bit_exact=False, int16_activations=False),
            edgetpu_availability, instead="edgeconv edgetpu MODEL"),
     Target("ethosu", "Arm Ethos-U NPU: Vela compiles and estimates (`edgeconv ethosu MODEL`); runs need the NPU",
-           Capabilities(None, "ethosu target", measures_arena=False, bit_exact=False),
+           Capabilities(None, "ethosu target", measures_arena=False, bit_exact=False,
+                        int16_activations=False),  # the rule: int8 only there, recovery by QAT
            ethosu_availability, instead="edgeconv ethosu MODEL"),
 )
 BY_NAME = {t.name: t for t in TARGETS}

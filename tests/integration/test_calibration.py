@@ -241,3 +241,18 @@ def test_cli_bad_inputs(files):
     result = _convert(files, "--percentile", "100")
     assert result.exit_code == 2
     assert result.stderr.splitlines()[-1] == "Error: Invalid value for '--percentile': 100.0 is not in the range 50<=x<100."
+
+
+def test_recover_for_a_target_without_int16_fine_tunes_with_qat_and_stays_int8(outlier):
+    model, calib, validation = outlier
+    context = Context(Report("recover"), model=model, calibration=calib, validation=validation, measure=False)
+    result = convert_step.run(context, convert_step.ConvertConfig(max_accuracy_drop=1.0, recover=True, target="edgetpu"))
+    recovery = context.report.sections["recovery"]
+    assert recovery["method"] == "qat" and recovery["needed"] and recovery["int8_accuracy_drop"] == 15.579
+    assert recovery["qat_fallback"] is None and recovery["qat_trained_on"] == "labels"
+    info = read_model(result.tflite)
+    assert not [t for t in info.main.tensors if t.dtype == "int16"] and prove_integer(info, "int8").ok
+    # this untrained random-weight model is no QAT case (its labels are its own low-margin argmax):
+    # whether QAT recovers accuracy is measured on trained models in benchmarks/quant_quality.py
+    assert context.report.checks[0].line().startswith("✗ accuracy drop: ")
+    assert context.report.checks[0].line().endswith(" points (budget 1, int8 only: edgetpu runs no int16)")

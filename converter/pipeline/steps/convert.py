@@ -32,7 +32,11 @@ class ConvertConfig:
                                               help="Accuracy budget in points against the float model, measured on "
                                                    "labelled validation (else calibration) data.")
     recover: bool = setting(False, help="When the int8 model misses --max-accuracy-drop, move the worst layers to "
-                                        "int16 activations (int8 weights) until it holds; still fully integer.")
+                                        "int16 activations (int8 weights) until it holds; still fully integer. For a "
+                                        "--target without int16 kernels, fine-tune with QAT instead.")
+    target: str | None = setting(None, help="The device the model is for (see `edgeconv targets`): edgetpu and "
+                                            "ethosu run no int16 activations, so int16x8 is refused and --recover "
+                                            "uses QAT there.")
     layer_errors: int = setting(0, low=0, metavar="N",
                                 help="Rank the N layers that lose the most to quantization (QuantizationDebugger).")
     baseline: bool = setting(False, help="Also convert to float32 and measure it beside the result (what the "
@@ -44,9 +48,18 @@ class ConvertConfig:
         if self.recover and self.max_accuracy_drop is None:
             raise SettingError("convert.recover needs convert.max_accuracy_drop (the budget to recover to)",
                                hint="e.g. max_accuracy_drop: 1.0 (points)", key="recover")
+        if self.target is not None and not self.int16_target() and self.mode == "int16x8":  # names checked first
+            raise SettingError(f"convert.mode int16x8 makes int16 activations, which the {self.target} does not run",
+                               hint="use mode int8 (with recover: true, QAT recovers accuracy there)", key="mode")
         if self.recover and (self.mode != "int8" or self.io != "int8"):
             raise SettingError(f"convert.recover makes int8 models with int8 inputs and outputs, not mode {self.mode} "
                                f"with io {self.io}", hint="use mode int8 and io int8", key="recover")
+
+    def int16_target(self) -> bool:
+        """Whether the target runs int16 activations (no target: the host, which does)."""
+        from ...targets.registry import target
+
+        return self.target is None or target(self.target).capabilities.int16_activations
 
     def options(self, seed: int) -> ConvertOptions:
         return ConvertOptions(mode=self.mode, io_type=self.io, per_channel=self.per_channel, samples=self.samples,
@@ -124,6 +137,8 @@ def _budget(context: Context, config: ConvertConfig, result, options: ConvertOpt
     from ...tflite.reader import read_model
 
     budget = config.max_accuracy_drop
+    if config.recover and not config.int16_target():
+        return _recover_by_qat(context, config, result, options, labelled)
     if config.recover:
         calib = context.calibration.take(calibration_indices(context.calibration, options.samples, options.seed))
         recovery = recover(context.model, result.tflite, calib, labelled, options, budget)
@@ -137,6 +152,34 @@ def _budget(context: Context, config: ConvertConfig, result, options: ConvertOpt
     else:
         drop = accuracy_drop(context.model, result.tflite, labelled)[1]
     context.report.check("accuracy drop", drop <= budget, f"{drop:.2f} points (budget {budget:g})")
+    return result
+
+
+def _recover_by_qat(context: Context, config: ConvertConfig, result, options: ConvertOptions, labelled):
+    """For a target without int16 kernels: when int8 misses the budget, QAT (from calibrated
+    ranges, on the labels or else the float model's outputs) and convert again, still int8."""
+    from ...export.recovery import accuracy_drop
+    from ...export.tflite import convert
+    from ...optimize.qat import QatOptions, qat
+    from . import training
+    from .qat import QatConfig
+
+    budget = config.max_accuracy_drop
+    float_accuracy, drop = accuracy_drop(context.model, result.tflite, labelled)
+    section = {"needed": drop > budget, "method": "qat", "budget_points": budget, "float_accuracy": float_accuracy,
+               "int8_accuracy_drop": round(drop, 3), "target": config.target}
+    if drop > budget:
+        defaults = QatConfig()  # the qat step's own defaults
+        tuned = qat(context.model, context.calibration,
+                    QatOptions(train=training.train_options(defaults, context, schedule=defaults.schedule)))
+        if tuned.fallback is None:
+            result = convert(tuned.model, context.calibration, options, None, context.preprocess)
+            drop = accuracy_drop(context.model, result.tflite, labelled)[1]
+        section.update(accuracy_drop=round(drop, 3), qat_fallback=tuned.fallback, qat_epochs=tuned.epochs,
+                       qat_trained_on=tuned.trained_on)
+    context.report.add("recovery", **section)
+    context.report.check("accuracy drop", drop <= budget, f"{drop:.2f} points (budget {budget:g}, int8 only: "
+                                                          f"{config.target} runs no int16)")
     return result
 
 
