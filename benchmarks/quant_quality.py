@@ -20,7 +20,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.common import machine, write_json  # noqa: E402
 from benchmarks.tasks import TASKS, Task  # noqa: E402
 
-VARIANTS = ("float", "ptq_int8", "qat_int8", "qat_teacher_int8")  # teacher: QAT on the images alone
+# teacher: QAT on the inputs alone; half_macs: structured pruning to ~50% of the MACs, fine-tuned, then PTQ int8
+VARIANTS = ("float", "ptq_int8", "qat_int8", "qat_teacher_int8", "half_macs_int8")
 
 
 def main(argv=None) -> dict:
@@ -84,12 +85,24 @@ def run_seed(task: Task, seed: int, quick: bool) -> dict:
     qat_seconds = time.perf_counter() - qat_start
     distilled = qat(model, train, QatOptions(train=schedule, targets="teacher"))
     models["qat_teacher_int8"] = convert(distilled.model, train, options).tflite
+    models["half_macs_int8"] = convert(half_macs(model, train, recipe, seed), train, options).tflite
     row = {v: figures(task, tflite, test, 20 if quick else 200) for v, tflite in models.items()}
     keras_env.clear_session()  # the next seed's model starts from a clean graph
     return {"seed": seed, **row, "train_samples": len(train), "test_samples": len(test),
             "qat": {"annotation": tuned.annotation, "fallback": tuned.fallback},
             "seconds": {"data": data_seconds, "train": train_seconds, "qat": qat_seconds,
                         "total": time.perf_counter() - start}}
+
+
+def half_macs(model, train, recipe, seed: int):
+    """Structured pruning to about half the MACs (default importance, channels rounded to 8),
+    fine-tuned with distillation from the unpruned model."""
+    from converter.optimize.structured import ChannelOptions, prune_channels
+    from converter.optimize.train import TrainOptions
+
+    tune = TrainOptions(epochs=recipe.prune_epochs, batch_size=recipe.batch_size,
+                        learning_rate=recipe.prune_learning_rate, seed=seed, schedule="cosine")
+    return prune_channels(model, train, ChannelOptions(target_macs=0.5, train=tune, distill=True)).model
 
 
 def figures(task: Task, tflite: bytes, test, runs: int) -> dict:
@@ -145,7 +158,22 @@ def bench_rows(document: dict) -> list[list]:
                      f"{mean['qat_int8'] * 100:.2f}% vs {mean['ptq_int8'] * 100:.2f}%, "
                      f"{(mean['float'] - mean['qat_int8']) * 100:.2f} points", ">= PTQ, <= 0.3 points",
                      mean["qat_int8"] >= mean["ptq_int8"] and mean["float"] - mean["qat_int8"] <= 0.003])
+        rows += half_macs_rows(name, s)
     return rows
+
+
+def half_macs_rows(name: str, s: dict) -> list[list]:
+    """Issue 19's goals for the structured model against the unpruned int8 one (means over seeds)."""
+    base, cut = s["ptq_int8"], s["half_macs_int8"]
+    speedup = base["p50_ms"]["mean"] / cut["p50_ms"]["mean"]
+    smaller = base["bytes"]["mean"] / cut["bytes"]["mean"]
+    drop = (base["metric"]["mean"] - cut["metric"]["mean"]) * 100
+    return [[f"{name}: half MACs int8 latency vs unpruned int8", f"{speedup:.2f}x faster", ">= 1.6x", speedup >= 1.6],
+            [f"{name}: half MACs int8 .tflite", f"{smaller:.2f}x smaller", ">= 1.8x", smaller >= 1.8],
+            [f"{name}: half MACs int8 arena", f"{cut['arena_bytes']['mean'] / 1024:,.1f} vs "
+             f"{base['arena_bytes']['mean'] / 1024:,.1f} KiB", "no larger",
+             cut["arena_bytes"]["mean"] <= base["arena_bytes"]["mean"]],
+            [f"{name}: half MACs int8 accuracy vs unpruned int8", f"{drop:+.2f} points", "within 1 point", drop <= 1.0]]
 
 
 def markdown(document: dict) -> str:
