@@ -167,6 +167,9 @@ def _qat_rows(summary: dict, lint) -> list[tuple[str, str]]:
                                             f"loss {loss:.4f}")))
     if summary["calibrated_ranges"]:
         rows.append(("activation ranges", f"{summary['calibrated_ranges']} started at the float model's min/max"))
+    if summary["kept_epoch"] is not None:
+        rows.append(("weights kept", "the calibrated start: no epoch lowered the validation loss"
+                     if summary["kept_epoch"] == 0 else f"epoch {summary['kept_epoch']} (lowest validation loss)"))
     rows += _flattened_rows(summary)
     by_action: dict[str, dict[str, int]] = {}
     for item in lint:

@@ -36,6 +36,10 @@ _TRANSFORMED = {"BatchNormalization": "folded into the preceding Conv/Dense, fak
                 "SeparableConv1D": "split into depthwise + pointwise convolutions, both fake-quantized",
                 "SeparableConv2D": "split into depthwise + pointwise convolutions, both fake-quantized",
                 "Concatenate": "inputs share one fake-quantized range"}
+# Layers TFMOT's registry leaves out that its own 8-bit config quantizes: (weights, activations).
+# Conv1D weights are per tensor, because TFMOT's per-channel fake-quant op takes 2-D and 4-D kernels only.
+_OWN_CONFIG = {"Conv1D": (["kernel"], ["activation"]), "MaxPooling1D": ([], [])}
+_OWN_CONFIG_ACTION = "fake-quantized with TFMOT's 8-bit config, which its registry leaves out"
 _FOLDS_INTO = {"Conv2D", "DepthwiseConv2D", "Dense"}  # what TFMOT folds a BatchNormalization into
 _FAKE_QUANTIZED = "fake-quantized during training"
 _LEFT_FLOAT = "left float in training, quantized by calibration at conversion"
@@ -73,6 +77,7 @@ class QatResult:
     seconds: float = 0.0  # training time
     trained_on: str = "labels"  # or "teacher": the float model's outputs
     calibrated_ranges: int = 0  # activation ranges set from the data before training
+    kept_epoch: int | None = None  # the epoch whose weights were kept (0: the calibrated start)
 
     def summary(self) -> dict:
         return {"applied": self.fallback is None, "fallback": self.fallback, "annotation": self.annotation,
@@ -80,6 +85,7 @@ class QatResult:
                 "accuracy_before": self.accuracy_before, "accuracy_after": self.accuracy_after,
                 "accuracy_on": self.accuracy_on, "epochs": self.epochs, "seconds": self.seconds,
                 "trained_on": self.trained_on, "calibrated_ranges": self.calibrated_ranges,
+                "kept_epoch": self.kept_epoch,
                 "metrics": self.metrics, "not_wrapped": [asdict(i) for i in self.lint if not i.supported],
                 "transformed": _by_type(i for i in self.lint if i.supported and i.action != _FAKE_QUANTIZED)}
 
@@ -98,6 +104,8 @@ def lint(model, left_out: set[str] = frozenset()) -> list[LintItem]:
             items.append(LintItem(layer.name, kind, False, "not supported by TFMOT's 8-bit scheme: " + _LEFT_FLOAT))
         elif kind in _TRANSFORMED:
             items.append(LintItem(layer.name, kind, True, _TRANSFORMED[kind]))
+        elif kind in _OWN_CONFIG:
+            items.append(LintItem(layer.name, kind, True, _OWN_CONFIG_ACTION))
         elif registry.supports(layer):
             items.append(LintItem(layer.name, kind, True, _FAKE_QUANTIZED))
         else:
@@ -123,12 +131,13 @@ def qat(model, data: Dataset, options: QatOptions = QatOptions()) -> QatResult:
     targets = _compile(quantized, model, data, options, probabilities)
     before, on = held_out_accuracy(model, data, options.train)
     start, epochs = time.monotonic(), _EpochCount()
-    metrics = fit(quantized, data, options.train, callbacks=[epochs.callback()], targets=targets)
+    best = _best_weights_callback()(quantized, data, options.train, targets)
+    metrics = fit(quantized, data, options.train, callbacks=[epochs.callback(), best], targets=targets)
     seconds = time.monotonic() - start
     annotation = "whole model" if left_out is None else "layer by layer"
     return QatResult(quantized, lint(flat, left_out or set()), None, metrics, annotation, flattened,
                      before, held_out_accuracy(quantized, data, options.train)[0], on,
-                     epochs.count, seconds, "labels" if targets is None else "teacher", ranges)
+                     epochs.count, seconds, "labels" if targets is None else "teacher", ranges, best.epoch)
 
 
 def _compile(quantized, model, data: Dataset, options: QatOptions, probabilities: bool):
@@ -139,6 +148,45 @@ def _compile(quantized, model, data: Dataset, options: QatOptions, probabilities
     targets, loss = teacher_targets(model, data)
     compile_with_loss(quantized, options.train, loss, data)
     return targets
+
+
+def _best_weights_callback():
+    keras = keras_env.keras()
+
+    class BestWeights(keras.callbacks.Callback):
+        """Keeps the weights (quantizer ranges included) with the lowest validation loss, the
+        calibrated start counted as epoch 0: fine-tuning that does not help the fake-quantized
+        model on held-out samples is undone, so QAT ends no worse than where it started."""
+
+        def __init__(self, model, data: Dataset, options: TrainOptions, targets):
+            super().__init__()
+            start = int(len(data) * (1 - options.validation_split))
+            self._held_out = None
+            if options.validation_split and start < len(data):
+                xs = model_inputs(data)
+                ys = data.y if targets is None else targets
+                self._held_out = ([x[start:] for x in xs] if isinstance(xs, list) else xs[start:], ys[start:])
+            self._batch, self.epoch, self._best, self._weights = options.batch_size, None, np.inf, None
+
+        def on_train_begin(self, logs=None):
+            if self._held_out is not None:
+                self._best = _loss(self.model.evaluate(*self._held_out, batch_size=self._batch, verbose=0))
+                self._weights, self.epoch = self.model.get_weights(), 0
+
+        def on_epoch_end(self, epoch, logs=None):
+            loss = (logs or {}).get("val_loss")
+            if self._weights is not None and loss is not None and loss < self._best:
+                self._best, self._weights, self.epoch = loss, self.model.get_weights(), epoch + 1
+
+        def on_train_end(self, logs=None):
+            if self._weights is not None:
+                self.model.set_weights(self._weights)
+
+    return BestWeights
+
+
+def _loss(evaluated) -> float:
+    return float(evaluated[0] if isinstance(evaluated, list) else evaluated)
 
 
 class _EpochCount:
@@ -193,7 +241,8 @@ def _unsupported(model) -> set[str]:
     """Layers neither the registry nor the layout transforms quantize."""
     registry = keras_env.qat_registry()
     return {layer.name for layer in model.layers
-            if (type(layer).__name__ not in _PASSIVE + tuple(_TRANSFORMED) or _unfoldable_batchnorm(layer))
+            if (type(layer).__name__ not in _PASSIVE + tuple(_TRANSFORMED) + tuple(_OWN_CONFIG)
+                or _unfoldable_batchnorm(layer))
             and (isinstance(layer, keras_env.keras().Model) or not registry.supports(layer))}
 
 
@@ -220,16 +269,26 @@ def _rejected_layer(error: Exception, model) -> str | None:
 
 def _apply(model, left_out: set[str] | None, options: QatOptions):
     quant = keras_env.tfmot().quantization.keras
-    if left_out is None:
-        annotated = quant.quantize_annotate_model(model)
-    else:
-        annotated = keras_env.keras().models.clone_model(
-            model, clone_function=lambda layer: layer if layer.name in left_out else quant.quantize_annotate_layer(layer))
+    left_out = left_out or set()
+    annotated = keras_env.keras().models.clone_model(
+        model, clone_function=lambda layer: layer if layer.name in left_out else
+        quant.quantize_annotate_layer(layer, _own_config(layer)))
     scheme = None
     if options.preserve_sparsity:
         scheme = keras_env.tfmot().experimental.combine.Default8BitPrunePreserveQuantizeScheme()
     with quant.quantize_scope():
         return quant.quantize_apply(annotated, scheme) if scheme else quant.quantize_apply(annotated)
+
+
+def _own_config(layer):
+    """The QuantizeConfig for a layer in _OWN_CONFIG; None lets TFMOT's registry choose."""
+    if type(layer).__name__ not in _OWN_CONFIG:
+        return None
+    from tensorflow_model_optimization.python.core.quantization.keras.default_8bit.default_8bit_quantize_registry \
+        import Default8BitQuantizeConfig
+
+    weights, activations = _OWN_CONFIG[type(layer).__name__]
+    return Default8BitQuantizeConfig(weights, activations, False)
 
 
 def _by_type(items) -> dict[str, dict]:

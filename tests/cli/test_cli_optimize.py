@@ -26,6 +26,7 @@ def test_prune_then_qat_then_convert(chain, tmp_path):
     assert rows[1][1].startswith("1 epochs in ") and rows[1][1].endswith(" on the labels, final validation loss "
                                                                          + rows[1][1].split()[-1])
     assert rows[2:] == [["activation ranges", "5 started at the float model's min/max"],
+                        ["weights kept", "epoch 1 (lowest validation loss)"],
                         ["Conv2D ×2, MaxPooling2D ×1, Flatten ×1, Dense ×2", "fake-quantized during training"]]
     assert lines[-1] == f"Next: edgeconv convert {qat_model} --data {chain.train_npz} -o model_int8.tflite " \
                         "(the QAT ranges are used)"

@@ -64,3 +64,10 @@ def test_teacher_qat_matches_dense_outputs_by_mean_squared_error(digits):
     result = qat(model, Dataset(digits[0].x, None, "unlabelled"), QatOptions(train=FAST))
     assert result.summary()["trained_on"] == "teacher" and result.accuracy_after is None
     assert 0 <= result.metrics["loss"] < 0.01  # the fake-quantized copy tracks the float map closely
+
+
+def test_training_that_hurts_is_undone_back_to_the_calibrated_start(chain, digits, ptq_accuracy):
+    wild = TrainOptions(epochs=2, batch_size=64, learning_rate=1.0, patience=0)  # diverges at once
+    result = qat(chain.model, digits[0], QatOptions(train=wild))
+    assert result.kept_epoch == 0
+    assert abs(int8_accuracy(result.model, *digits) - ptq_accuracy) <= 0.02  # the calibrated start, as above
