@@ -31,6 +31,7 @@ class PruneOptions:
     # Dense kernels pruned in blocks of (inputs, outputs): (4, 1) zeroes runs of 4 consecutive
     # inputs, contiguous in the .tflite weights, which is what makes gzip pay off.
     block: tuple[int, int] | None = None
+    by_type: dict = field(default_factory=dict)  # layer class name -> sparsity, over `types` at `sparsity`
 
     def __post_init__(self):
         if not 0 < self.sparsity < 1:
@@ -42,7 +43,8 @@ class PruneOptions:
 
     @property
     def rules(self) -> LayerRules:
-        return LayerRules(default=0.0, by_type={t: self.sparsity for t in self.types}, by_name=self.overrides)
+        return LayerRules(default=0.0, by_type={**{t: self.sparsity for t in self.types}, **self.by_type},
+                          by_name=self.overrides)
 
 
 @dataclass

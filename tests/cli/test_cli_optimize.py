@@ -93,3 +93,10 @@ def test_prune_searches_the_highest_sparsity_within_budget(chain, tmp_path):
     assert result.exit_code == 1, result.output  # nothing within a zero budget: a clear failure, nothing written
     assert result.stderr.startswith("Error: no sparsity from 50% keeps the int8 accuracy drop within 0.00 points")
     assert not (tmp_path / "q.keras").exists()
+
+
+def test_type_rules_set_sparsity_per_layer_type_under_name_rules(chain, tmp_path):
+    result = run("prune", chain.keras_path, "--data", chain.train_npz, "--type", "Dense=0.9", "--type", "Conv2D=0.3",
+                 "--layer", "probs=0", "--epochs", 1, "-o", tmp_path / "p.keras", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["targets"] == {"conv1": 0.3, "conv2": 0.3, "dense": 0.9}

@@ -49,6 +49,10 @@ class PruneConfig:
     layers: dict = setting({}, parse=layer_sparsities, flag="--layer", multiple=True, metavar="REGEX=SPARSITY",
                            help="Per-layer sparsity by layer-name regex (0 keeps a layer dense); wins over sparsity. "
                                 "Structured: the fraction of channels removed from the layer's group.")
+    types: dict = setting({}, parse=layer_sparsities, flag="--type", multiple=True, metavar="TYPE=SPARSITY",
+                          help="Per-layer-type sparsity by Keras class name, e.g. Dense=0.9 (0 keeps that type "
+                               "dense); --layer wins over it, and it over sparsity. Structured: the fraction of "
+                               "channels removed.")
     max_accuracy_drop: float | None = setting(None, low=0, high=100,
                                               help="Search the highest sparsity whose int8 model loses at most this "
                                                    "many points (replaces sparsity).")
@@ -101,12 +105,13 @@ def _check_structured(config) -> None:
 
 def run(context: Context, config: PruneConfig):
     """The pruned model replaces `context.model`; adds the `pruning` section."""
-    from ...optimize.prune import PruneOptions, prune
+    from ...optimize.prune import PRUNABLE_TYPES, PruneOptions, prune
 
     if config.structured:
         return _structured(context, config)
+    check_types(context.model, config.types, PRUNABLE_TYPES)
     options = PruneOptions(config.sparsity, config.schedule, config.structure, config.layers,
-                           train=training.train_options(config, context), block=config.block)
+                           train=training.train_options(config, context), block=config.block, by_type=config.types)
     if config.max_accuracy_drop is not None:
         options = _searched(context, config, options)
     result = prune(context.model, context.calibration, options)
@@ -120,8 +125,10 @@ def _structured(context: Context, config: PruneConfig):
     """The smaller model replaces `context.model`; adds the `channels` section."""
     from ...optimize.structured import ChannelOptions, prune_channels
 
+    check_types(context.model, config.types)
     options = ChannelOptions(ratio=0.5 if config.channels is None else config.channels, target_macs=config.target_macs,
                              importance=config.importance, round_to=config.round_to, overrides=config.layers,
+                             by_type=config.types,
                              train=training.train_options(config, context), distill=config.distill)
     result = prune_channels(context.model, context.calibration, options)
     figures = {}
@@ -133,6 +140,28 @@ def _structured(context: Context, config: PruneConfig):
     context.save_model(result.model, "model_pruned.keras")
     context.report.add("channels", **result.summary(), **figures)
     return result
+
+
+def check_types(model, types: dict, prunable: tuple[str, ...] | None = None) -> None:
+    """Each type rule names a layer class the model has (a typo would silently do nothing) and,
+    for weight pruning, one that has prunable kernels."""
+    from ...errors import InputError
+
+    present = sorted(_layer_types(model))
+    for name in types:
+        if name not in present:
+            raise InputError(f"layer type '{name}' is not in the model", hint=f"its layer types: {', '.join(present)}")
+        if prunable is not None and name not in prunable:
+            raise InputError(f"layer type '{name}' has no kernel weight pruning can zero",
+                             hint=f"prunable types: {', '.join(prunable)}")
+
+
+def _layer_types(model) -> set[str]:
+    """Class names of the layers, nested models' layers included (pruning inlines them)."""
+    names = set()
+    for layer in getattr(model, "layers", []):
+        names |= _layer_types(layer) if hasattr(layer, "layers") else {type(layer).__name__}
+    return names
 
 
 def _searched(context: Context, config: PruneConfig, options):
