@@ -7,18 +7,20 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from .reader import ModelInfo
 
-# The conversion modes of export/tflite.py, as a file shows them.
-KINDS = ("int8", "int16x8", "float16", "dynamic", "float32")
+# The conversion modes of export/tflite.py, as a file shows them, and "mixed": int8 activations
+# with some int16 ones (what `convert --recover` makes).
+KINDS = ("int8", "mixed", "int16x8", "float16", "dynamic", "float32")
 
 
 def model_kind(info: ModelInfo) -> str:
-    """Activations decide first (int16 ones mean int16x8, int8/uint8 ones full int8), then the
-    weights of a float graph (float16 constants: float16; integer constants: dynamic range)."""
+    """Activations decide first (int16 ones only: int16x8; int8/uint8 ones too: mixed; int8/uint8
+    only: full int8), then the weights of a float graph (float16 constants: float16; integer
+    constants: dynamic range)."""
     tensors = [t for sg in info.subgraphs for t in sg.tensors]
     activations = {t.dtype for t in tensors if not t.is_constant and t.is_quantized}
     weights = {t.dtype for t in tensors if t.is_constant}
     if "int16" in activations:
-        return "int16x8"
+        return "mixed" if activations & {"int8", "uint8"} else "int16x8"
     if activations & {"int8", "uint8"}:
         return "int8"
     if "float16" in weights:

@@ -70,6 +70,7 @@ def run(context: Context, config: ConvertConfig, progress=None):
     """Adds the `conversion` section and the `fully integer` check; the .tflite becomes
     `context.tflite`."""
     from ...export.tflite import convert
+    from ...tflite.kind import model_kind
     from ...verify.figures import measure_stage
 
     options = config.options(context.seed)
@@ -83,7 +84,7 @@ def run(context: Context, config: ConvertConfig, progress=None):
     _report(context, result, options)
     if config.layer_errors and config.mode in CALIBRATED:
         layer_errors(context, options, config.layer_errors)
-    context.tflite = context.write(f"model_{config.mode}.tflite", result.tflite, "tflite")
+    context.tflite = context.write(f"model_{model_kind(result.info)}.tflite", result.tflite, "tflite")
     if context.measure:
         measure_stage(result.tflite, context.report)
         _pruning_proof(context, result.tflite)
