@@ -66,13 +66,15 @@ class Recovery:
     tflite: bytes | None = None  # the mixed model, when one was needed
     steps: list[Step] = field(default_factory=list)  # litert-quantizer's all-int8 model first
     ranking: list[dict] = field(default_factory=list)  # ops' output tensors, worst int8 SNR first
+    skipped: list[dict] = field(default_factory=list)  # moves tflite-micro could not load, with why
 
     def summary(self) -> dict:
         d = {"needed": self.needed, "budget_points": self.budget, "float_accuracy": self.float_accuracy,
              "int8_accuracy_drop": round(self.int8_accuracy_drop, 3)}
         if self.needed:
             d.update(ranking=self.ranking, moved=self.steps[-1].moved, accuracy_drop=round(self.steps[-1].accuracy_drop, 3),
-                     steps=[s.to_dict(self.steps[k - 1] if k else None) for k, s in enumerate(self.steps)])
+                     steps=[s.to_dict(self.steps[k - 1] if k else None) for k, s in enumerate(self.steps)],
+                     skipped_for_tflite_micro=self.skipped)
         return d
 
 
@@ -90,8 +92,11 @@ def accuracy_drop(model, tflite: bytes, labelled: Dataset) -> tuple[float, float
     return v.reference_accuracy, v.accuracy_drop * 100
 
 
-def recover(model, int8: bytes, calib: Dataset, labelled: Dataset, options, budget: float) -> Recovery:
-    """`options` is the ConvertOptions the int8 model was made with; `budget` in points."""
+def recover(model, int8: bytes, calib: Dataset, labelled: Dataset, options, budget: float,
+            micro: bool = False) -> Recovery:
+    """`options` is the ConvertOptions the int8 model was made with; `budget` in points. With
+    `micro`, a move is kept only if tflite-micro still loads the model (it has 16x8 kernels for
+    some ops only: each move is checked by allocating the model, which runs every kernel's Prepare)."""
     float_accuracy, drop = accuracy_drop(model, int8, labelled)
     if drop <= budget:
         return Recovery(False, budget, float_accuracy, drop)
@@ -110,10 +115,16 @@ def recover(model, int8: bytes, calib: Dataset, labelled: Dataset, options, budg
     for group in [None, *(_group(graph, i) for i in ranking)][:MOVES_AT_MOST + 1]:
         if group is not None and (group is SKIP or set(group) <= set(moved_ops)):
             continue
+        before = list(moved_ops)
         moved_ops += [op for op in group or () if op not in moved_ops]
         mixed = mixed_model(calibration.calibrated, [_outputs(graph, op) for op in moved_ops], theirs, clipped, full)
         _check_integer(mixed)
-        result.steps.append(_measured(model, mixed, labelled, _layers(graph, moved_ops)))
+        step = _measured(model, mixed, labelled, _layers(graph, moved_ops))
+        if micro and step.tflite_micro != "loads" and group is not None:
+            moved_ops = before  # tflite-micro has no 16x8 kernel for this move: try the next layer instead
+            result.skipped.append({"layers": _layers(graph, list(group)), "why": step.tflite_micro})
+            continue
+        result.steps.append(step)
         if result.steps[-1].accuracy_drop <= budget:
             result.tflite = mixed
             return result

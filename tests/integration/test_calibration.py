@@ -117,10 +117,11 @@ def test_minmax_loses_19_points_percentile_and_auto_keep_within_one(outlier):
 def test_recover_moves_the_outlier_layer_and_its_consumer_to_int16(outlier):
     model, calib, validation = outlier
     context = Context(Report("recover"), model=model, calibration=calib, validation=validation, measure=False)
-    config = convert_step.ConvertConfig(max_accuracy_drop=1.0, recover=True)
+    config = convert_step.ConvertConfig(max_accuracy_drop=1.0, recover=True, target="micro")
     result = convert_step.run(context, config)
     recovery = context.report.sections["recovery"]
     assert recovery["needed"] and recovery["int8_accuracy_drop"] == 15.579
+    assert recovery["skipped_for_tflite_micro"] == []  # tflite-micro has 16x8 FULLY_CONNECTED kernels
     assert recovery["ranking"][0]["layer"] == "hidden"  # the stretched range: worst int8 SNR
     assert recovery["moved"] == ["hidden", "hidden2"] and recovery["accuracy_drop"] == 0.0
     first, moved = recovery["steps"]

@@ -142,7 +142,7 @@ def _budget(context: Context, config: ConvertConfig, result, options: ConvertOpt
         return _recover_by_qat(context, config, result, options, labelled)
     if config.recover:
         calib = context.calibration.take(calibration_indices(context.calibration, options.samples, options.seed))
-        recovery = recover(context.model, result.tflite, calib, labelled, options, budget)
+        recovery = recover(context.model, result.tflite, calib, labelled, options, budget, micro=config.target == "micro")
         context.report.add("recovery", **recovery.summary())
         drop = recovery.steps[-1].accuracy_drop if recovery.needed else recovery.int8_accuracy_drop
         if recovery.needed:
