@@ -270,9 +270,14 @@ def _rejected_layer(error: Exception, model) -> str | None:
 def _apply(model, left_out: set[str] | None, options: QatOptions):
     quant = keras_env.tfmot().quantization.keras
     left_out = left_out or set()
-    annotated = keras_env.keras().models.clone_model(
-        model, clone_function=lambda layer: layer if layer.name in left_out else
-        quant.quantize_annotate_layer(layer, _own_config(layer)))
+    keras = keras_env.keras()
+
+    def annotate(layer):  # as quantize_annotate_model, plus the configs of _OWN_CONFIG
+        if layer.name in left_out or isinstance(layer, keras.layers.Lambda):  # TFMOT skips Lambda too
+            return layer
+        return quant.quantize_annotate_layer(layer, _own_config(layer))
+
+    annotated = keras.models.clone_model(model, clone_function=annotate)
     scheme = None
     if options.preserve_sparsity:
         scheme = keras_env.tfmot().experimental.combine.Default8BitPrunePreserveQuantizeScheme()
