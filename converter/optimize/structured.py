@@ -19,6 +19,7 @@ from ..inputs.data import Dataset
 from ..inputs.models import is_graph_model, require_keras
 from ..settings import SettingError
 from .channel_graph import ChannelGraph, analyse
+from .channel_compensation import compensate
 from .channel_surgery import indices, model_macs, rebuild
 from .flatten import flat_copy
 from .importance import METHODS, scores
@@ -38,6 +39,7 @@ class ChannelOptions:
     by_type: dict = field(default_factory=dict)  # layer class name -> ratio
     train: TrainOptions | None = TrainOptions()  # None: no fine-tuning after surgery
     distill: bool = False  # fine-tune against the unpruned model's outputs
+    compensate: bool = True  # fold the removed channels' mean contribution into the next biases
 
     def __post_init__(self):
         for what, value in (("ratio", self.ratio), *((f"ratio of '{k}'", v) for k, v in
@@ -74,6 +76,7 @@ class ChannelResult:
     final_metrics: dict  # the fine-tuning's last epoch
     tuned_metrics: dict  # loss and accuracy on the data after fine-tuning
     flattened: list[str] = field(default_factory=list)
+    compensated: list[str] = field(default_factory=list)  # layers whose bias took in the removed channels' means
 
     def summary(self) -> dict:
         total = {k: sum(row[k] for row in self.layers) for k in ("params_before", "params_after",
@@ -88,7 +91,7 @@ class ChannelResult:
                 "fixed": fixed_reasons(self.plan.graph), "layers": self.layers, "total": total,
                 "surgery_metrics": self.surgery_metrics, "final_metrics": self.final_metrics,
                 "tuned_metrics": self.tuned_metrics,
-                "flattened_nested_models": self.flattened}
+                "flattened_nested_models": self.flattened, "bias_compensated": self.compensated}
 
 
 def prune_channels(model, data: Dataset, options: ChannelOptions = ChannelOptions()) -> ChannelResult:
@@ -102,10 +105,12 @@ def prune_channels(model, data: Dataset, options: ChannelOptions = ChannelOption
     model, flattened = flat_copy(model)
     plan = plan_channels(model, data, options)
     pruned = rebuild(plan.graph, plan.kept)
+    compensated = compensate(plan.graph, plan.kept, pruned, data) if options.compensate and data is not None else []
     surgery = evaluate(pruned, data)
     final = _fine_tune(model, pruned, data, options) if options.train is not None else {}
     tuned = evaluate(pruned, data) if final else {}
-    return ChannelResult(pruned, plan, options, layer_table(plan, pruned), surgery, final, tuned, flattened)
+    return ChannelResult(pruned, plan, options, layer_table(plan, pruned), surgery, final, tuned, flattened,
+                         compensated)
 
 
 def plan_channels(model, data: Dataset | None, options: ChannelOptions) -> ChannelPlan:

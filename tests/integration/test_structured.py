@@ -278,3 +278,40 @@ def test_layer_rules_name_over_type_over_global():
     assert by_producer[convs[2]] == 0.25  # the type rule wins over the global ratio
     kept = {p: len(plan.kept[g.id]) for g in plan.graph.prunable() for p in g.producers}
     assert kept[convs[1]] == 16 and kept[convs[2]] == 12
+
+
+@pytest.mark.parametrize("head", ["batchnorm", "sigmoid"])
+def test_removed_constant_channels_are_folded_into_the_next_bias(head):
+    """A removed channel that outputs a constant (BN gamma 0: relu(beta); a sigmoid unit with no
+    weights: sigmoid(bias)) keeps its contribution in the next layer's bias (or its BatchNorm's
+    mean when the layer has no bias): the pruned model computes what the original does."""
+    from converter.optimize.channel_compensation import compensate
+
+    keras = keras_env.keras()
+    keras_env.seed_everything(0)
+    rng = np.random.default_rng(0)
+    if head == "batchnorm":
+        inputs = keras.Input((8, 8, 2))
+        x = keras.layers.ReLU()(keras.layers.BatchNormalization(name="bn1")(keras.layers.Conv2D(4, 3, name="c1")(inputs)))
+        x = keras.layers.BatchNormalization(name="bn2")(keras.layers.Conv2D(3, 3, use_bias=False, name="c2")(x))
+        model = keras.Model(inputs, keras.layers.Dense(2)(keras.layers.GlobalAveragePooling2D()(x)))
+        gamma, beta, mean, var = model.get_layer("bn1").get_weights()
+        gamma[:] = 1.0 + rng.random(4)
+        gamma[0], beta[0] = 0.0, 0.7  # channel 0: relu(0.7) everywhere, and the smallest |gamma|
+        model.get_layer("bn1").set_weights([gamma, beta, mean, var])
+        importance = "bn"
+    else:
+        inputs = keras.Input((6,))
+        hidden = keras.layers.Dense(4, activation="sigmoid", name="hidden")
+        model = keras.Model(inputs, keras.layers.Dense(2, name="out")(hidden(inputs)))
+        kernel, bias = hidden.get_weights()
+        kernel[:, 0], bias[0] = 0.0, 1.5  # unit 0: sigmoid(1.5) whatever the input, and the smallest L1 norm
+        hidden.set_weights([kernel, bias])
+        importance = "l1"
+    data = Dataset(rng.normal(size=(64, *model.input_shape[1:])).astype(np.float32), None, "random")
+    plan = plan_channels(model, data, ChannelOptions(ratio=0.25, importance=importance, round_to=1))
+    pruned = rebuild(plan.graph, plan.kept)
+    before = np.abs(pruned.predict(data.x, verbose=0) - model.predict(data.x, verbose=0)).max()
+    assert len(compensate(plan.graph, plan.kept, pruned, data)) == 1
+    after = np.abs(pruned.predict(data.x, verbose=0) - model.predict(data.x, verbose=0)).max()
+    assert before > 0.05 and after < 1e-4  # float32 rounding through the BatchNorm
