@@ -36,10 +36,6 @@ _TRANSFORMED = {"BatchNormalization": "folded into the preceding Conv/Dense, fak
                 "SeparableConv1D": "split into depthwise + pointwise convolutions, both fake-quantized",
                 "SeparableConv2D": "split into depthwise + pointwise convolutions, both fake-quantized",
                 "Concatenate": "inputs share one fake-quantized range"}
-# Layers TFMOT's registry leaves out that its own 8-bit config quantizes: (weights, activations).
-# Conv1D weights are per tensor, because TFMOT's per-channel fake-quant op takes 2-D and 4-D kernels only.
-_OWN_CONFIG = {"Conv1D": (["kernel"], ["activation"]), "MaxPooling1D": ([], [])}
-_OWN_CONFIG_ACTION = "fake-quantized with TFMOT's 8-bit config, which its registry leaves out"
 _FOLDS_INTO = {"Conv2D", "DepthwiseConv2D", "Dense"}  # what TFMOT folds a BatchNormalization into
 _FAKE_QUANTIZED = "fake-quantized during training"
 _LEFT_FLOAT = "left float in training, quantized by calibration at conversion"
@@ -104,8 +100,6 @@ def lint(model, left_out: set[str] = frozenset()) -> list[LintItem]:
             items.append(LintItem(layer.name, kind, False, "not supported by TFMOT's 8-bit scheme: " + _LEFT_FLOAT))
         elif kind in _TRANSFORMED:
             items.append(LintItem(layer.name, kind, True, _TRANSFORMED[kind]))
-        elif kind in _OWN_CONFIG:
-            items.append(LintItem(layer.name, kind, True, _OWN_CONFIG_ACTION))
         elif registry.supports(layer):
             items.append(LintItem(layer.name, kind, True, _FAKE_QUANTIZED))
         else:
@@ -241,8 +235,7 @@ def _unsupported(model) -> set[str]:
     """Layers neither the registry nor the layout transforms quantize."""
     registry = keras_env.qat_registry()
     return {layer.name for layer in model.layers
-            if (type(layer).__name__ not in _PASSIVE + tuple(_TRANSFORMED) + tuple(_OWN_CONFIG)
-                or _unfoldable_batchnorm(layer))
+            if (type(layer).__name__ not in _PASSIVE + tuple(_TRANSFORMED) or _unfoldable_batchnorm(layer))
             and (isinstance(layer, keras_env.keras().Model) or not registry.supports(layer))}
 
 
@@ -269,31 +262,16 @@ def _rejected_layer(error: Exception, model) -> str | None:
 
 def _apply(model, left_out: set[str] | None, options: QatOptions):
     quant = keras_env.tfmot().quantization.keras
-    left_out = left_out or set()
-    keras = keras_env.keras()
-
-    def annotate(layer):  # as quantize_annotate_model, plus the configs of _OWN_CONFIG
-        if layer.name in left_out or isinstance(layer, keras.layers.Lambda):  # TFMOT skips Lambda too
-            return layer
-        return quant.quantize_annotate_layer(layer, _own_config(layer))
-
-    annotated = keras.models.clone_model(model, clone_function=annotate)
+    if left_out is None:
+        annotated = quant.quantize_annotate_model(model)
+    else:
+        annotated = keras_env.keras().models.clone_model(
+            model, clone_function=lambda layer: layer if layer.name in left_out else quant.quantize_annotate_layer(layer))
     scheme = None
     if options.preserve_sparsity:
         scheme = keras_env.tfmot().experimental.combine.Default8BitPrunePreserveQuantizeScheme()
     with quant.quantize_scope():
         return quant.quantize_apply(annotated, scheme) if scheme else quant.quantize_apply(annotated)
-
-
-def _own_config(layer):
-    """The QuantizeConfig for a layer in _OWN_CONFIG; None lets TFMOT's registry choose."""
-    if type(layer).__name__ not in _OWN_CONFIG:
-        return None
-    from tensorflow_model_optimization.python.core.quantization.keras.default_8bit.default_8bit_quantize_registry \
-        import Default8BitQuantizeConfig
-
-    weights, activations = _OWN_CONFIG[type(layer).__name__]
-    return Default8BitQuantizeConfig(weights, activations, False)
 
 
 def _by_type(items) -> dict[str, dict]:
