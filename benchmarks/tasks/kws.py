@@ -45,6 +45,7 @@ KWS_TASK = Task(
     description=f"keyword spotting: DS-CNN (MLPerf Tiny) on 49x10 MFCC, {len(CLASSES)} classes, "
                 f"{PER_CLASS} espeak-ng clips per class",
     data=kws_data, model=ds_cnn,
-    recipe=Recipe(epochs=30, batch_size=32, learning_rate=3e-3, qat_epochs=5, qat_learning_rate=3e-4),
+    recipe=Recipe(epochs=30, batch_size=32, learning_rate=3e-3, qat_epochs=5, qat_learning_rate=3e-4,
+                  prune_epochs=15),  # 6 epochs after halving the MACs left it 7 points below (3 seeds)
     quick_recipe=Recipe(epochs=1, qat_epochs=1),
     missing=missing_tools)
