@@ -117,10 +117,11 @@ def test_runner_end_to_end_on_a_tiny_configuration(tmp_path):
     out = tmp_path / "quant_quality.json"
     document = quant_quality.main(["--tasks", "tones", "--seeds", "1", "--quick", "--out", str(out)])
     run = document["tasks"]["tones"]["runs"][0]
-    assert set(run) >= {"float", "ptq_int8", "qat_int8"}
-    for variant in ("float", "ptq_int8", "qat_int8"):
+    assert set(run) >= set(quant_quality.VARIANTS)
+    for variant in quant_quality.VARIANTS:
         assert 0.0 <= run[variant]["metric"] <= 1.0 and run[variant]["p50_ms"] > 0 and run[variant]["arena_bytes"] > 0
     assert run["ptq_int8"]["bytes"] < 0.7 * run["float"]["bytes"]  # int8 weights, not float ones
+    assert run["half_macs_int8"]["bytes"] < 0.8 * run["ptq_int8"]["bytes"]  # channels removed, not zeroed
     assert json.loads(out.read_text())["tasks"]["tones"]["summary"]["qat_int8"]["metric"]["mean"] == run["qat_int8"]["metric"]
     table = out.with_suffix(".md").read_text()
     assert "| tones | ptq_int8 |" in table and "| tones | qat_int8 |" in table
