@@ -23,7 +23,7 @@ import numpy as np
 
 from .. import keras_env
 from ..inputs.data import Dataset
-from ..errors import ModelError
+from ..errors import DataError, ModelError
 from ..inputs.models import is_graph_model, require_keras
 from .flatten import flat_copy
 from .qat_ranges import start_from_calibrated_ranges
@@ -136,6 +136,9 @@ def qat(model, data: Dataset, options: QatOptions = QatOptions()) -> QatResult:
 
 def _compile(quantized, model, data: Dataset, options: QatOptions, probabilities: bool):
     """Compile for the labels (returns None) or for the float model's outputs (returns them)."""
+    if options.targets == "labels" and data.y is None:
+        raise DataError(f"{data.source} has no labels, which QAT with targets 'labels' needs",
+                        hint="give labelled data, or learn the float model's outputs: --targets teacher (or auto)")
     if options.targets == "labels" or (options.targets == "auto" and data.y is not None):
         compile_for_labels(quantized, options.train, probabilities, data)
         return None

@@ -27,6 +27,7 @@ def bad(tmp_path_factory):
     np.savez(root / "big.npz", x=np.zeros((4, 28, 28, 1), np.float32), y=np.zeros(4, int))
     np.savez(root / "rgb.npz", x=np.zeros((4, 8, 8, 3), np.float32), y=np.zeros(4, int))
     np.save(root / "rank3.npy", np.zeros((4, 8, 8), np.float32))
+    np.save(root / "unlabelled.npy", np.zeros((40, 8, 8, 1), np.float32))
     (root / "table.csv").write_text("a,b,label\n1,2,0\n3,4,1\n")
     (root / "text.npz").write_text("not an archive\n")
     (root / "corrupt.tflite").write_bytes(b"\0\0\0\0TFL3" + b"\xff" * 90)
@@ -132,6 +133,8 @@ def cases():
         (["convert", m, "--data", d, "-o", "{out}/m.tflite", "--target", "edgetpu", "--mode", "int16x8"], 3,
          "Error: convert.mode int16x8 makes int16 activations, which the edgetpu does not run"),
         (["qat", m, "--data", "{bad}/missing.npz", "-o", "{out}/q.h5"], 3, "Error: data path {bad}/missing.npz does not exist"),
+        (["qat", m, "--data", "{bad}/unlabelled.npy", "--targets", "labels", "--epochs", "1", "-o", "{out}/q.h5"], 3,
+         "Error: {bad}/unlabelled.npy has no labels, which QAT with targets 'labels' needs"),
         (["distill", "--teacher", m, "--student", "tiny_cnn", "--data", d, "-o", "{out}/s.keras", "--alpha", "2"], 2,
          "Usage:"),
         (["run", "no-such-recipe"], 3, "Error: no bundled recipe named 'no-such-recipe'"),
