@@ -32,7 +32,7 @@ from ..inputs.data import Dataset
 from ..tflite.integer_check import layer_of
 from ..tflite.reader import read_model
 
-MOVES_AT_MOST = 12  # a model that needs more int16 layers than this wants QAT instead
+MOVES_AT_MOST = 12  # moves one group at a time; after these, one last move takes every op that can move
 
 
 @dataclass
@@ -112,9 +112,11 @@ def recover(model, int8: bytes, calib: Dataset, labelled: Dataset, options, budg
     full = {calibration.names[i]: r for i, r in calibration.ranges("minmax").items()}
     clipped = {calibration.names[i]: r for i, r in ranges8.items()}
     moved_ops: list = []
-    for group in [None, *(_group(graph, i) for i in ranking)][:MOVES_AT_MOST + 1]:
-        if group is not None and (group is SKIP or set(group) <= set(moved_ops)):
-            continue
+    groups = [g for g in (_group(graph, i) for i in ranking) if g is not SKIP]
+    everything = [op for g in groups for op in g]  # the last resort: every op a move may take
+    for group in [None, *groups[:MOVES_AT_MOST], everything]:
+        if group is not None and set(group) <= set(moved_ops):
+            continue  # a move already covers it
         before = list(moved_ops)
         moved_ops += [op for op in group or () if op not in moved_ops]
         mixed = mixed_model(calibration.calibrated, [_outputs(graph, op) for op in moved_ops], theirs, clipped, full)
