@@ -78,7 +78,7 @@ def _child(spec: TrialSpec, send) -> None:
 class DaskExecutor:
     """Trials as tasks of the cluster at `address` (tcp://host:8786)."""
 
-    def __init__(self, address: str, timeout: float = 10):
+    def __init__(self, address: str, timeout: float = 5):
         from distributed import Client
 
         try:

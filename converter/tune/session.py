@@ -13,6 +13,8 @@ from ..report.budgets import Budgets
 from .outcome import Outcome, outcome, study_report, summary
 from .study import STUDY_FILE
 
+_BUDGET_NAMES = {"max_latency_ms": "latency", "max_arena_kb": "arena", "max_size_kb": "flash",
+                 "max_accuracy_drop": "accuracy drop"}
 ABOUT_FILE = "tune.json"  # what the study is: a folder holding it is a study to resume
 
 
@@ -107,14 +109,15 @@ class Session:
 
     @property
     def ran_on(self) -> str:
-        if self.cluster:
-            return f"Dask cluster {self.cluster}, {self.executor.slots} worker processes"
-        return "this machine, one trial at a time"
+        if "_ran_on" not in self.__dict__:  # asked once: the cluster's client is closed at the end
+            self._ran_on = (f"Dask cluster {self.cluster}, {self.executor.slots} worker processes" if self.cluster
+                            else "this machine, one trial at a time")
+        return self._ran_on
 
     @property
     def budgets_text(self) -> str:
         units = {"max_latency_ms": "ms", "max_arena_kb": "KB", "max_size_kb": "KB", "max_accuracy_drop": "points"}
-        given = [f"{f.name.removeprefix('max_').replace('_', ' ')} ≤ {getattr(self.budgets, f.name):g} {units[f.name]}"
+        given = [f"{_BUDGET_NAMES[f.name]} ≤ {getattr(self.budgets, f.name):g} {units[f.name]}"
                  for f in fields(self.budgets) if f.name in units and getattr(self.budgets, f.name) is not None]
         return ", ".join(given) or "none"
 

@@ -132,8 +132,9 @@ class SearchSpace:
                     raise SearchError(f"search.{space.step} can make a step that does not build: {e.message} "
                                       f"({space.where})", hint=e.hint or "narrow the search") from None
             if space.enabled is not None:
+                others = {s.step: next(s.corners()) for s in self.steps if s is not space}
                 try:
-                    apply(recipe, {space.step: None})
+                    apply(recipe, {**others, space.step: None})
                 except InputError as e:
                     raise SearchError(f"search.{space.step}.enabled: without {space.step} the recipe does not "
                                       f"build: {e.message} ({space.where})", hint=e.hint) from None
@@ -240,33 +241,33 @@ def _dimension(name: str, key: str, value, hint, check, at: str) -> Dimension | 
         if set(value) == {"choices"}:
             value = value["choices"]
             if not isinstance(value, list) or len(value) < 2:
-                raise SearchError(f"{name}: choices must be a list of at least two values ({at})", hint="e.g. [64, 128]")
+                raise SearchError(f"search.{name}: choices must be a list of at least two values ({at})", hint="e.g. [64, 128]")
             return _choices(name, key, value, check, at)
         if not numeric or not {"low", "high"} <= set(value) <= {"low", "high", "log"}:
-            raise SearchError(f"{name}: a mapping here is {{low, high, log}} for a numeric setting or {{choices}} "
+            raise SearchError(f"search.{name}: a mapping here is {{low, high, log}} for a numeric setting or {{choices}} "
                               f"({at})", hint="e.g. {low: 64, high: 512, log: true}")
         return _range(name, key, value["low"], value["high"], bool(value.get("log", False)), numeric, check, at)
     if isinstance(value, list):
         if numeric and len(value) == 2 and all(_is_number(v) for v in value):
             return _range(name, key, value[0], value[1], False, numeric, check, at)
         if len(value) < 2:
-            raise SearchError(f"{name}: a list of choices needs at least two ({at})", hint="or give the one value")
+            raise SearchError(f"search.{name}: a list of choices needs at least two ({at})", hint="or give the one value")
         return _choices(name, key, value, check, at)
     return None
 
 
 def _range(name, key, low, high, log, numeric, check, at) -> Dimension:
     if not (_is_number(low) and _is_number(high)):
-        raise SearchError(f"{name}: a range is two numbers, not {low!r} and {high!r} ({at})", hint="e.g. [0.3, 0.8]")
+        raise SearchError(f"search.{name}: a range is two numbers, not {low!r} and {high!r} ({at})", hint="e.g. [0.3, 0.8]")
     integer = numeric is int
     if integer and not (isinstance(low, int) and isinstance(high, int)):
-        raise SearchError(f"{name} is a whole number: its range needs whole ends, not [{low}, {high}] ({at})",
+        raise SearchError(f"search.{name} is a whole number: its range needs whole ends, not [{low}, {high}] ({at})",
                           hint="e.g. [1, 4]")
     if not low < high:
-        raise SearchError(f"{name}: the range [{low}, {high}] is empty; the low end comes first ({at})",
+        raise SearchError(f"search.{name}: the range [{low}, {high}] is empty; the low end comes first ({at})",
                           hint=f"e.g. [{min(low, high)}, {max(low, high)}], or the one value alone")
     if log and low <= 0:
-        raise SearchError(f"{name}: a log range needs a positive low end, not {low} ({at})", hint="drop log: true")
+        raise SearchError(f"search.{name}: a log range needs a positive low end, not {low} ({at})", hint="drop log: true")
     check(low)
     check(high)
     return Dimension(name, key, low, high, log, integer)
@@ -275,11 +276,11 @@ def _range(name, key, low, high, log, numeric, check, at) -> Dimension:
 def _choices(name, key, values: list, check, at) -> Dimension:
     for v in values:
         if not (v is None or isinstance(v, (bool, int, float, str))):
-            raise SearchError(f"{name}: a choice is one plain value, not {v!r} ({at})",
+            raise SearchError(f"search.{name}: a choice is one plain value, not {v!r} ({at})",
                               hint="several settings that go together are variants: variants: [{...}, {...}]")
         check(v)
     if len(set(map(repr, values))) != len(values):
-        raise SearchError(f"{name}: the choices {values} repeat a value ({at})", hint="list each choice once")
+        raise SearchError(f"search.{name}: the choices {values} repeat a value ({at})", hint="list each choice once")
     return Dimension(name, key, choices=tuple(values))
 
 

@@ -44,10 +44,10 @@ def storage_for(folder: Path, url: str | None):
         raise InputError(f"--storage {redacted(url)} is not a PostgreSQL URL",
                          hint="postgresql://USER:PASSWORD@HOST:PORT/DATABASE; without --storage the study is a file "
                               "beside the outputs")
-    return _database(re.sub(r"^postgres(ql)?(\+psycopg)?://", "postgresql+psycopg://", url))
+    return _database(re.sub(r"^postgres(ql)?(\+psycopg)?://", "postgresql+psycopg://", url), url)
 
 
-def _database(url: str):
+def _database(url: str, given: str):
     import optuna
     import sqlalchemy
 
@@ -60,7 +60,7 @@ def _database(url: str):
                 heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRIES))
     except sqlalchemy.exc.SQLAlchemyError as e:
         reason = str(getattr(e, "orig", e) or e).strip().splitlines()[0]
-        raise InputError(f"cannot use the study database {redacted(url)}: {reason}",
+        raise InputError(f"cannot use the study database {redacted(given)}: {reason}",
                          hint="check that PostgreSQL runs there and the user may create tables in the database "
                               "(see the README: tune on a cluster)") from None
 
