@@ -58,11 +58,13 @@ class Search:
                         need -= 1
                     if not futures and (len(count.done) >= self.trials or not others):
                         return
+                    if not futures:  # the rest are another driver's: wait, and fail them if that driver died
+                        time.sleep(_POLL_SECONDS)
+                        _fail_stale(self.study)
+                        continue
                     finished, futures = wait(futures, timeout=_POLL_SECONDS, return_when=FIRST_COMPLETED)
                     for f in finished:
                         self.on_trial(f.result())
-                    if not futures and others:
-                        _fail_stale(self.study)  # another driver's trial may belong to a dead process
             except BaseException:
                 self._stopping.set()
                 self.executor.stop()
@@ -83,8 +85,7 @@ class Search:
                     self._ours.discard(trial.number)
 
         self.study.optimize(objective, n_trials=1, catch=(Exception,))
-        return self.study._storage.get_trial(self.study._storage.get_trial_id_from_study_id_trial_number(
-            self.study._study_id, numbers[0])) if numbers else None
+        return next((t for t in self.study.get_trials(deepcopy=False) if numbers and t.number == numbers[0]), None)
 
     def _objective(self, trial):
         import optuna

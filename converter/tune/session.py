@@ -132,17 +132,17 @@ class Session:
         Search(self.study, self.recipe, self.budgets, self.out, self.executor, trials, self.target,
                self.trust_model, self.code, on_trial=lambda t: progress(_line(t, trials))).run()
         result = outcome(self.study)
-        self._write(result)
+        self._write(result, trials)
         return result
 
-    def _write(self, result: Outcome) -> None:
+    def _write(self, result: Outcome, trials: int) -> None:
         from ..outputs import write_text
         from ..output_safety import write_marker
         from ..pipeline.recipe import to_yaml
         from ..report.render import to_html, to_markdown
         from .driver import trial_recipe
 
-        report = study_report(result, {**self.about(), "trials_requested": len(result.rows)})
+        report = study_report(result, {**self.about(), "trials_requested": trials})
         if result.best:
             best = trial_recipe(self.recipe, result.best["settings"], self.budgets, self.target, result.best["trial"])
             text = f"# edgeconv tune: trial {result.best['trial']} of {self.recipe.name}\n" + \

@@ -10,6 +10,7 @@ not done: it is queued again with the same parameters, and counted once."""
 from __future__ import annotations
 
 import fcntl
+import os
 import re
 import warnings
 from dataclasses import dataclass
@@ -20,8 +21,8 @@ from .objectives import DIRECTIONS
 
 STUDY_FILE = "study.log"
 LOCK_FILE = ".study.lock"
-HEARTBEAT_SECONDS = 10
-GRACE_SECONDS = 30  # three missed heartbeats: the trial's process is gone
+HEARTBEAT_SECONDS = int(os.environ.get("EDGECONV_TUNE_HEARTBEAT_SECONDS", 10))
+GRACE_SECONDS = 3 * HEARTBEAT_SECONDS  # three missed heartbeats: the trial's process is gone
 MAX_RETRIES = 3
 STARTUP_TRIALS = 10  # random trials before TPE models the space (Optuna's default)
 

@@ -56,6 +56,8 @@ def run_trial(spec: TrialSpec) -> TrialResult:
         _run(spec, result)
     except ConverterError as e:
         result.state, result.reason = "failed", e.message + (f" ({e.hint})" if e.hint else "")
+    except Exception as e:  # noqa: BLE001 - a bug fails this trial, not the study (and is not retried forever)
+        result.state, result.reason = "failed", f"unexpected {type(e).__name__}: {e} (a bug in edgeconv)"
     finally:
         from .. import keras_env
 
