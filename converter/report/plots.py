@@ -27,8 +27,8 @@ def section_plots(report: Report, section: str, folder: Path | None = None) -> l
         breakdowns = {m: r["breakdown"] for m, r in figures.items() if isinstance(r, dict) and r.get("breakdown")}
         return [("Where the model's bytes go", _sizes(breakdowns))] if breakdowns else []
     if section == "tune" and any("accuracy" in t for t in figures.get("trials", [])):
-        return [("Trials: accuracy against latency and arena (green: fits every budget; line: the Pareto front of "
-                 "those that fit)", _tune(figures["trials"], figures.get("pareto_front", [])))]
+        return [("Trials: accuracy against latency and arena (green: fits every budget; ringed and numbered: the "
+                 "Pareto front of those, over accuracy, latency, arena and flash)", _tune(figures["trials"], figures.get("pareto_front", [])))]
     if section == "explanation" and folder is not None:
         return [(f"Explanation of sample {name.split('_')[-1].split('.')[0]}: float vs converted model", png)
                 for name, png in _explanation_figures(folder, figures.get("figures", []))]
@@ -120,9 +120,10 @@ def _tune(trials: list[dict], front: list[dict]) -> str:
             group = [t for t in measured if bool(t.get("fits")) == fits and key in t]
             ax.scatter([t[key] * xscale for t in group], [t["accuracy"] * 100 for t in group], c=colour, s=22,
                        label="fits the budgets" if fits else "misses a budget")
-        line = sorted((t for t in front if key in t), key=lambda t: t[key])
-        ax.plot([t[key] * xscale for t in line], [t["accuracy"] * 100 for t in line], "-", c="#137333", lw=1)
-        for t in line:
+        ring = [t for t in front if key in t]  # the front is over four objectives: ringed, not joined
+        ax.scatter([t[key] * xscale for t in ring], [t["accuracy"] * 100 for t in ring], s=90, facecolors="none",
+                   edgecolors="#137333", label="Pareto front")
+        for t in ring:
             ax.annotate(str(t["trial"]), (t[key] * xscale, t["accuracy"] * 100), textcoords="offset points",
                         xytext=(3, 3), fontsize=7)
         ax.set_xlabel(xlabel)

@@ -12,8 +12,7 @@ from dataclasses import dataclass
 from ..report import Report
 from .objectives import dominates
 
-RULE = ("the feasible trial with the highest accuracy; ties go to the lowest latency, then the smallest arena, then "
-        "the smallest flash")
+RULE = "the most accurate trial that fits every budget; ties: lowest latency, then arena, then flash"
 
 
 @dataclass
@@ -103,8 +102,11 @@ def study_report(result: Outcome, about: dict) -> Report:
                                                                                           "failed")}
     report.add("tune", **about, trials_complete=counts["complete"], trials_stopped_early=counts["stopped"],
                trials_failed=counts["failed"], trials_retried=result.retried, choice=RULE,
-               chosen_trial=result.best["trial"] if result.best else None, latency_load=_load_note(result.rows),
+               chosen_trial=result.best["trial"] if result.best else None,
                pareto_front=[record(r) for r in result.front], trials=[record(r) for r in result.rows])
+    load = _load_note(result.rows)
+    if load:
+        report.warn(load)
     if result.best:
         report.check("a model fits the budgets", True, f"trial {result.best['trial']}: {_figures_text(result.best)}")
     else:
@@ -124,7 +126,7 @@ def _load_note(rows: list[dict]) -> str:
     timed = [r for r in rows if r["state"] == "complete"]
     loaded = [r for r in timed if r["beside"]]
     if not loaded:
-        return "every trial ran alone: latency measured with no other trial running"
+        return ""
     pinned = all(r["cores"] != "shared" for r in loaded)
     return (f"{len(loaded)} of {len(timed)} trials ran beside another trial on the same machine: their latency was "
             "measured under load" + (", each trial on cores of its own" if pinned else ", on shared cores"))

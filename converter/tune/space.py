@@ -225,7 +225,7 @@ def _settings(step, config, settings: dict, path: tuple, where, prefix: str) -> 
                               + (f"; did you mean '{close[0]}'?" if close else ""), hint=f"settings: {', '.join(specs)}")
         at = where(path + (key,))
         check = lambda v: _checked(f"search.{step}.{key}", specs[key], hints[key], v, at)  # noqa: E731
-        dim = _dimension(f"{prefix}.{key}", key, value, hints[key], check, at)
+        dim = _dimension(f"{prefix}.{key}", key, value, hints[key], check, at, _takes_a_list(specs[key], hints[key]))
         if dim is None:
             fixed[key] = value
             check(value)
@@ -234,8 +234,9 @@ def _settings(step, config, settings: dict, path: tuple, where, prefix: str) -> 
     return fixed, tuple(dims)
 
 
-def _dimension(name: str, key: str, value, hint, check, at: str) -> Dimension | None:
-    """A range or choices; None for a fixed value."""
+def _dimension(name: str, key: str, value, hint, check, at: str, list_valued: bool = False) -> Dimension | None:
+    """A range or choices; None for a fixed value (a list is one for a setting that takes a list:
+    prune.layers; its choices are written {choices: [...]})."""
     numeric = _numeric(hint)
     if isinstance(value, dict):
         if set(value) == {"choices"}:
@@ -247,7 +248,7 @@ def _dimension(name: str, key: str, value, hint, check, at: str) -> Dimension | 
             raise SearchError(f"search.{name}: a mapping here is {{low, high, log}} for a numeric setting or {{choices}} "
                               f"({at})", hint="e.g. {low: 64, high: 512, log: true}")
         return _range(name, key, value["low"], value["high"], bool(value.get("log", False)), numeric, check, at)
-    if isinstance(value, list):
+    if isinstance(value, list) and not list_valued:
         if numeric and len(value) == 2 and all(_is_number(v) for v in value):
             return _range(name, key, value[0], value[1], False, numeric, check, at)
         if len(value) < 2:
@@ -289,6 +290,12 @@ def _checked(name: str, f, hint, value, at: str):
         return check_value(name, f, hint, value)
     except SettingError as e:
         raise SearchError(f"{e.message} ({at})", hint=e.hint) from None
+
+
+def _takes_a_list(f, hint) -> bool:
+    from ..settings import spec_of
+
+    return spec_of(f).multiple or hint is dict or typing.get_origin(hint) is dict
 
 
 def _numeric(hint):
