@@ -4,10 +4,10 @@ halve the wall time?
 
 1. Train the float DS-CNN once (seed 0), convert it with plain post-training int8 (min/max
    calibration) and validate it: the baseline's accuracy, host latency, arena and flash.
-2. Search (TPE, multi-objective, constrained): unstructured / 2:4 / channel pruning, QAT on/off
-   and its epochs, calibration method and samples; budgets: arena at most ARENA_SHARE of the
-   baseline's and latency at most the baseline's. Run on a Dask cluster on 127.0.0.1 with two
-   worker processes (one thread each).
+2. Search (TPE, multi-objective, constrained): unstructured (amount) / 2:4 / channel pruning
+   (ratio, distilled fine-tune epochs and learning rate), QAT on/off and its epochs, calibration
+   method and samples; budgets: arena at most ARENA_SHARE of the baseline's and latency at most
+   the baseline's. Run on a Dask cluster on 127.0.0.1 with two worker processes (one thread each).
 3. The same first WALL_TRIALS settings (enqueued, so both run the same work) with one worker and
    with two: the wall-time ratio.
 
@@ -47,11 +47,11 @@ stages:
   - validate: {{}}
 search:
   prune:
-    enabled: [true, false]
     variants:
       - {{sparsity: [0.3, 0.7]}}
       - {{structure: "2:4"}}
-      - {{structured: true, channels: [0.1, 0.4], distill: true, int8_figures: false, epochs: [4, {4 * epochs + 4}]}}
+      - {{structured: true, channels: [0.1, 0.35], distill: true, int8_figures: false, epochs: [1, {4 * epochs}],
+         learning_rate: {{low: 0.0001, high: 0.002, log: true}}}}
   qat: {{enabled: [true, false], epochs: [1, {max(epochs, 2)}]}}
   convert:
     samples: {{low: 64, high: 512, log: true}}

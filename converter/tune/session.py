@@ -54,13 +54,30 @@ class Session:
         session = cls(recipe, target, merged, out, storage_url, study_name or recipe.name, cluster, trust_model,
                       tuple(code))
         resume = (out / ABOUT_FILE).is_file() and not force
-        if not resume:
+        if resume:
+            session._check_same_storage()
+        else:
             from ..output_safety import check_output
 
             check_output(out, force, {"recipe": recipe_name, **recipe_inputs(recipe)}, folder=True)
         session._connect()
         session._open(resume, force)
         return session
+
+    def _check_same_storage(self) -> None:
+        try:
+            made = json.loads((self.out / ABOUT_FILE).read_text())
+        except (OSError, ValueError):
+            raise InputError(f"{self.out / ABOUT_FILE} is not readable: the study folder is damaged",
+                             hint="pass --force to start the study over, or give another -o") from None
+        here = self.about()
+        kept = lambda about: about.get("storage") if "://" in str(about.get("storage")) else "the file study.log"  # noqa: E731
+        if kept(made) != kept(here):
+            raise InputError(f"the study in {self.out} is kept in {kept(made)}, not in {kept(here)}",
+                             hint="resume it with the --storage it was made with, or pass --force to start over")
+        if made.get("study") != here["study"]:
+            raise InputError(f"the study in {self.out} is named {made.get('study')}, not {here['study']}",
+                             hint="resume it with the --study it was made with, or pass --force to start over")
 
     def _connect(self) -> None:
         """The database and the cluster, before the folder is touched: a bad URL changes nothing."""
@@ -104,7 +121,7 @@ class Session:
 
         return {"recipe": self.recipe.name, "study": self.study_name,
                 "storage": redacted(self.storage_url) if self.storage_url else str(self.out / STUDY_FILE),
-                "ran_on": self.ran_on, "target": self.target or _validate_target(self.recipe),
+                "ran_on": self.ran_on if self.executor else None, "target": self.target or _validate_target(self.recipe),
                 "budgets": self.budgets_text, "searched": ", ".join(self.recipe.search.parameters())}
 
     @property

@@ -77,3 +77,7 @@ def test_an_interrupted_study_resumes_without_repeating_a_trial(tmp_path):
 
     again = CliRunner().invoke(cli, list(map(str, args)))  # nothing left to do: no trial runs
     assert again.exit_code == 0 and len(load(out).trials) == 4, again.output
+    other = CliRunner().invoke(cli, list(map(str, args)) + ["--study", "other"])
+    assert other.exit_code == 3 and f"Error: the study in {out} is named tiny, not other" in other.stderr
+    changed = CliRunner().invoke(cli, list(map(str, args[:-4])) + ["--max-arena-kb", "32", "-o", str(out)])
+    assert changed.exit_code == 3 and "the study 'tiny' was made with another budgets" in changed.stderr
