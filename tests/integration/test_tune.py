@@ -41,7 +41,7 @@ def sha(path: Path) -> str:
 def test_an_interrupted_study_resumes_without_repeating_a_trial(tmp_path):
     recipe, out = tmp_path / "tiny.yaml", tmp_path / "study"
     recipe.write_text(RECIPE)
-    args = ["tune", recipe, "--trials", "3", "--max-arena-kb", "64", "-o", out]
+    args = ["tune", recipe, "--trials", "2", "--max-arena-kb", "64", "-o", out]
     first = Edgeconv(args, tmp_path / "tmp1")
     first.wait_for(lambda: (out / "trials" / "0000" / "manifest.json").exists()
                    and any((out / "trials").glob(".0001.*.tmp")))
@@ -57,14 +57,14 @@ def test_an_interrupted_study_resumes_without_repeating_a_trial(tmp_path):
     assert second.exit_code == 0, second.output
     study = load(out)
     complete = [t for t in study.trials if t.state == TrialState.COMPLETE]
-    assert [t.number for t in complete] == [0, 2, 3]  # 0 not run again; 2 is 1 again; 3 is new
+    assert [t.number for t in complete] == [0, 2] and len(study.trials) == 3  # 0 not run again; 2 is 1 again
     assert study.trials[2].user_attrs["retry_of"] == 1 and study.trials[2].params == study.trials[1].params
-    assert len({json.dumps(t.params, sort_keys=True) for t in complete}) == 3
+    assert study.trials[0].params != study.trials[2].params
     assert sha(out / "trials" / "0000" / "model_int8.tflite") == trial_0
-    assert sorted(p.name for p in (out / "trials").iterdir()) == ["0000", "0002", "0003"]
+    assert sorted(p.name for p in (out / "trials").iterdir()) == ["0000", "0002"]
 
     summary = json.loads(second.stdout)
-    assert summary["trials"] == {"done": 3, "retried": 1, "complete": 3}
+    assert summary["trials"] == {"done": 2, "retried": 1, "complete": 2}
     best = summary["best"]
     assert best["feasible"] and best["figures"]["arena_kb"] <= 64
     assert best["figures"]["accuracy"] == max(r["figures"]["accuracy"] for r in summary["all"] if r["state"] == "complete")
@@ -76,7 +76,7 @@ def test_an_interrupted_study_resumes_without_repeating_a_trial(tmp_path):
     assert sha(tmp_path / "best" / "model_int8.tflite") == sha(out / "trials" / f"{best['trial']:04d}" / "model_int8.tflite")
 
     again = CliRunner().invoke(cli, list(map(str, args)))  # nothing left to do: no trial runs
-    assert again.exit_code == 0 and len(load(out).trials) == 4, again.output
+    assert again.exit_code == 0 and len(load(out).trials) == 3, again.output
     other = CliRunner().invoke(cli, list(map(str, args)) + ["--study", "other"])
     assert other.exit_code == 3 and f"Error: the study in {out} is named tiny, not other" in other.stderr
     changed = CliRunner().invoke(cli, list(map(str, args[:-4])) + ["--max-arena-kb", "32", "-o", str(out)])
