@@ -20,7 +20,8 @@ demo: $(STAMP)
 	$(BIN)/edgeconv demo -o out/demo --force
 
 # openssh-server lets the ssh-target tests run a real server on 127.0.0.1 (skipped without it);
-# chromium renders the demo report in the report test (skipped without it)
+# chromium renders the demo report in the report test (skipped without it); postgresql's server runs the
+# tune database tests on a loopback port (skipped without it)
 test-deps:
 	@test -x /usr/sbin/sshd || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssh-server >/dev/null; } || \
@@ -28,6 +29,9 @@ test-deps:
 	@test -x /usr/bin/chromium || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
 	  echo "chromium not installed: the report browser test will be skipped"
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; } || \
+	  echo "postgresql not installed: the tune database tests will be skipped"
 
 # espeak-ng and sox synthesise the keyword-spotting task's speech (benchmarks/tasks/speech.py);
 # without them that task and its tests are skipped

@@ -11,7 +11,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks import arena_corpus, convert_speed, distill_digits, explain_speed, inspect_speed, memory_growth, quality, runtime, structured  # noqa: E402,E501
-from benchmarks import quant_quality  # noqa: E402
+from benchmarks import quant_quality, tune  # noqa: E402
 from benchmarks.common import machine, print_table, write_json  # noqa: E402
 from converter.logs import native_logs_to_file  # noqa: E402
 
@@ -50,6 +50,9 @@ def measure(args) -> dict:
     quick = ["--tasks", "kws,resnet8,tones", "--seeds", "1", "--quick"] if args.quick else []
     results["quant_quality"] = quant_quality.main([*quick, "--out", str(Path(args.out).with_name("quant_quality.json"))])
     results["quant_quality_seconds"] = time.perf_counter() - tasks_start
+    tune_start = time.perf_counter()  # a 30-trial search on 2 Dask workers, then 1 vs 2 workers
+    results["tune"] = tune.main([*(["--quick"] if args.quick else []), "--out", str(Path(args.out).with_name("tune.json"))])
+    results["tune_seconds"] = time.perf_counter() - tune_start
     return results
 
 
@@ -111,6 +114,8 @@ def rows(r: dict) -> list[list]:
                 r["seconds"] < 900])
     out.extend(quant_quality.bench_rows(r["quant_quality"]))
     out.append(["realistic tasks run time", f"{r['quant_quality_seconds'] / 60:.1f} min", "report", ""])
+    out.extend(tune.bench_rows(r["tune"]))
+    out.append(["tune benchmark run time", f"{r['tune_seconds'] / 60:.1f} min", "report", ""])
     return [[a, b, c, ("yes" if d else "no") if isinstance(d, bool) else d] for a, b, c, d in out]
 
 

@@ -32,6 +32,7 @@ COMMANDS = {
     "ethosu": "converter.cli.ethosu:ethosu",
     "package": "converter.cli.package:package",
     "recipes": "converter.cli.run:recipes",
+    "tune": "converter.cli.tune:tune",
 }
 
 

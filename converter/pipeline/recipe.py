@@ -17,6 +17,7 @@ from ..errors import InputError
 from ..inputs.preprocess import Preprocess
 from ..report.budgets import Budgets
 from ..settings import SettingError, check_value, setting
+from ..tune.space import SearchError, SearchSpace, parse_space
 from .steps import CONFIGS as STAGES, STEPS, name_of
 from .steps.package import FirmwareConfig
 
@@ -46,6 +47,7 @@ class Recipe:
     preprocess: Preprocess = field(default_factory=Preprocess)
     stages: tuple = ()
     budgets: Budgets = field(default_factory=Budgets)
+    search: SearchSpace = field(default_factory=SearchSpace)  # what `edgeconv tune` varies; `run` ignores it
 
     def __post_init__(self):
         names = [name_of(s) for s in self.stages]
@@ -67,6 +69,7 @@ class Recipe:
         budgets_need_validation = self.budgets.max_accuracy_drop is not None or self.budgets.min_agreement is not None
         if budgets_need_validation and "validate" not in names:
             raise RecipeError("accuracy/agreement budgets need a validate stage", hint="add `- validate: {}`")
+        self.search.check(self)
 
     def stage(self, name: str):
         """The config of the recipe's `name` step, or None."""
@@ -131,11 +134,16 @@ def _resolve_paths(data: dict, folder: Path) -> None:
 
 
 def to_yaml(recipe: Recipe) -> str:
-    """The resolved recipe, written next to the outputs of a run."""
-    return yaml.safe_dump(_plain(recipe), sort_keys=False)
+    """The resolved recipe, written next to the outputs of a run (the search section as written)."""
+    plain = _plain(recipe)
+    if not recipe.search:
+        del plain["search"]
+    return yaml.safe_dump(plain, sort_keys=False)
 
 
 def _plain(value):
+    if isinstance(value, SearchSpace):
+        return value.raw
     if hasattr(value, "__dataclass_fields__"):
         if type(value) in STAGES.values():
             return {name_of(value): {f.name: _plain(getattr(value, f.name)) for f in fields(value)}}
@@ -242,7 +250,7 @@ def _build(cls, data, path: tuple, lines: dict, source: str):
     except TypeError as e:
         raise RecipeError(f"bad value in {'.'.join(map(str, path)) or 'recipe'}: {e}",
                           hint=_where(source, lines, path)) from None
-    except RecipeError:
+    except (RecipeError, SearchError):  # they name their own line
         raise
     except InputError as e:  # a cross-check between settings (e.g. io uint8 needs mode int8)
         raise RecipeError(f"{e.message} ({_where(source, lines, path)})", hint=e.hint) from None
@@ -267,6 +275,8 @@ def _field(cls, key, value, path, lines, source):
         return Preprocess(**{k: tuple(v) if isinstance(v, list) else v for k, v in spec.__dict__.items()})
     if cls is Recipe and key == "budgets":
         return _build(Budgets, value, path, lines, source)
+    if cls is Recipe and key == "search":
+        return parse_space(value, lambda p: _where(source, lines, p))
     if key in NESTED and value not in (None, False):
         return _build(NESTED[key], {} if value is True else value, path, lines, source)
     return value

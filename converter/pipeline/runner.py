@@ -16,7 +16,11 @@ from .recipe import Recipe, to_yaml
 
 
 def run_recipe(recipe: Recipe, out: Path, force: bool = False, progress=lambda message: None,
-               trust_model: bool = False, code: tuple[str, ...] = (), title: str | None = None) -> Report:
+               trust_model: bool = False, code: tuple[str, ...] = (), title: str | None = None,
+               stop=None) -> Report:
+    """`stop(context, after)`, called once the inputs are loaded (after="inputs") and after each
+    step (its name), may return why the run should end there (`tune` stops a trial that cannot
+    fit its budgets); the report's `stopped` section says so, and the folder is written as usual."""
     _check_inputs(recipe)
     check_output(out, force, recipe_inputs(recipe), folder=True)
     report = Report(title or f"edgeconv run {recipe.name}")
@@ -25,10 +29,18 @@ def run_recipe(recipe: Recipe, out: Path, force: bool = False, progress=lambda m
                           trust_model=trust_model or bool(code), code=code)
         progress(f"model: {recipe.model}")
         _load_inputs(context, recipe)
+        reason, after = stop and stop(context, "inputs"), "inputs"
         for config in recipe.stages:
-            progress(f"stage: {steps.name_of(config)}")
+            if reason:
+                break
+            after = steps.name_of(config)
+            progress(f"stage: {after}")
             steps.run(context, config)
-        recipe.budgets.apply(report, kind_of(context.tflite.read()))  # the converted model: every recipe converts
+            reason = stop and stop(context, after)
+        if reason:
+            report.add("stopped", after=after, reason=reason)
+        if context.tflite is not None:  # the converted model: every recipe converts, unless stopped before
+            recipe.budgets.apply(report, kind_of(context.tflite.read()))
         _write_outputs(tmp, recipe, report)
     return report
 

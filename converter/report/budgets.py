@@ -65,17 +65,10 @@ class Budgets:
                                             f"(budget {self.max_latency_ms:g} ms)")
 
     def _arena(self, report: Report, model: str | None):
-        """The measured total when tflite-micro ran the model, else the 32-bit estimate (what a
-        Cortex-M arena needs)."""
-        memory = report.model_figures("memory", model)
-        measured = memory.get("arena_measured", {})
-        estimate = memory.get("arena_estimate", {}).get("32bit")
-        if "total_bytes" in measured:
-            kb, what = measured["total_bytes"] / 1024, f"measured by {measured['measured_by']}"
-        elif estimate is not None:
-            kb, what = estimate["total_bytes"] / 1024, "estimated, 32-bit MCU"
-        else:
+        total = arena_bytes(report, model)
+        if total is None:
             return "the arena was not estimated"
+        kb, what = total[0] / 1024, total[1]
         return kb <= self.max_arena_kb, f"{kb:.1f} KB total arena, {what} (budget {self.max_arena_kb:g} KB)"
 
     def _size(self, report: Report, model: str | None):
@@ -84,3 +77,16 @@ class Budgets:
             return "the model size was not recorded"
         kb = size / 1024
         return kb <= self.max_size_kb, f"{kb:.1f} KB (budget {self.max_size_kb:g} KB)"
+
+
+def arena_bytes(report: Report, model: str | None) -> tuple[int, str] | None:
+    """(total arena bytes, where the figure comes from): the measured total when tflite-micro ran
+    the model, else the 32-bit estimate (what a Cortex-M arena needs); None when neither exists."""
+    memory = report.model_figures("memory", model)
+    measured = memory.get("arena_measured", {})
+    estimate = memory.get("arena_estimate", {}).get("32bit")
+    if "total_bytes" in measured:
+        return measured["total_bytes"], f"measured by {measured['measured_by']}"
+    if estimate is not None:
+        return estimate["total_bytes"], "estimated, 32-bit MCU"
+    return None

@@ -26,6 +26,9 @@ def section_plots(report: Report, section: str, folder: Path | None = None) -> l
     if section == "size":
         breakdowns = {m: r["breakdown"] for m, r in figures.items() if isinstance(r, dict) and r.get("breakdown")}
         return [("Where the model's bytes go", _sizes(breakdowns))] if breakdowns else []
+    if section == "tune" and any("accuracy" in t for t in figures.get("trials", [])):
+        return [("Trials: accuracy against latency and arena (green: fits every budget; ringed and numbered: the "
+                 "Pareto front of those, over accuracy, latency, arena and flash)", _tune(figures["trials"], figures.get("pareto_front", [])))]
     if section == "explanation" and folder is not None:
         return [(f"Explanation of sample {name.split('_')[-1].split('.')[0]}: float vs converted model", png)
                 for name, png in _explanation_figures(folder, figures.get("figures", []))]
@@ -103,6 +106,29 @@ def _sizes(breakdowns: dict[str, dict]) -> str:
     ax.set_xlim(0, max(left) * 1.18)
     ax.set_xlabel("KB in the .tflite file")
     ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    return _png(plt, fig)
+
+
+def _tune(trials: list[dict], front: list[dict]) -> str:
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.2), dpi=100, sharey=True)
+    measured = [t for t in trials if "accuracy" in t and "latency_ms" in t]
+    unit, scale = _time_unit([t["latency_ms"] for t in measured])
+    for ax, key, xscale, xlabel in ((axes[0], "latency_ms", scale, f"latency p50 ({unit})"),
+                                    (axes[1], "arena_bytes", 1 / 1024, "total arena (KB)")):
+        for fits, colour in ((False, "#999999"), (True, "#137333")):
+            group = [t for t in measured if bool(t.get("fits")) == fits and key in t]
+            ax.scatter([t[key] * xscale for t in group], [t["accuracy"] * 100 for t in group], c=colour, s=22,
+                       label="fits the budgets" if fits else "misses a budget")
+        ring = [t for t in front if key in t]  # the front is over four objectives: ringed, not joined
+        ax.scatter([t[key] * xscale for t in ring], [t["accuracy"] * 100 for t in ring], s=90, facecolors="none",
+                   edgecolors="#137333", label="Pareto front")
+        for t in ring:
+            ax.annotate(str(t["trial"]), (t[key] * xscale, t["accuracy"] * 100), textcoords="offset points",
+                        xytext=(3, 3), fontsize=7)
+        ax.set_xlabel(xlabel)
+    axes[0].set_ylabel("accuracy (%)")
+    axes[0].legend(fontsize=7)
     return _png(plt, fig)
 
 

@@ -35,6 +35,11 @@ def bad(tmp_path_factory):
     (root / "align.yaml").write_text("stages:\n  - convert: {}\n  - package: {firmware: {alignment: 7}}\n")
     (root / "resize.yaml").write_text("data: big.npz\npreprocess: {resize: [8, 8]}\nstages: [convert: {}]\n")
     (root / "twice.yaml").write_text("seed: 1\nstages: [convert: {}]\nseed: 2\n")
+    for name, search in (("tune", "{convert: {samples: [10, 50]}}"), ("tune_step", "{qat: {epochs: [1, 3]}}"),
+                         ("tune_typo", "{prun: {sparsity: [0.3, 0.8]}}"), ("tune_empty", "{convert: {samples: [500, 10]}}"),
+                         ("tune_bounds", "{convert: {percentile: [40, 99]}}"),
+                         ("tune_combination", "{convert: {mode: [int8, int16x8], calibration: [minmax, mse]}}")):
+        (root / f"{name}.yaml").write_text(f"stages:\n  - convert: {{}}\nsearch: {search}\n")
     _models(root)
     return root
 
@@ -158,6 +163,25 @@ def cases():
          "Error: recipe preprocess: resize applies to image folders only, and {bad}/big.npz is not one"),
         (["run", "{bad}/twice.yaml", "-o", "{out}/r"], 3, "Error: duplicate key 'seed' at lines 1 and 3"),
         (["recipes", "show", "nope"], 3, "Error: no bundled recipe named 'nope'"),
+        (["tune", "demo", "-o", "{out}/t"], 3, "Error: recipe 'demo' has no search section: nothing to tune"),
+        (["tune", "{bad}/tune_step.yaml", "-o", "{out}/t"], 3,
+         "Error: search.qat: the recipe has no qat step ({bad}/tune_step.yaml, line 3)"),
+        (["tune", "{bad}/tune_typo.yaml", "-o", "{out}/t"], 3,
+         "Error: unknown step 'prun' in search ({bad}/tune_typo.yaml, line 3); did you mean 'prune'?"),
+        (["tune", "{bad}/tune_empty.yaml", "-o", "{out}/t"], 3,
+         "Error: search.convert.samples: the range [500, 10] is empty; the low end comes first ({bad}/tune_empty.yaml, line 3)"),
+        (["tune", "{bad}/tune_bounds.yaml", "-o", "{out}/t"], 3,
+         "Error: search.convert.percentile must be at least 50 and below 100, not 40"),
+        (["tune", "{bad}/tune_combination.yaml", "-o", "{out}/t"], 3,
+         "Error: search.convert can make a step that does not build: calibration mse needs mode int8"),
+        (["tune", "{bad}/tune.yaml", "--storage", "sqlite:///{out}/x.db", "-o", "{out}/t"], 3,
+         "Error: --storage sqlite:///{out}/x.db is not a PostgreSQL URL"),
+        (["tune", "{bad}/tune.yaml", "--storage", "postgresql://me:secret@127.0.0.1:1/db", "-o", "{out}/t"], 3,
+         "Error: cannot use the study database postgresql://me:***@127.0.0.1:1/db"),
+        (["tune", "{bad}/tune.yaml", "--cluster", "tcp://127.0.0.1:1", "-o", "{out}/t"], 3,
+         "Error: cannot reach the Dask scheduler at tcp://127.0.0.1:1"),
+        (["tune", "{bad}/tune.yaml", "--target", "nowhere", "-o", "{out}/t"], 3, "Error: unknown target 'nowhere'"),
+        (["tune", "{bad}/tune.yaml", "--trials", "0", "-o", "{out}/t"], 2, "Error: Invalid value for '--trials'"),
         (["convert", m, "--data", d, "-o", "/proc/edgeconv.tflite"], 3,
          "Error: -o /proc/edgeconv.tflite cannot be written: /proc is not writable"),
         (["convert", m, "--data", d, "-o", "{bad}/dangling.tflite"], 3,

@@ -70,6 +70,7 @@ FOLDER_COMMANDS = [
     ["package", "c.tflite", "--format", "mobile"],
     ["run", "mcu-int8", "--model", "m.keras", "--data", "d.npz"],
     ["demo"],
+    ["tune", "tune-demo", "--trials", "1"],
 ]
 
 
