@@ -24,7 +24,7 @@ def test_typo_names_key_line_and_suggestion(tmp_path):
     with pytest.raises(RecipeError) as e:
         load_recipe(path)
     assert e.value.message == f"unknown key 'sampels' in stages.0.convert ({path}, line 5); did you mean 'samples'?"
-    assert e.value.hint == "valid keys: mode, io, per_channel, samples, calibration, percentile, max_accuracy_drop, recover, layer_errors, baseline"
+    assert e.value.hint == "valid keys: mode, io, per_channel, samples, calibration, percentile, max_accuracy_drop, recover, target, layer_errors, baseline"
 
 
 def test_unknown_top_level_key_and_stage(tmp_path):
