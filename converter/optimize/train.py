@@ -144,3 +144,26 @@ def copy_model(model):
     clone = keras.models.clone_model(model)
     clone.set_weights(model.get_weights())
     return clone
+
+
+def refresh_batchnorm_statistics(model, data: Dataset, samples: int = 1024, batch_size: int = 64) -> int:
+    """Re-estimate every BatchNormalization's moving mean and variance as the plain average of the
+    batch statistics over the data (the weights unchanged); returns how many layers. After a short
+    fine-tune at a high rate the moving averages (momentum 0.99) lag behind the weights, and the
+    model is accurate in training but not in inference (seen: 99% vs 60% after structured pruning)."""
+    norms = [layer for layer in model.submodules if type(layer).__name__ == "BatchNormalization"]
+    if not norms:
+        return 0
+    momenta = [norm.momentum for norm in norms]
+    xs = model_inputs(data, samples)
+    count = len(xs[0]) if isinstance(xs, list) else len(xs)
+    try:
+        for k, start in enumerate(range(0, count, batch_size)):
+            for norm in norms:
+                norm.momentum = k / (k + 1)  # the k-th batch's statistics weigh 1/(k+1): a running mean
+            batch = [x[start:start + batch_size] for x in xs] if isinstance(xs, list) else xs[start:start + batch_size]
+            model(batch, training=True)
+    finally:
+        for norm, momentum in zip(norms, momenta):
+            norm.momentum = momentum
+    return len(norms)

@@ -315,3 +315,18 @@ def test_removed_constant_channels_are_folded_into_the_next_bias(head):
     assert len(compensate(plan.graph, plan.kept, pruned, data)) == 1
     after = np.abs(pruned.predict(data.x, verbose=0) - model.predict(data.x, verbose=0)).max()
     assert before > 0.05 and after < 1e-4  # float32 rounding through the BatchNorm
+
+
+def test_batchnorm_statistics_are_re_estimated_from_the_data():
+    from converter.optimize.train import refresh_batchnorm_statistics
+
+    keras = keras_env.keras()
+    inputs = keras.Input((4, 4, 3))
+    model = keras.Model(inputs, keras.layers.BatchNormalization(momentum=0.99, name="bn")(inputs))
+    model.get_layer("bn").set_weights([np.ones(3), np.zeros(3), np.full(3, 5.0), np.full(3, 0.01)])  # stale
+    x = np.random.default_rng(0).normal(2.0, 3.0, (200, 4, 4, 3)).astype(np.float32)
+    assert refresh_batchnorm_statistics(model, Dataset(x, None, "random"), batch_size=50) == 1
+    bn = model.get_layer("bn")
+    np.testing.assert_allclose(bn.moving_mean.numpy(), x.mean(axis=(0, 1, 2)), atol=0.05)
+    np.testing.assert_allclose(bn.moving_variance.numpy(), x.var(axis=(0, 1, 2)), rtol=0.05)
+    assert bn.momentum == 0.99  # restored
