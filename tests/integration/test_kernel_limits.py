@@ -34,15 +34,17 @@ def _softmax_model(tmp_path, span: float):
     dense.set_weights([np.array([[span, 0, 0], [0, 0, 0]], np.float32)])
     x = np.array([[0, 0], [1, 0], [0.5, 1]] * 4, np.float32)
     path = tmp_path / f"softmax_{span:g}.tflite"
-    path.write_bytes(convert(model, Dataset(x, None, "test"), ConvertOptions(samples=12)).tflite)
+    result = convert(model, Dataset(x, None, "test"), ConvertOptions(samples=12))
+    path.write_bytes(result.tflite)
     model.save(tmp_path / "model.keras")
-    return path
+    return path, result.warnings
 
 
 @pytest.mark.parametrize("span", SPANS)
 def test_check_predicts_the_reference_kernel_abort(tmp_path, span):
-    path = _softmax_model(tmp_path, span)
+    path, warnings = _softmax_model(tmp_path, span)
     predicted = bool(aborting_ops(read_model(path.read_bytes())))
+    assert any("reference kernels and tflite-micro will refuse it: SOFTMAX #1" in w for w in warnings) == predicted
     died = subprocess.run([sys.executable, "-c", _LOAD, str(path)], capture_output=True).returncode == -6
     assert predicted == died == (span < 3.8e-6), (span, predicted, died)
 
@@ -52,7 +54,7 @@ def test_validate_refuses_it_naming_the_op(tmp_path):
 
     from converter.cli.main import cli
 
-    path = _softmax_model(tmp_path, 0.0)
+    path, _ = _softmax_model(tmp_path, 0.0)
     np.savez(tmp_path / "d.npz", x=np.ones((4, 2), np.float32))
     result = CliRunner().invoke(cli, ["validate", str(path), "--reference", str(tmp_path / "model.keras"),
                                       "--data", str(tmp_path / "d.npz"),
