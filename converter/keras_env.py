@@ -105,3 +105,29 @@ def qat_registry():
     )
 
     return registry.Default8BitQuantizeRegistry()
+
+
+def prune_preserve_scheme():
+    """TFMOT's pruning-preserving 8-bit scheme, with its registry's `supports` made to agree
+    with the 8-bit registry it delegates to. As shipped (0.8), it calls every layer without
+    trainable weights supported (Rescaling, Normalization, Multiply ...), so quantize_apply
+    asks the 8-bit registry to configure such a layer when it feeds an annotated one, and
+    that raises "`get_quantize_config()` called on an unsupported layer": PQAT failed on any
+    model with such a layer left out (MobileNetV3, EfficientNet), where plain QAT works."""
+    tfmot()
+    from tensorflow_model_optimization.python.core.quantization.keras.collab_opts.prune_preserve import (
+        default_8bit_prune_preserve_quantize_scheme as scheme,
+        prune_preserve_quantize_registry as registry,
+    )
+
+    default = qat_registry()
+
+    class Registry(registry.Default8bitPrunePreserveQuantizeRegistry):
+        def supports(self, layer):
+            return registry.Default8bitPrunePreserveQuantizeRegistry.supports(layer) and default.supports(layer)
+
+    class Scheme(scheme.Default8BitPrunePreserveQuantizeScheme):
+        def get_quantize_registry(self):
+            return Registry()
+
+    return Scheme()

@@ -81,17 +81,50 @@ def lint(model, left_out: set[str] = frozenset()) -> list[LintItem]:
         kind = type(layer).__name__
         if kind in _PASSIVE:
             continue
-        if isinstance(layer, keras_env.keras().Model):
-            items.append(LintItem(layer.name, kind, False, "nested model: " + _LEFT_FLOAT))
-        elif layer.name in left_out:
-            items.append(LintItem(layer.name, kind, False, "not supported by TFMOT's 8-bit scheme: " + _LEFT_FLOAT))
+        if layer.name in left_out or isinstance(layer, keras_env.keras().Model) or not (
+                kind in _TRANSFORMED or registry.supports(layer)):
+            items.append(LintItem(layer.name, kind, False, why_left_out(layer) + ": " + _LEFT_FLOAT))
         elif kind in _TRANSFORMED:
             items.append(LintItem(layer.name, kind, True, _TRANSFORMED[kind]))
-        elif registry.supports(layer):
-            items.append(LintItem(layer.name, kind, True, _FAKE_QUANTIZED))
         else:
-            items.append(LintItem(layer.name, kind, False, "not supported by TFMOT's 8-bit scheme: " + _LEFT_FLOAT))
+            items.append(LintItem(layer.name, kind, True, _FAKE_QUANTIZED))
     return items
+
+
+# Why TFMOT 0.8's Default8Bit scheme (default_8bit_quantize_registry.py) has no config for a type
+_NOT_IN_REGISTRY = {
+    "Multiply": "TFMOT's 8-bit registry has no config for Multiply (hard-swish x·hard_sigmoid(x), "
+                "squeeze-excite gates)",
+    "TFOpLambda": "a raw TensorFlow op in the graph ({op}), not a Keras layer: TFMOT's registry has no config for it",
+    "Rescaling": "TFMOT's 8-bit registry has no config for preprocessing layers (Rescaling)",
+    "Normalization": "TFMOT's 8-bit registry has no config for preprocessing layers (Normalization)",
+    "Conv1D": "TFMOT's 8-bit registry leaves Conv1D out (commented out there: not verified against TFLite)",
+    "MaxPooling1D": "TFMOT's 8-bit registry leaves MaxPooling1D out (commented out there)",
+    "LSTM": "TFMOT's 8-bit registry leaves recurrent layers out (commented out there: not verified)",
+    "GRU": "TFMOT's 8-bit registry leaves recurrent layers out (commented out there: not verified)",
+    "SimpleRNN": "TFMOT's 8-bit registry leaves recurrent layers out (commented out there: not verified)",
+}
+_ACTIVATIONS = ("relu", "relu6", "swish", "gelu", "linear", "softmax", "sigmoid", "tanh")  # its Activation config's
+
+
+def why_left_out(layer) -> str:
+    """The precise reason TFMOT's 8-bit scheme does not fake-quantize this layer."""
+    kind = type(layer).__name__
+    if isinstance(layer, keras_env.keras().Model):
+        return "a nested model that could not be inlined"
+    if kind == "BatchNormalization":
+        before = layer.inbound_nodes[0].inbound_layers if layer.inbound_nodes else None
+        return (f"BatchNormalization after {type(before).__name__ if before else 'the input'}: TFMOT folds it only "
+                f"into the {'/'.join(sorted(_FOLDS_INTO))} it follows, and has no config for it alone")
+    if kind == "Activation":
+        name = getattr(layer.activation, "__name__", str(layer.activation))
+        if name not in _ACTIVATIONS:
+            return f"Activation '{name}': TFMOT's 8-bit Activation config takes only {', '.join(_ACTIVATIONS)}"
+    if kind in _NOT_IN_REGISTRY:
+        return _NOT_IN_REGISTRY[kind].format(op=getattr(layer, "symbol", "") or layer.name)
+    if not type(layer).__module__.startswith(("tf_keras.", "keras.")):
+        return f"a custom layer ({type(layer).__module__}.{kind}): TFMOT has no config for it"
+    return f"TFMOT's 8-bit registry has no config for {kind}"
 
 
 def qat(model, data: Dataset, options: QatOptions = QatOptions()) -> QatResult:
@@ -205,7 +238,7 @@ def _apply(model, left_out: set[str] | None, options: QatOptions):
             model, clone_function=lambda layer: layer if layer.name in left_out else quant.quantize_annotate_layer(layer))
     scheme = None
     if options.preserve_sparsity:
-        scheme = keras_env.tfmot().experimental.combine.Default8BitPrunePreserveQuantizeScheme()
+        scheme = keras_env.prune_preserve_scheme()
     with quant.quantize_scope():
         return quant.quantize_apply(annotated, scheme) if scheme else quant.quantize_apply(annotated)
 
