@@ -16,7 +16,8 @@ EXPECTED = {
     "plain_savedmodel": {"convert": ("ok", ""), "validate": ("ok", "agreement 100%"),
                          "prune": ("refused", "pruning needs a Keras model")},
     "nested": {"convert": ("ok", ""), "validate": ("ok", "agreement 100%"), "prune": ("ok", "")},
-    "subclassed": {"convert": ("ok", ""), "validate": ("ok", "cosine 1.000")},  # built from its .keras build_config
+    "subclassed": {"convert": ("ok", ""), "validate": ("ok", "cosine 1.000"),  # built from its .keras build_config
+                   "distill": ("ok", "student 2,702 params")},  # the student sized by calling the teacher
     "stateful_stream": {"convert": ("refused", "stateful recurrent layers (gru)")},
 }  # MobileNetV2 (a 25 s conversion) is left to `make conformance` to keep this under a minute
 
