@@ -131,3 +131,24 @@ def prune_preserve_scheme():
             return Registry()
 
     return Scheme()
+
+
+def reserve_layer_names(model) -> None:
+    """Move Keras' automatic layer names past every name `model` has. A new layer is named
+    after its class and a per-process counter (conv2d, conv2d_1, ...) that knows nothing of
+    the names of a model read from a file. TFMOT's transforms create layers without names
+    (SeparableConv2D -> DepthwiseConv2D + Conv2D), so on Xception, whose residual convs are
+    conv2d..conv2d_3, two layers got one name and tf_keras's rebuild of the transformed model
+    looped forever (QAT hit the 600 s timeout)."""
+    import re
+
+    keras()
+    from tf_keras.src import backend
+
+    uids = backend.get_default_graph_uid_map()  # (namespace, base name) -> next number
+    for layer in model.submodules:
+        found = re.fullmatch(r"(.+?)(?:_(\d+))?", getattr(layer, "name", "") or "")
+        if found:
+            key = ("", found.group(1))
+            uids[key] = max(uids[key], int(found.group(2) or 0) + 1)
+

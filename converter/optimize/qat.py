@@ -231,6 +231,7 @@ def _rejected_layer(error: Exception, model) -> str | None:
 
 def _apply(model, left_out: set[str] | None, options: QatOptions):
     quant = keras_env.tfmot().quantization.keras
+    keras_env.reserve_layer_names(model)  # the layers TFMOT's transforms add must not take the model's names
     if left_out is None:
         annotated = quant.quantize_annotate_model(model)
     else:

@@ -222,3 +222,35 @@ def test_lint_says_why_each_layer_is_left_out():
         "conv1d": "TFMOT's 8-bit registry leaves Conv1D out (commented out there: not verified against TFLite)",
     }
     assert items["conv"].supported and items["add"].supported and items["reshape"].supported
+
+
+def test_qat_of_a_model_whose_names_keras_would_give_again_finishes(digits):
+    """Xception read from a file has residual convs named conv2d..conv2d_3, the names Keras gives
+    the next unnamed Conv2D; TFMOT's SeparableConv2D split created such layers, and tf_keras's
+    rebuild of a model with two layers of one name never ended. Here the residual conv takes
+    the very name the next unnamed Conv2D of this process would get."""
+    import signal
+
+    from tf_keras.src import backend
+
+    keras = keras_env.keras()
+    taken = backend.get_default_graph_uid_map()[("", "conv2d")]
+    i = keras.Input((8, 8, 1))
+    x = keras.layers.BatchNormalization(name="sep_bn")(keras.layers.SeparableConv2D(4, 3, padding="same", name="sep")(i))
+    r = keras.layers.Conv2D(4, 1, name=f"conv2d_{taken}" if taken else "conv2d")(i)
+    x = keras.layers.Flatten(name="flatten")(keras.layers.Add(name="add")([x, r]))
+    model = keras.Model(i, keras.layers.Dense(10, name="logits")(x))
+    backend.get_default_graph_uid_map()[("", "conv2d")] = taken  # as in a process that only loaded the model
+
+    def hung(*_):
+        raise TimeoutError("QAT did not finish in 120 s")
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(120)
+    try:
+        summary = qat(model, digits[0], QatOptions(train=FAST)).summary()
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    assert summary["applied"] and summary["annotation"] == "whole model" and summary["not_wrapped"] == []
+    assert summary["transformed"]["SeparableConv2D"]["layers"] == 1
