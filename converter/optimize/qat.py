@@ -81,7 +81,7 @@ def lint(model, left_out: set[str] = frozenset()) -> list[LintItem]:
         kind = type(layer).__name__
         if kind in _PASSIVE:
             continue
-        if layer.name in left_out or isinstance(layer, keras_env.keras().Model) or not (
+        if layer.name in left_out or isinstance(layer, keras_env.keras().Model) or _rejected_by_rule(layer) or not (
                 kind in _TRANSFORMED or registry.supports(layer)):
             items.append(LintItem(layer.name, kind, False, why_left_out(layer) + ": " + _LEFT_FLOAT))
         elif kind in _TRANSFORMED:
@@ -114,8 +114,11 @@ def why_left_out(layer) -> str:
         return "a nested model that could not be inlined"
     if kind == "BatchNormalization":
         before = layer.inbound_nodes[0].inbound_layers if layer.inbound_nodes else None
-        return (f"BatchNormalization after {type(before).__name__ if before else 'the input'}: TFMOT folds it only "
-                f"into the {'/'.join(sorted(_FOLDS_INTO))} it follows, and has no config for it alone")
+        after = type(before).__name__ if before else "the input"
+        if after in _FOLDS_INTO and _activation(before) != "linear":
+            after = f"{after} with activation '{_activation(before)}'"
+        return (f"BatchNormalization after {after}: TFMOT folds it only into a linear "
+                f"{'/'.join(sorted(_FOLDS_INTO))} before it, and has no config for it alone")
     if kind == "Activation":
         name = getattr(layer.activation, "__name__", str(layer.activation))
         if name not in _ACTIVATIONS:
@@ -204,17 +207,31 @@ def _unsupported(model) -> set[str]:
     """Layers neither the registry nor the layout transforms quantize."""
     registry = keras_env.qat_registry()
     return {layer.name for layer in model.layers
-            if (type(layer).__name__ not in _PASSIVE + tuple(_TRANSFORMED) or _unfoldable_batchnorm(layer))
+            if _rejected_by_rule(layer) or type(layer).__name__ not in _PASSIVE + tuple(_TRANSFORMED)
             and (isinstance(layer, keras_env.keras().Model) or not registry.supports(layer))}
 
 
+def _rejected_by_rule(layer) -> bool:
+    """Layers the registry claims but TFMOT fails on: a BatchNormalization it cannot fold, an
+    Activation whose function its Activation config does not take."""
+    if type(layer).__name__ == "Activation":
+        return _activation(layer) not in _ACTIVATIONS
+    return _unfoldable_batchnorm(layer)
+
+
 def _unfoldable_batchnorm(layer) -> bool:
-    """The transforms fold a BatchNormalization only into the Conv/Dense before it; another
-    one (e.g. ResNetV2's pre-activation BN after an Add) is rejected by TFMOT."""
+    """The transforms fold a BatchNormalization only into the Conv/Dense with a linear
+    activation before it; another one (e.g. ResNetV2's pre-activation BN after an Add, or a BN
+    after Conv2D(activation="relu")) is rejected by TFMOT."""
     if type(layer).__name__ != "BatchNormalization" or not layer.inbound_nodes:
         return False
     before = layer.inbound_nodes[0].inbound_layers
-    return type(before).__name__ not in _FOLDS_INTO
+    return type(before).__name__ not in _FOLDS_INTO or _activation(before) != "linear"
+
+
+def _activation(layer) -> str:
+    activation = getattr(layer, "activation", None)
+    return getattr(activation, "__name__", str(activation)) if activation is not None else "linear"
 
 
 def _rejected_layer(error: Exception, model) -> str | None:

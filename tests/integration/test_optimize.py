@@ -207,6 +207,8 @@ def test_lint_says_why_each_layer_is_left_out():
     x = keras.layers.Multiply(name="mul")([x, gate])
     x = tf.math.multiply(x, 0.5)
     x = keras.layers.BatchNormalization(name="bn_after_mul")(keras.layers.Add(name="add")([x, x]))
+    x = keras.layers.Conv2D(4, 1, activation="relu", name="relu_conv")(x)
+    x = keras.layers.BatchNormalization(name="bn_after_relu_conv")(x)
     x = keras.layers.Conv1D(4, 3, name="conv1d")(keras.layers.Reshape((36, 4), name="reshape")(x))
     items = {item.layer: item for item in lint(keras.Model(i, x))}
     left = {name: item.action.split(": left float")[0] for name, item in items.items() if not item.supported}
@@ -217,8 +219,10 @@ def test_lint_says_why_each_layer_is_left_out():
         "mul": "TFMOT's 8-bit registry has no config for Multiply (hard-swish x·hard_sigmoid(x), squeeze-excite gates)",
         "tf.math.multiply": "a raw TensorFlow op in the graph (math.multiply), not a Keras layer: TFMOT's registry "
                             "has no config for it",
-        "bn_after_mul": "BatchNormalization after Add: TFMOT folds it only into the Conv2D/Dense/DepthwiseConv2D it "
-                        "follows, and has no config for it alone",
+        "bn_after_mul": "BatchNormalization after Add: TFMOT folds it only into a linear Conv2D/Dense/DepthwiseConv2D "
+                        "before it, and has no config for it alone",
+        "bn_after_relu_conv": "BatchNormalization after Conv2D with activation 'relu': TFMOT folds it only into a "
+                              "linear Conv2D/Dense/DepthwiseConv2D before it, and has no config for it alone",
         "conv1d": "TFMOT's 8-bit registry leaves Conv1D out (commented out there: not verified against TFLite)",
     }
     assert items["conv"].supported and items["add"].supported and items["reshape"].supported
