@@ -103,7 +103,8 @@ def _convert(doc):
         return "failed", "; ".join(c.get("name", "") for c in failed)
     if isinstance(intake, dict) and intake.get("source") == "keras3-export":
         return "fallback", f"exported by Keras 3: {intake.get('rebuild_failed', 'tf_keras cannot rebuild it')}"
-    return "ok", fig
+    refused = [w for w in doc.get("warnings", []) if "will refuse it" in w]  # tflite/kernel_limits.py
+    return "ok", "; ".join([fig, *refused])
 
 
 def _validate(doc):
