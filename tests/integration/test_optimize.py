@@ -161,6 +161,10 @@ def test_training_steps_refuse_multi_output_and_stateful_models_by_name(digits):
     stream = keras.Model(s, keras.layers.Dense(10)(keras.layers.GRU(8, stateful=True, name="state")(s)))
     with pytest.raises(ModelError, match=r"^QAT cannot train stateful layers \(state\)"):
         qat(stream, digits[0], QatOptions(train=FAST))
+    per_pixel = keras.Model(i, keras.layers.Conv2D(4, 1, activation="softmax")(i))  # a segmentation head
+    with pytest.raises(ModelError, match=r"^pruning fine-tunes on one class label per sample, but the model's output "
+                                         r"\(8, 8, 4\) is one per position \(segmentation, sequence tagging\)"):
+        prune(per_pixel, digits[0], PruneOptions(train=FAST))
 
 
 def test_qat_leaves_pre_activation_batchnorms_float_instead_of_giving_up(digits):
