@@ -14,12 +14,16 @@ from converter.tflite.reader import read_model
 # the converter widens a zero range to 2e-6; 3e-6 and 5e-6 lie either side of 255 * 2^-26 = 3.8e-6
 SPANS = [0.0, 3e-6, 5e-6, 1.0]
 
-_LOAD = """
+_LOAD = {"reference": """
 import sys
 from ai_edge_litert.interpreter import Interpreter, OpResolverType
 Interpreter(model_content=open(sys.argv[1], 'rb').read(),
             experimental_op_resolver_type=OpResolverType.BUILTIN_REF).allocate_tensors()
-"""
+""", "micro": """
+import sys
+from tflite_micro import runtime
+runtime.Interpreter.from_bytes(open(sys.argv[1], 'rb').read(), arena_size=1 << 20)
+"""}
 
 
 def _softmax_model(tmp_path, span: float):
@@ -41,12 +45,13 @@ def _softmax_model(tmp_path, span: float):
 
 
 @pytest.mark.parametrize("span", SPANS)
-def test_check_predicts_the_reference_kernel_abort(tmp_path, span):
+def test_check_predicts_the_abort_of_the_reference_kernels_and_tflite_micro(tmp_path, span):
     path, warnings = _softmax_model(tmp_path, span)
     predicted = bool(aborting_ops(read_model(path.read_bytes())))
     assert any("reference kernels and tflite-micro will refuse it: SOFTMAX #1" in w for w in warnings) == predicted
-    died = subprocess.run([sys.executable, "-c", _LOAD, str(path)], capture_output=True).returncode == -6
-    assert predicted == died == (span < 3.8e-6), (span, predicted, died)
+    for runtime, script in _LOAD.items():
+        died = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True).returncode == -6
+        assert predicted == died == (span < 3.8e-6), (runtime, span, predicted, died)
 
 
 def test_validate_refuses_it_naming_the_op(tmp_path):
