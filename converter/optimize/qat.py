@@ -31,6 +31,8 @@ _TRANSFORMED = {"BatchNormalization": "folded into the preceding Conv/Dense, fak
                 "SeparableConv2D": "split into depthwise + pointwise convolutions, both fake-quantized",
                 "Concatenate": "inputs share one fake-quantized range"}
 _FOLDS_INTO = {"Conv2D", "DepthwiseConv2D", "Dense"}  # what TFMOT folds a BatchNormalization into
+# ... also after these, which its transforms first split into a depthwise and a pointwise Conv2D
+_SPLIT_INTO_CONV = {"SeparableConv1D", "SeparableConv2D"}
 _FAKE_QUANTIZED = "fake-quantized during training"
 _LEFT_FLOAT = "left float in training, quantized by calibration at conversion"
 _MAX_REJECTED = 8  # layers left out one by one before giving up on QAT
@@ -73,15 +75,17 @@ class QatResult:
                 "transformed": _by_type(i for i in self.lint if i.supported and i.action != _FAKE_QUANTIZED)}
 
 
-def lint(model, left_out: set[str] = frozenset()) -> list[LintItem]:
-    """What QAT does to each layer when the layers in `left_out` are not annotated."""
+def lint(model, left_out: set[str] = frozenset(), accepted: bool = False) -> list[LintItem]:
+    """What QAT does to each layer when the layers in `left_out` are not annotated; `accepted`:
+    TFMOT took the whole model, so no layer is left out by rule."""
     registry = keras_env.qat_registry()
     items = []
     for layer in model.layers:
         kind = type(layer).__name__
         if kind in _PASSIVE:
             continue
-        if layer.name in left_out or isinstance(layer, keras_env.keras().Model) or _rejected_by_rule(layer) or not (
+        if layer.name in left_out or isinstance(layer, keras_env.keras().Model) or (
+                not accepted and _rejected_by_rule(layer)) or not (
                 kind in _TRANSFORMED or registry.supports(layer)):
             items.append(LintItem(layer.name, kind, False, why_left_out(layer) + ": " + _LEFT_FLOAT))
         elif kind in _TRANSFORMED:
@@ -150,9 +154,8 @@ def qat(model, data: Dataset, options: QatOptions = QatOptions()) -> QatResult:
     metrics = fit(quantized, data, options.train, callbacks=[epochs.callback()])
     seconds = time.monotonic() - start
     annotation = "whole model" if left_out is None else "layer by layer"
-    return QatResult(quantized, lint(flat, left_out or set()), None, metrics, annotation, flattened,
-                     before, held_out_accuracy(quantized, data, options.train)[0], on,
-                     epochs.count, seconds)
+    return QatResult(quantized, lint(flat, left_out or set(), accepted=left_out is None), None, metrics, annotation,
+                     flattened, before, held_out_accuracy(quantized, data, options.train)[0], on, epochs.count, seconds)
 
 
 class _EpochCount:
@@ -226,7 +229,7 @@ def _unfoldable_batchnorm(layer) -> bool:
     if type(layer).__name__ != "BatchNormalization" or not layer.inbound_nodes:
         return False
     before = layer.inbound_nodes[0].inbound_layers
-    return type(before).__name__ not in _FOLDS_INTO or _activation(before) != "linear"
+    return type(before).__name__ not in _FOLDS_INTO | _SPLIT_INTO_CONV or _activation(before) != "linear"
 
 
 def _activation(layer) -> str:

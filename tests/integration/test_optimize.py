@@ -213,6 +213,8 @@ def test_lint_says_why_each_layer_is_left_out():
     x = keras.layers.BatchNormalization(name="bn_after_mul")(keras.layers.Add(name="add")([x, x]))
     x = keras.layers.Conv2D(4, 1, activation="relu", name="relu_conv")(x)
     x = keras.layers.BatchNormalization(name="bn_after_relu_conv")(x)
+    x = keras.layers.SeparableConv2D(4, 3, padding="same", name="sep")(x)
+    x = keras.layers.BatchNormalization(name="bn_after_sep")(x)  # folds into the split's pointwise conv
     x = keras.layers.Conv1D(4, 3, name="conv1d")(keras.layers.Reshape((36, 4), name="reshape")(x))
     items = {item.layer: item for item in lint(keras.Model(i, x))}
     left = {name: item.action.split(": left float")[0] for name, item in items.items() if not item.supported}
@@ -230,6 +232,7 @@ def test_lint_says_why_each_layer_is_left_out():
         "conv1d": "TFMOT's 8-bit registry leaves Conv1D out (commented out there: not verified against TFLite)",
     }
     assert items["conv"].supported and items["add"].supported and items["reshape"].supported
+    assert items["bn_after_sep"].supported and items["sep"].supported
 
 
 def test_qat_of_a_model_whose_names_keras_would_give_again_finishes(digits):
