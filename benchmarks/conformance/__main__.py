@@ -27,6 +27,8 @@ def main(argv=None) -> int:
     parser.add_argument("--models", help="comma-separated subset of the corpus")
     parser.add_argument("--steps", help=f"comma-separated subset of {','.join(STEPS)}")
     parser.add_argument("--no-docs", action="store_true", help="do not rewrite docs/conformance.md")
+    parser.add_argument("--store", type=Path, help="keep the cells in this file (default docs/conformance.json)")
+    parser.add_argument("--merge", type=Path, metavar="FILE", help="take the cells of another store file first")
     parser.add_argument("--rerun", action="store_true",
                         help="run the chosen cells again (default: keep the stored cells whose command is unchanged)")
     args = parser.parse_args(argv)
@@ -37,7 +39,9 @@ def main(argv=None) -> int:
         parser.error(f"unknown: {', '.join(unknown)}")
 
     t0 = time.perf_counter()
-    store = Store()
+    store = Store(args.store) if args.store else Store()
+    if args.merge:
+        store.merge(Store(args.merge))
     log = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
     for name in names:
         run_model(corpus[name], args.out / name, PACKAGE, steps, log, store, args.rerun,

@@ -249,14 +249,15 @@ def run_model(spec: Spec, folder: Path, package: Path, steps: list[str] = STEPS,
 
     for step in steps:
         need = NEEDS.get(step)
+        if not rerun and current(step) is not None and need not in fresh:
+            row[step] = current(step)
+            continue
         if need and need not in fresh and (current(need) is None or _succeeded(current(need))
                                            and not (folder / "runs" / ARTIFACTS[need]).exists()):
             run(need)  # missing, stale or its output absent here
         if need and not _succeeded(current(need)):
             row[step] = Cell("skipped", f"{need} did not succeed")
             _keep(step, row[step])
-        elif not rerun and current(step) is not None and need not in fresh:
-            row[step] = current(step)
         else:
             run(step)
     return row

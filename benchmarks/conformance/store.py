@@ -9,6 +9,7 @@ cell was taken. docs/conformance.md is rendered from this file.
 from __future__ import annotations
 
 import datetime
+import fcntl
 import json
 import os
 import subprocess
@@ -52,17 +53,31 @@ class Store:
 
     def put(self, model: str, step: str, cell: Cell) -> None:
         cell.date, cell.commit = cell.date or datetime.date.today().isoformat(), cell.commit or self._commit
-        self.data["cells"].setdefault(model, {})[step] = asdict(cell)
-        self.data["machine"] = machine()  # of the latest cell taken
-        self.save()
+        self._update(lambda data: data["cells"].setdefault(model, {}).__setitem__(step, asdict(cell)))
 
     def put_build(self, model: str, seconds: float) -> None:
-        self.data["build_seconds"][model] = round(seconds, 1)
-        self.save()
+        self._update(lambda data: data["build_seconds"].__setitem__(model, round(seconds, 1)))
 
-    def save(self) -> None:
-        """Atomically: an interrupted run keeps the cells taken so far."""
+    def merge(self, other: "Store") -> None:
+        """Take `other`'s cells (e.g. those of a run kept in another file) over this one's."""
+        def take(data):
+            for model, cells in other.data["cells"].items():
+                data["cells"].setdefault(model, {}).update(cells)
+            data["build_seconds"].update(other.data["build_seconds"])
+        self._update(take)
+
+    def _update(self, change) -> None:
+        """Re-read the file, change it and write it back atomically, under a lock: two runs may
+        share the file, and an interrupted run keeps the cells taken so far."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(self.data, indent=1, ensure_ascii=False, sort_keys=True) + "\n")
-        os.replace(tmp, self.path)
+        with open(self.path.with_suffix(".lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if self.path.exists():
+                self.data = json.loads(self.path.read_text())
+            self.data.setdefault("cells", {})
+            self.data.setdefault("build_seconds", {})
+            change(self.data)
+            self.data["machine"] = machine()  # of the latest change
+            tmp = self.path.with_suffix(".json.tmp")
+            tmp.write_text(json.dumps(self.data, indent=1, ensure_ascii=False, sort_keys=True) + "\n")
+            os.replace(tmp, self.path)

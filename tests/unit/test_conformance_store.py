@@ -51,8 +51,29 @@ def test_a_fresh_clone_runs_the_prerequisite_whose_output_is_missing(calls, tmp_
     store = Store(tmp_path / "conformance.json")
     _run(tmp_path, store, ["convert", "validate"])
     (tmp_path / "nested" / "runs" / "model_int8.tflite").unlink()  # another machine: the cells, not the files
-    _run(tmp_path, Store(tmp_path / "conformance.json"), ["validate"])
-    assert calls == ["convert", "validate", "convert", "validate"]  # validate again: its input is new
+    _run(tmp_path, Store(tmp_path / "conformance.json"), ["validate"], rerun=True)
+    assert calls == ["convert", "validate", "convert", "validate"]  # the model first, then validate on it
+
+
+def test_current_cells_need_no_outputs(calls, tmp_path):
+    store = Store(tmp_path / "conformance.json")
+    _run(tmp_path, store, ["convert", "validate"])
+    (tmp_path / "nested" / "runs" / "model_int8.tflite").unlink()
+    _run(tmp_path, Store(tmp_path / "conformance.json"), ["convert", "validate"])
+    assert calls == ["convert", "validate"]  # rendering a fresh clone's matrix runs nothing
+
+
+def test_two_runs_sharing_a_file_keep_each_others_cells(calls, tmp_path):
+    first, second = Store(tmp_path / "conformance.json"), Store(tmp_path / "conformance.json")
+    _run(tmp_path, first, ["convert"])
+    matrix.run_model(specs()["custom_layer"], tmp_path / "custom_layer", tmp_path / "package", ["convert"],
+                     store=second)
+    cells = json.loads((tmp_path / "conformance.json").read_text())["cells"]
+    assert set(cells) == {"nested", "custom_layer"}
+    other = Store(tmp_path / "other.json")
+    other.put("nested", "validate", matrix.Cell("ok", "merged"))
+    first.merge(other)
+    assert Store(tmp_path / "conformance.json").cells("nested")["validate"].why == "merged"
 
 
 def test_stale_and_rerun_cells_run_again(calls, tmp_path):
