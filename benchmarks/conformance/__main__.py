@@ -66,6 +66,7 @@ def _document(store: Store, corpus: dict, this_run: float) -> dict:
     return {"machine": store.data.setdefault("machine", machine()), "steps": STEPS,
             "seconds": round(sum(c.seconds for c in cells) + sum(builds.get(n, 0) for n in corpus), 1),
             "build_seconds": round(sum(builds.get(n, 0) for n in corpus), 1), "this_run_seconds": round(this_run, 1),
+            "untimed": sum(1 for c in cells if c.seconds == 0 and c.outcome != "skipped"),
             "dates": sorted({c.date for c in cells if c.date}), "commits": sorted({c.commit for c in cells if c.commit}),
             "models": {n: s.to_dict() for n, s in corpus.items()}, "matrix": to_json(matrix), "counts": counts(matrix)}
 

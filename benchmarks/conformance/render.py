@@ -44,7 +44,9 @@ def _taken(doc: dict) -> str:
     return (f"Cells taken {when} on {m['cpu']} ({m['cores']} cores, shared), Python {m['python']}, on commits "
             f"{', '.join(doc['commits']) or '–'} (each cell's date and commit are in `docs/conformance.json`). "
             f"A full run (`python -m benchmarks.conformance --rerun`, corpus not yet built) takes {_minutes(doc['seconds'])}: the sum of "
-            f"the cells' step times and of {_minutes(doc['build_seconds'])} building the corpus.")
+            f"the cells' step times and of {_minutes(doc['build_seconds'])} building the corpus"
+            + (f"; {doc['untimed']} cells taken before times were kept count 0 s in it" if doc.get("untimed") else "")
+            + ".")
 
 
 def _row_taken(row: dict) -> str:
