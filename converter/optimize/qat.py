@@ -84,15 +84,21 @@ def lint(model, left_out: set[str] = frozenset(), accepted: bool = False) -> lis
         kind = type(layer).__name__
         if kind in _PASSIVE:
             continue
-        if layer.name in left_out or isinstance(layer, keras_env.keras().Model) or (
-                not accepted and _rejected_by_rule(layer)) or not (
-                kind in _TRANSFORMED or registry.supports(layer)):
+        if _is_left_out(layer, left_out, accepted, registry):
             items.append(LintItem(layer.name, kind, False, why_left_out(layer) + ": " + _LEFT_FLOAT))
         elif kind in _TRANSFORMED:
             items.append(LintItem(layer.name, kind, True, _TRANSFORMED[kind]))
         else:
             items.append(LintItem(layer.name, kind, True, _FAKE_QUANTIZED))
     return items
+
+
+def _is_left_out(layer, left_out: set[str], accepted: bool, registry) -> bool:
+    if layer.name in left_out or isinstance(layer, keras_env.keras().Model):
+        return True
+    if not accepted and _rejected_by_rule(layer):
+        return True
+    return not (type(layer).__name__ in _TRANSFORMED or registry.supports(layer))
 
 
 # Why TFMOT 0.8's Default8Bit scheme (default_8bit_quantize_registry.py) has no config for a type
