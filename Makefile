@@ -60,8 +60,10 @@ test-all: $(STAMP)
 bench: $(STAMP) bench-deps
 	$(BIN)/python benchmarks/run.py
 
-# every model of the conformance corpus through every step (docs/conformance.md); the corpus is
-# built once, offline, into out/conformance/
+# every model of the conformance corpus through every step: the cells are kept in
+# docs/conformance.json (a cell runs again when its command changes, or with
+# `python -m benchmarks.conformance --rerun`), docs/conformance.md is rendered from them; a model
+# is built, offline, into out/conformance/ only when one of its cells has to run
 conformance: $(STAMP)
 	$(BIN)/python -m benchmarks.conformance
 

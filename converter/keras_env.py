@@ -114,3 +114,50 @@ def tfmot_quant_ops():
     from tensorflow_model_optimization.python.core.quantization.keras import quant_ops
 
     return quant_ops
+
+
+def prune_preserve_scheme():
+    """TFMOT's pruning-preserving 8-bit scheme, with its registry's `supports` made to agree
+    with the 8-bit registry it delegates to. As shipped (0.8), it calls every layer without
+    trainable weights supported (Rescaling, Normalization, Multiply ...), so quantize_apply
+    asks the 8-bit registry to configure such a layer when it feeds an annotated one, and
+    that raises "`get_quantize_config()` called on an unsupported layer": PQAT failed on any
+    model with such a layer left out (MobileNetV3, EfficientNet), where plain QAT works."""
+    tfmot()
+    from tensorflow_model_optimization.python.core.quantization.keras.collab_opts.prune_preserve import (
+        default_8bit_prune_preserve_quantize_scheme as scheme,
+        prune_preserve_quantize_registry as registry,
+    )
+
+    default = qat_registry()
+
+    class Registry(registry.Default8bitPrunePreserveQuantizeRegistry):
+        def supports(self, layer):
+            return registry.Default8bitPrunePreserveQuantizeRegistry.supports(layer) and default.supports(layer)
+
+    class Scheme(scheme.Default8BitPrunePreserveQuantizeScheme):
+        def get_quantize_registry(self):
+            return Registry()
+
+    return Scheme()
+
+
+def reserve_layer_names(model) -> None:
+    """Move Keras' automatic layer names past every name `model` has. A new layer is named
+    after its class and a per-process counter (conv2d, conv2d_1, ...) that knows nothing of
+    the names of a model read from a file. TFMOT's transforms create layers without names
+    (SeparableConv2D -> DepthwiseConv2D + Conv2D), so on Xception, whose residual convs are
+    conv2d..conv2d_3, two layers got one name and tf_keras's rebuild of the transformed model
+    looped forever (QAT hit the 600 s timeout)."""
+    import re
+
+    keras()
+    from tf_keras.src import backend
+
+    uids = backend.get_default_graph_uid_map()  # (namespace, base name) -> next number
+    for layer in model.submodules:
+        found = re.fullmatch(r"(.+?)(?:_(\d+))?", getattr(layer, "name", "") or "")
+        if found:
+            key = ("", found.group(1))
+            uids[key] = max(uids[key], int(found.group(2) or 0) + 1)
+

@@ -1,36 +1,36 @@
-"""`make conformance`: build the corpus (cached in out/conformance/), run every model through
-every step with the edgeconv CLI, print the matrix, write out/conformance/matrix.json and
-render docs/conformance.md.
+"""`make conformance`: run every model of the corpus through every step with the edgeconv CLI,
+keep each cell in docs/conformance.json (store.py), print the matrix and render
+docs/conformance.md from the stored cells. A model is built (into out/conformance/, offline)
+only when one of its cells has to run.
 
-    python -m benchmarks.conformance [--models a,b] [--steps convert,validate] [--no-docs]
+    python -m benchmarks.conformance [--models a,b] [--steps convert,validate] [--rerun] [--no-docs]
 """
 from __future__ import annotations
 
 import argparse
-import datetime
-import json
 import sys
 import time
 from pathlib import Path
 
 from ..common import machine
 from .corpus import build, specs
-from .matrix import STEPS, Cell, counts, load_row, run_model, to_json
+from .matrix import STEPS, Cell, counts, run_model, to_json
 from .render import markdown, terminal
+from .store import ROOT, Store
 
-ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = Path(__file__).resolve().parent
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.conformance")
-    parser.add_argument("--out", type=Path, default=ROOT / "out" / "conformance")
+    parser.add_argument("--out", type=Path, default=ROOT / "out" / "conformance", help="where the corpus is built")
     parser.add_argument("--models", help="comma-separated subset of the corpus")
     parser.add_argument("--steps", help=f"comma-separated subset of {','.join(STEPS)}")
     parser.add_argument("--no-docs", action="store_true", help="do not rewrite docs/conformance.md")
+    parser.add_argument("--store", type=Path, help="keep the cells in this file (default docs/conformance.json)")
+    parser.add_argument("--merge", type=Path, metavar="FILE", help="take the cells of another store file first")
     parser.add_argument("--rerun", action="store_true",
-                        help="run every step again (default: reuse the cells of out/conformance/*/row.json "
-                             "whose command is unchanged, so an interrupted run resumes)")
+                        help="run the chosen cells again (default: keep the stored cells whose command is unchanged)")
     args = parser.parse_args(argv)
     corpus = specs()
     names = args.models.split(",") if args.models else list(corpus)
@@ -39,25 +39,36 @@ def main(argv=None) -> int:
         parser.error(f"unknown: {', '.join(unknown)}")
 
     t0 = time.perf_counter()
-    build(args.out, names)
-    built = time.perf_counter() - t0
+    store = Store(args.store) if args.store else Store()
+    if args.merge:
+        store.merge(Store(args.merge))
     log = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
     for name in names:
-        run_model(corpus[name], args.out / name, PACKAGE, steps, log, cached=not args.rerun)
-    # the whole corpus, from every model's row.json: a cell never run is shown as such
-    matrix = {name: {s: load_row(args.out / name).get(s) or Cell("notrun", "not run yet") for s in STEPS}
-              for name in corpus}
-    document = {
-        "date": datetime.date.today().isoformat(), "machine": machine(),
-        "seconds": round(built + sum(c.seconds for row in matrix.values() for c in row.values()), 1),
-        "build_seconds": round(built, 1), "this_run_seconds": round(time.perf_counter() - t0, 1), "steps": STEPS,
-        "models": {n: s.to_dict() for n, s in corpus.items()}, "matrix": to_json(matrix), "counts": counts(matrix)}
-    (args.out / "matrix.json").write_text(json.dumps(document, indent=1, ensure_ascii=False))
+        run_model(corpus[name], args.out / name, PACKAGE, steps, log, store, args.rerun,
+                  build=lambda name=name: _build(args.out, name, store))
+    document = _document(store, corpus, time.perf_counter() - t0)
     print(terminal(document))
     if not args.no_docs:
         (ROOT / "docs" / "conformance.md").write_text(markdown(document))
-    bugs = sum(c["bug"] for c in document["counts"].values())
-    return 1 if bugs else 0
+    return 1 if sum(c["bug"] for c in document["counts"].values()) else 0
+
+
+def _build(out: Path, name: str, store: Store) -> None:
+    for model, seconds in build(out, [name]).items():
+        store.put_build(model, seconds)
+
+
+def _document(store: Store, corpus: dict, this_run: float) -> dict:
+    """Everything render.py shows: every model of the corpus, a cell never taken as such."""
+    matrix = {name: {s: store.cells(name).get(s) or Cell("notrun", "not run yet") for s in STEPS} for name in corpus}
+    cells = [c for row in matrix.values() for c in row.values() if c.outcome != "notrun"]
+    builds = store.data["build_seconds"]
+    return {"machine": store.data.setdefault("machine", machine()), "steps": STEPS,
+            "seconds": round(sum(c.seconds for c in cells) + sum(builds.get(n, 0) for n in corpus), 1),
+            "build_seconds": round(sum(builds.get(n, 0) for n in corpus), 1), "this_run_seconds": round(this_run, 1),
+            "untimed": sum(1 for c in cells if c.seconds == 0 and c.outcome != "skipped"),
+            "dates": sorted({c.date for c in cells if c.date}), "commits": sorted({c.commit for c in cells if c.commit}),
+            "models": {n: s.to_dict() for n, s in corpus.items()}, "matrix": to_json(matrix), "counts": counts(matrix)}
 
 
 if __name__ == "__main__":

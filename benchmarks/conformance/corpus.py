@@ -15,6 +15,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -35,6 +36,7 @@ class Spec:
     imports: tuple = ()            # files passed with --import (relative to this package)
     train_args: tuple = ()         # extra options a user of this model would give the training commands
     pixels: bool = False           # raw 0..255 data (the model rescales itself)
+    train_samples: int = 0         # >0: the training steps take the first N samples (train.npz)
     note: str = ""
 
     def to_dict(self) -> dict:
@@ -82,9 +84,17 @@ CUSTOM = {s.name: s for s in [
 ]}
 
 
+# Families whose training graph (QAT above all) takes minutes per batch on 2 cores: their training
+# steps take 8 samples (one batch). Their inputs are already each family's minimum (Xception 71,
+# InceptionV3 75, the others 32: keras.applications refuses smaller).
+SMALL_TRAINING = {"densenet121", "xception", "inception_v3", "nasnet_mobile", "convnext_tiny", "regnetx002", "vgg16"}
+TRAIN_SAMPLES = 8
+
+
 def specs() -> dict[str, Spec]:
     apps = {name: Spec(name, "model.keras", ((size, size, 3),), note=f"keras.applications.{fn}(weights=None, "
-                       + "".join(f"{k}={v}, " for k, v in kw.items()) + f"{size}x{size})")
+                       + "".join(f"{k}={v}, " for k, v in kw.items()) + f"{size}x{size})",
+                       train_samples=TRAIN_SAMPLES if name in SMALL_TRAINING else 0)
             for name, (fn, size, kw) in APPLICATIONS.items()}
     return {**apps, **CUSTOM}
 
@@ -226,18 +236,29 @@ def build_one(name: str, folder: Path) -> None:
     if model is not None:
         model.save(folder / spec.file)
     np.savez(folder / "data.npz", **data)
+    if spec.train_samples:  # labels 0..N-1: every one a class the model has
+        np.savez(folder / "train.npz", **{k: v[:spec.train_samples] for k, v in data.items()})
     (folder / "model.json").write_text(json.dumps(spec.to_dict(), indent=1))
 
 
-def build(root: Path, names: list[str] | None = None) -> None:
+def build(root: Path, names: list[str] | None = None) -> dict[str, float]:
     """Builds, each in its own process (so one model's graph does not slow the next), the
-    models whose folder has no model.json yet."""
+    models whose folder is missing or was built from another Spec; returns their seconds."""
+    seconds = {}
     for name in names or list(specs()):
-        if (root / name / "model.json").exists():
+        if built(root / name, specs()[name]):
             continue
         print(f"building {name}", file=sys.stderr, flush=True)
+        t0 = time.perf_counter()
         subprocess.run([sys.executable, "-m", "benchmarks.conformance.corpus", "--one", name, str(root / name)],
                        check=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+        seconds[name] = time.perf_counter() - t0
+    return seconds
+
+
+def built(folder: Path, spec: Spec) -> bool:
+    path = folder / "model.json"
+    return path.exists() and json.loads(path.read_text()) == json.loads(json.dumps(spec.to_dict()))
 
 
 if __name__ == "__main__":

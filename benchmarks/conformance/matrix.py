@@ -28,7 +28,8 @@ NEEDS = {"validate": "convert", "bench": "convert", "edgetpu": "convert", "ethos
 TIMEOUT = 600
 SYMBOL = {"ok": "✓", "fallback": "fallback", "refused": "refused", "failed": "failed", "bug": "✗", "skipped": "–",
           "notrun": "·"}
-# Training kept tiny: one epoch of the 32 samples in data.npz
+# Training kept tiny, only to show the step works: one epoch of the 32 samples in data.npz, or of
+# the Spec's train_samples (train.npz) for the models whose training takes minutes per batch
 TRAIN = ("--epochs", "1", "--batch-size", "8")
 
 
@@ -38,7 +39,9 @@ class Cell:
     why: str = ""         # the reason (fallback/refused/failed/bug) or the headline figure (ok)
     exit_code: int | None = None
     seconds: float = 0.0
-    argv: list | None = None  # the command, so a cached cell is reused only for the same command
+    argv: list | None = None  # the command (store.portable), so a stored cell is reused only for the same command
+    date: str = ""  # when the cell was taken
+    commit: str = ""  # on which code (git HEAD, +dirty with uncommitted changes)
 
     def text(self) -> str:
         return SYMBOL[self.outcome] + (f" ({self.why})" if self.why else "")
@@ -100,7 +103,8 @@ def _convert(doc):
         return "failed", "; ".join(c.get("name", "") for c in failed)
     if isinstance(intake, dict) and intake.get("source") == "keras3-export":
         return "fallback", f"exported by Keras 3: {intake.get('rebuild_failed', 'tf_keras cannot rebuild it')}"
-    return "ok", fig
+    refused = [w for w in doc.get("warnings", []) if "will refuse it" in w]  # tflite/kernel_limits.py
+    return "ok", "; ".join([fig, *refused])
 
 
 def _validate(doc):
@@ -129,9 +133,13 @@ def _qat(doc):
         return "fallback", str(doc.get("fallback") or "QAT not applied")
     left = doc.get("not_wrapped") or []
     if left:
-        kinds = sorted({item.get("type", "?") for item in left})
-        return "fallback", f"{len(left)} layers left to calibration: {', '.join(kinds[:4])}"
-    return "ok", ""
+        why: dict[str, list] = {}  # type -> [count, the lint's reason]
+        for item in left:
+            entry = why.setdefault(item.get("type", "?"), [0, item.get("action", "").split(": left float")[0]])
+            entry[0] += 1
+        return "fallback", f"{len(left)} layers left to calibration: " + "; ".join(
+            f"{kind} ×{n} ({reason})" for kind, (n, reason) in sorted(why.items(), key=lambda kv: -kv[1][0]))
+    return "ok", f"{doc.get('annotation', '')} annotated"
 
 
 def _distill(doc):
@@ -179,6 +187,7 @@ READ = {"convert": _convert, "validate": _validate, "bench": _bench, "prune": _p
 
 def commands(spec: Spec, folder: Path, package: Path) -> dict[str, list[str]]:
     model, data, runs = str(folder / spec.file), str(folder / "data.npz"), folder / "runs"
+    train_data = str(folder / "train.npz") if spec.train_samples else data  # fewer samples for the big models
     imports = [a for f in spec.imports for a in ("--import", str(package / f))]
     int8 = str(runs / "model_int8.tflite")
     train = [*TRAIN, *spec.train_args]
@@ -188,12 +197,12 @@ def commands(spec: Spec, folder: Path, package: Path) -> dict[str, list[str]]:
         "validate": ["validate", int8, "--reference", model, "--data", data, "--kernels", "reference",
                      "--workers", "1", *imports],
         "bench": ["bench", int8, "--runs", "20", "--warmup", "2"],
-        "prune": ["prune", model, "--data", data, "--sparsity", "0.5", *train, "-o", str(runs / "pruned.keras"),
+        "prune": ["prune", model, "--data", train_data, "--sparsity", "0.5", *train, "-o", str(runs / "pruned.keras"),
                   "--force", *imports],
-        "qat": ["qat", model, "--data", data, *train, "-o", str(runs / "qat.h5"), "--force", *imports],
-        "pqat": ["qat", str(runs / "pruned.keras"), "--preserve-sparsity", "--data", data, *train,
+        "qat": ["qat", model, "--data", train_data, *train, "-o", str(runs / "qat.h5"), "--force", *imports],
+        "pqat": ["qat", str(runs / "pruned.keras"), "--preserve-sparsity", "--data", train_data, *train,
                  "-o", str(runs / "pqat.h5"), "--force", *imports],
-        "distill": ["distill", "--teacher", model, "--student", student, "--width", "0.25", "--data", data,
+        "distill": ["distill", "--teacher", model, "--student", student, "--width", "0.25", "--data", train_data,
                     *train, "-o", str(runs / "student.keras"), "--force", *imports],
         "edgetpu": ["edgetpu", int8],
         "ethosu": ["ethosu", int8],
@@ -202,36 +211,60 @@ def commands(spec: Spec, folder: Path, package: Path) -> dict[str, list[str]]:
     }
 
 
-def load_row(folder: Path) -> dict[str, Cell]:
-    path = folder / "row.json"
-    return {k: Cell(**v) for k, v in json.loads(path.read_text()).items()} if path.exists() else {}
+ARTIFACTS = {"convert": "model_int8.tflite", "prune": "pruned.keras"}  # what the steps after need
 
 
-def run_model(spec: Spec, folder: Path, package: Path, steps: list[str] = STEPS, log=None,
-              cached: bool = False) -> dict[str, Cell]:
-    """Runs the steps in order; with `cached`, a step whose command already ran (row.json, kept
-    after each step, so an interrupted run resumes) is not run again, nor are the steps after
-    a re-run step that depend on it."""
-    (folder / "runs").mkdir(exist_ok=True)
+def run_model(spec: Spec, folder: Path, package: Path, steps: list[str] = STEPS, log=None, store=None,
+              rerun: bool = False, build=None) -> dict[str, Cell]:
+    """Runs the steps in order and returns their cells. With a `store` (store.py), a stored cell
+    whose command is unchanged is kept unless `rerun`; a step's prerequisite (NEEDS) runs
+    first when its cell is missing or stale, or its output is not on this machine (a fresh
+    clone), and a step whose prerequisite ran now runs again. `build()` makes the model's
+    folder before the first command runs."""
+    from .store import portable
+
     argv = commands(spec, folder, package)
-    saved = load_row(folder)  # kept for the steps not run now
-    previous = saved if cached else {}
+    saved = store.cells(spec.name) if store else {}
     row: dict[str, Cell] = {}
+    fresh: set[str] = set()  # the steps run now
+
+    def current(step):
+        cell = row.get(step) or saved.get(step)
+        return cell if cell is not None and cell.argv == portable(argv[step], folder, package) else None
+
+    def run(step):
+        if build:
+            build()
+        (folder / "runs").mkdir(parents=True, exist_ok=True)
+        row[step] = classify(step, *run_cli(argv[step], folder))
+        fresh.add(step)
+        _keep(step, row[step])
+        if log:
+            log(f"{spec.name:26s} {step:9s} {row[step].seconds:6.1f}s  {row[step].text()[:150]}")
+
+    def _keep(step, cell):
+        cell.argv = portable(argv[step], folder, package)
+        if store:
+            store.put(spec.name, step, cell)
+
     for step in steps:
         need = NEEDS.get(step)
-        old = previous.get(step)
-        if need and need in row and row[need].outcome not in ("ok", "fallback"):
+        if not rerun and current(step) is not None and need not in fresh:
+            row[step] = current(step)
+            continue
+        if need and need not in fresh and (current(need) is None or _succeeded(current(need))
+                                           and not (folder / "runs" / ARTIFACTS[need]).exists()):
+            run(need)  # missing, stale or its output absent here
+        if need and not _succeeded(current(need)):
             row[step] = Cell("skipped", f"{need} did not succeed")
-        elif old is not None and old.argv == argv[step] and not (need and row.get(need) is not previous.get(need)):
-            row[step] = old
+            _keep(step, row[step])
         else:
-            row[step] = classify(step, *run_cli(argv[step], folder))
-            row[step].argv = argv[step]
-            if log:
-                log(f"{spec.name:26s} {step:9s} {row[step].seconds:6.1f}s  {row[step].text()[:150]}")
-        merged = {**saved, **row}
-        (folder / "row.json").write_text(json.dumps({k: asdict(c) for k, c in merged.items()}, ensure_ascii=False))
+            run(step)
     return row
+
+
+def _succeeded(cell: Cell | None) -> bool:
+    return cell is not None and cell.outcome in ("ok", "fallback")
 
 
 def counts(matrix: dict[str, dict[str, Cell]], steps: list[str] = STEPS) -> dict[str, dict[str, int]]:

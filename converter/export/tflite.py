@@ -15,6 +15,7 @@ from ..settings import SettingError
 from ..inputs.models import input_shapes
 from ..inputs.preprocess import Preprocess
 from ..tflite.integer_check import IntegerProof, prove_integer
+from ..tflite.kernel_limits import aborting_ops
 from ..tflite.metadata import set_edgeconv_info
 from ..progress import task
 from ..tflite.reader import ModelInfo, read_model
@@ -74,7 +75,8 @@ class ConversionResult:
 
     @property
     def warnings(self) -> list[str]:
-        return [self.unrolled.warning()] if self.unrolled else []
+        aborting = [f"reference kernels and tflite-micro will refuse it: {p}" for p in aborting_ops(self.info)]
+        return ([self.unrolled.warning()] if self.unrolled else []) + aborting[:1]
     calibration: dict | None = None  # the activation-range method and, for auto, the candidates' scores
 
     def summary(self) -> dict:

@@ -98,20 +98,39 @@ def _check_compatible(teacher, student, data: Dataset, hint) -> None:
     require_keras(student, "distillation (the student)")
     if hint:
         require_keras(teacher, "distillation with --hint (the teacher's layers)")
+        check_known_inputs(teacher, "teacher")  # --hint wires its layers' tensors
     if len(data.inputs) > 1:
         raise ModelError(f"distillation feeds one input; the data has {len(data.inputs)}",
                          hint="distil a single-input model, or convert this one without distillation")
     for name, m in (("teacher", teacher), ("student", student)):
-        check_trainable(m, f"distillation (the {name})")
-        check_known_inputs(m, name)
-    t_out, s_out = tuple(teacher.outputs[0].shape[1:]), tuple(student.outputs[0].shape[1:])
+        check_trainable(m, f"distillation (the {name})", labels=False)  # it learns the teacher's outputs
+    check_known_inputs(student, "student")
+    t_out, s_out = output_shape(teacher, data), tuple(student.outputs[0].shape[1:])
     if t_out != s_out:
         raise ModelError(f"the student's output shape {s_out} differs from the teacher's {t_out}",
-                         hint="the student must predict the same classes as the teacher")
+                         hint="the student must predict the same classes as the teacher"
+                         + (": a built-in student predicts one label per sample, so a teacher with per-position "
+                            "outputs (segmentation, sequences) needs a student model file with its output shape"
+                            if len(t_out) > 1 and len(s_out) == 1 else ""))
     want = tuple(student.inputs[0].shape[1:])
     if tuple(data.x.shape[1:]) != want:
         raise ModelError(f"data samples have shape {tuple(data.x.shape[1:])} but the student expects {want}",
                          hint="give the student the teacher's input shape")
+
+
+def output_shape(model, data: Dataset) -> tuple:
+    """The first output's shape without the batch. A subclassed model (e.g. one read back from
+    .keras) has no output tensors, so it is called on one sample: a teacher needs no more."""
+    if getattr(model, "outputs", None):
+        return tuple(model.outputs[0].shape[1:])
+    out = model(np.asarray(data.inputs[0][:1], np.float32), training=False)
+    out = next(iter(out.values())) if isinstance(out, dict) else out[0] if isinstance(out, (list, tuple)) else out
+    return tuple(out.shape[1:])
+
+
+def input_shape(model, data: Dataset) -> tuple:
+    """The first input's shape without the batch: the model's, or the data's for a subclassed one."""
+    return tuple(model.inputs[0].shape[1:]) if getattr(model, "inputs", None) else tuple(data.inputs[0].shape[1:])
 
 
 def check_known_inputs(model, name: str) -> None:

@@ -37,6 +37,8 @@ _TRANSFORMED = {"BatchNormalization": "folded into the preceding Conv/Dense, fak
                 "SeparableConv2D": "split into depthwise + pointwise convolutions, both fake-quantized",
                 "Concatenate": "inputs share one fake-quantized range"}
 _FOLDS_INTO = {"Conv2D", "DepthwiseConv2D", "Dense"}  # what TFMOT folds a BatchNormalization into
+# ... also after these, which its transforms first split into a depthwise and a pointwise Conv2D
+_SPLIT_INTO_CONV = {"SeparableConv1D", "SeparableConv2D"}
 _FAKE_QUANTIZED = "fake-quantized during training"
 _LEFT_FLOAT = "left float in training, quantized by calibration at conversion"
 _MAX_REJECTED = 8  # layers left out one by one before giving up on QAT
@@ -86,25 +88,69 @@ class QatResult:
                 "transformed": _by_type(i for i in self.lint if i.supported and i.action != _FAKE_QUANTIZED)}
 
 
-def lint(model, left_out: set[str] = frozenset()) -> list[LintItem]:
-    """What QAT does to each layer when the layers in `left_out` are not annotated."""
+def lint(model, left_out: set[str] = frozenset(), accepted: bool = False) -> list[LintItem]:
+    """What QAT does to each layer when the layers in `left_out` are not annotated; `accepted`:
+    TFMOT took the whole model, so no layer is left out by rule."""
     registry = keras_env.qat_registry()
     items = []
     for layer in model.layers:
         kind = type(layer).__name__
         if kind in _PASSIVE:
             continue
-        if isinstance(layer, keras_env.keras().Model):
-            items.append(LintItem(layer.name, kind, False, "nested model: " + _LEFT_FLOAT))
-        elif layer.name in left_out:
-            items.append(LintItem(layer.name, kind, False, "not supported by TFMOT's 8-bit scheme: " + _LEFT_FLOAT))
+        if _is_left_out(layer, left_out, accepted, registry):
+            items.append(LintItem(layer.name, kind, False, why_left_out(layer) + ": " + _LEFT_FLOAT))
         elif kind in _TRANSFORMED:
             items.append(LintItem(layer.name, kind, True, _TRANSFORMED[kind]))
-        elif registry.supports(layer):
-            items.append(LintItem(layer.name, kind, True, _FAKE_QUANTIZED))
         else:
-            items.append(LintItem(layer.name, kind, False, "not supported by TFMOT's 8-bit scheme: " + _LEFT_FLOAT))
+            items.append(LintItem(layer.name, kind, True, _FAKE_QUANTIZED))
     return items
+
+
+def _is_left_out(layer, left_out: set[str], accepted: bool, registry) -> bool:
+    if layer.name in left_out or isinstance(layer, keras_env.keras().Model):
+        return True
+    if not accepted and _rejected_by_rule(layer):
+        return True
+    return not (type(layer).__name__ in _TRANSFORMED or registry.supports(layer))
+
+
+# Why TFMOT 0.8's Default8Bit scheme (default_8bit_quantize_registry.py) has no config for a type
+_NOT_IN_REGISTRY = {
+    "Multiply": "TFMOT's 8-bit registry has no config for Multiply (hard-swish x·hard_sigmoid(x), "
+                "squeeze-excite gates)",
+    "TFOpLambda": "a raw TensorFlow op in the graph ({op}), not a Keras layer: TFMOT's registry has no config for it",
+    "Rescaling": "TFMOT's 8-bit registry has no config for preprocessing layers (Rescaling)",
+    "Normalization": "TFMOT's 8-bit registry has no config for preprocessing layers (Normalization)",
+    "Conv1D": "TFMOT's 8-bit registry leaves Conv1D out (commented out there: not verified against TFLite)",
+    "MaxPooling1D": "TFMOT's 8-bit registry leaves MaxPooling1D out (commented out there)",
+    "LSTM": "TFMOT's 8-bit registry leaves recurrent layers out (commented out there: not verified)",
+    "GRU": "TFMOT's 8-bit registry leaves recurrent layers out (commented out there: not verified)",
+    "SimpleRNN": "TFMOT's 8-bit registry leaves recurrent layers out (commented out there: not verified)",
+}
+_ACTIVATIONS = ("relu", "relu6", "swish", "gelu", "linear", "softmax", "sigmoid", "tanh")  # its Activation config's
+
+
+def why_left_out(layer) -> str:
+    """The precise reason TFMOT's 8-bit scheme does not fake-quantize this layer."""
+    kind = type(layer).__name__
+    if isinstance(layer, keras_env.keras().Model):
+        return "a nested model that could not be inlined"
+    if kind == "BatchNormalization":
+        before = layer.inbound_nodes[0].inbound_layers if layer.inbound_nodes else None
+        after = type(before).__name__ if before else "the input"
+        if after in _FOLDS_INTO and _activation(before) != "linear":
+            after = f"{after} with activation '{_activation(before)}'"
+        return (f"BatchNormalization after {after}: TFMOT folds it only into a linear "
+                f"{'/'.join(sorted(_FOLDS_INTO))} before it, and has no config for it alone")
+    if kind == "Activation":
+        name = getattr(layer.activation, "__name__", str(layer.activation))
+        if name not in _ACTIVATIONS:
+            return f"Activation '{name}': TFMOT's 8-bit Activation config takes only {', '.join(_ACTIVATIONS)}"
+    if kind in _NOT_IN_REGISTRY:
+        return _NOT_IN_REGISTRY[kind].format(op=getattr(layer, "symbol", "") or layer.name)
+    if not type(layer).__module__.startswith(("tf_keras.", "keras.")):
+        return f"a custom layer ({type(layer).__module__}.{kind}): TFMOT has no config for it"
+    return f"TFMOT's 8-bit registry has no config for {kind}"
 
 
 def qat(model, data: Dataset, options: QatOptions = QatOptions()) -> QatResult:
@@ -129,8 +175,8 @@ def qat(model, data: Dataset, options: QatOptions = QatOptions()) -> QatResult:
     metrics = fit(quantized, data, options.train, callbacks=[epochs.callback(), best], targets=targets)
     seconds = time.monotonic() - start
     annotation = "whole model" if left_out is None else "layer by layer"
-    return QatResult(quantized, lint(flat, left_out or set()), None, metrics, annotation, flattened,
-                     before, held_out_accuracy(quantized, data, options.train)[0], on,
+    return QatResult(quantized, lint(flat, left_out or set(), accepted=left_out is None), None, metrics, annotation,
+                     flattened, before, held_out_accuracy(quantized, data, options.train)[0], on,
                      epochs.count, seconds, "labels" if targets is None else "teacher", ranges, best.epoch)
 
 
@@ -238,17 +284,31 @@ def _unsupported(model) -> set[str]:
     """Layers neither the registry nor the layout transforms quantize."""
     registry = keras_env.qat_registry()
     return {layer.name for layer in model.layers
-            if (type(layer).__name__ not in _PASSIVE + tuple(_TRANSFORMED) or _unfoldable_batchnorm(layer))
+            if _rejected_by_rule(layer) or type(layer).__name__ not in _PASSIVE + tuple(_TRANSFORMED)
             and (isinstance(layer, keras_env.keras().Model) or not registry.supports(layer))}
 
 
+def _rejected_by_rule(layer) -> bool:
+    """Layers the registry claims but TFMOT fails on: a BatchNormalization it cannot fold, an
+    Activation whose function its Activation config does not take."""
+    if type(layer).__name__ == "Activation":
+        return _activation(layer) not in _ACTIVATIONS
+    return _unfoldable_batchnorm(layer)
+
+
 def _unfoldable_batchnorm(layer) -> bool:
-    """The transforms fold a BatchNormalization only into the Conv/Dense before it; another
-    one (e.g. ResNetV2's pre-activation BN after an Add) is rejected by TFMOT."""
+    """The transforms fold a BatchNormalization only into the Conv/Dense with a linear
+    activation before it; another one (e.g. ResNetV2's pre-activation BN after an Add, or a BN
+    after Conv2D(activation="relu")) is rejected by TFMOT."""
     if type(layer).__name__ != "BatchNormalization" or not layer.inbound_nodes:
         return False
     before = layer.inbound_nodes[0].inbound_layers
-    return type(before).__name__ not in _FOLDS_INTO
+    return type(before).__name__ not in _FOLDS_INTO | _SPLIT_INTO_CONV or _activation(before) != "linear"
+
+
+def _activation(layer) -> str:
+    activation = getattr(layer, "activation", None)
+    return getattr(activation, "__name__", str(activation)) if activation is not None else "linear"
 
 
 def _rejected_layer(error: Exception, model) -> str | None:
@@ -265,6 +325,7 @@ def _rejected_layer(error: Exception, model) -> str | None:
 
 def _apply(model, left_out: set[str] | None, options: QatOptions):
     quant = keras_env.tfmot().quantization.keras
+    keras_env.reserve_layer_names(model)  # the layers TFMOT's transforms add must not take the model's names
     if left_out is None:
         annotated = quant.quantize_annotate_model(model)
     else:
@@ -272,7 +333,7 @@ def _apply(model, left_out: set[str] | None, options: QatOptions):
             model, clone_function=lambda layer: layer if layer.name in left_out else quant.quantize_annotate_layer(layer))
     scheme = None
     if options.preserve_sparsity:
-        scheme = keras_env.tfmot().experimental.combine.Default8BitPrunePreserveQuantizeScheme()
+        scheme = keras_env.prune_preserve_scheme()
     with quant.quantize_scope():
         return quant.quantize_apply(annotated, scheme) if scheme else quant.quantize_apply(annotated)
 

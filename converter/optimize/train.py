@@ -26,13 +26,21 @@ class TrainOptions:
 WARMUP = 0.05  # share of the steps the cosine schedule warms up over: Adam's first steps are its noisiest
 
 
-def check_trainable(model, step: str) -> None:
+def check_trainable(model, step: str, labels: bool = True) -> None:
     """What the shared training loop handles: one labelled output, and no stateful layers
-    (their state assumes one fixed batch, which fit's shuffling and validation split break)."""
+    (their state assumes one fixed batch, which fit's shuffling and validation split break).
+    With `labels` (fine-tuning on the data's labels, not distillation), the output must be one
+    row of class scores per sample: labels are one class index per sample."""
     outputs = getattr(model, "outputs", None) or []
     if len(outputs) > 1:
         raise ModelError(f"{step} trains one labelled output; the model '{model.name}' has {len(outputs)}",
                          hint="convert it without this step, or train a single-output version of it")
+    shape = tuple(outputs[0].shape[1:]) if outputs else ()
+    if labels and len(shape) > 1:
+        raise ModelError(f"{step} fine-tunes on one class label per sample, but the model's output {shape} is one per "
+                         "position (segmentation, sequence tagging): per-position labels are not supported",
+                         hint="convert it without this step (post-training quantization needs no labels), or distil it "
+                              "into a student model file with the same output shape")
     stateful = [layer.name for layer in getattr(model, "layers", []) if getattr(layer, "stateful", False)]
     if stateful:
         raise ModelError(f"{step} cannot train stateful layers ({', '.join(stateful)}): their state assumes "

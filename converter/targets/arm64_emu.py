@@ -57,7 +57,7 @@ class Arm64Session(RunnerSession):
     where = "emulated arm64 (qemu)"
 
     def __init__(self, model: bytes, kernels: str, timeout: float):
-        super().__init__(model)
+        super().__init__(model, kernels)
         self.kernels, self.timeout = kernels, timeout
 
     def _run(self, inputs: list[np.ndarray], runs: int, warmup: int) -> dict:

@@ -9,6 +9,7 @@ import numpy as np
 from ..settings import SettingError
 from .base import Availability, ClosingSession, LatencyStats, Memory, SampleFailure, model_memory
 from ..errors import ModelError
+from ..tflite.kernel_limits import check_runnable
 from ..tflite.reader import read_model
 
 KERNELS = ("xnnpack", "reference")
@@ -44,6 +45,8 @@ class HostSession(ClosingSession):
         from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
         self.info = read_model(model)
+        if kernels == "reference":  # some of their checks abort the process: refuse first
+            check_runnable(self.info, "reference")
         self.threads = threads
         self.failures: list[SampleFailure] = []
         self._make = lambda: Interpreter(

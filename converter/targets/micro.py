@@ -18,6 +18,7 @@ from .host import dequantize, quantize
 from .runner_session import boundary_details
 from ..errors import ModelError
 from ..tflite.compat.tflm import unsupported_ops
+from ..tflite.kernel_limits import check_runnable
 from ..tflite.reader import read_model
 
 INSTALL = "pip install 'edgeconv[micro]'  (tflite-micro, x86_64 Linux wheels)"
@@ -51,6 +52,7 @@ class MicroSession(ClosingSession):
         if missing:
             raise ModelError(f"tflite-micro cannot run op(s): {', '.join(missing)}",
                              hint="replace the layers that produce them, or target a runtime with these ops")
+        check_runnable(self.info, "micro")  # its kernels abort where their preconditions fail
         try:
             self._interp = runtime.Interpreter.from_bytes(
                 model, arena_size=arena_size, intrepreter_config=runtime.InterpreterConfig.kAllocationRecording)

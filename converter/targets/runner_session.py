@@ -7,6 +7,7 @@ import numpy as np
 
 from .base import ClosingSession, LatencyStats, Memory, model_memory
 from .host import dequantize, quantize
+from ..tflite.kernel_limits import check_runnable
 from ..tflite.reader import read_model
 
 
@@ -26,8 +27,10 @@ class RunnerSession(ClosingSession):
 
     where = "runner"
 
-    def __init__(self, model: bytes):
+    def __init__(self, model: bytes, kernels: str = "xnnpack"):
         self.model, self.info = model, read_model(model)
+        if kernels == "reference":  # the far side would die on an abort, with less to say
+            check_runnable(self.info, "reference")
         self.input_names, self.output_names = self.info.input_names(), self.info.output_names()
         self.failures = []
 

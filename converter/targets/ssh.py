@@ -104,7 +104,7 @@ class SshRuntime:
 
 class SshSession(RunnerSession):
     def __init__(self, runtime: SshRuntime, model: bytes):
-        super().__init__(model)
+        super().__init__(model, runtime.kernels)
         self.rt = runtime
         self.where = f"ssh board {runtime.board.host}"
 

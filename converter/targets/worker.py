@@ -24,7 +24,7 @@ from .base import Availability, ClosingSession, LatencyStats, Memory, SampleFail
 from ..errors import ConverterError, ModelError
 from ..logs import log_path
 
-_HINT = "the model or a kernel is faulty: try --kernels reference, and `edgeconv inspect` the model"
+_HINT = "the model or a kernel is faulty: try the other --kernels (xnnpack or reference), and `edgeconv inspect` the model"
 MEASURED_ON = "host LiteRT process"  # a worker's peak RSS is the runtime's alone
 
 

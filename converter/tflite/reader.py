@@ -64,6 +64,7 @@ class Operator:
     is_custom: bool = False
     calls: tuple[int, ...] = ()  # subgraphs an IF / WHILE / CALL_ONCE runs, in the order TFLM plans them
     variable: str = ""  # VAR_HANDLE: the shared name that identifies the resource variable
+    beta: float = 1.0  # SOFTMAX: the logits' multiplier (tflite/kernel_limits.py checks it with the input scale)
 
 
 @dataclass(frozen=True)
@@ -187,7 +188,8 @@ def _subgraph(sg, index: int, codes, constant: set[int]) -> Subgraph:
         op = sg.Operators(i)
         name, version, custom = codes[op.OpcodeIndex()]
         ops.append(Operator(i, name, version, tuple(_ints(op.InputsAsNumpy())),
-                            tuple(_ints(op.OutputsAsNumpy())), custom, *_control_options(op, name)))
+                            tuple(_ints(op.OutputsAsNumpy())), custom, *_control_options(op, name),
+                            beta=_softmax_beta(op) if name == "SOFTMAX" else 1.0))
     result = Subgraph(index, _str(sg.Name()), tensors, tuple(ops),
                       tuple(_ints(sg.InputsAsNumpy())), tuple(_ints(sg.OutputsAsNumpy())))
     _check_references(result)
@@ -212,6 +214,15 @@ def _control_options(op, name: str) -> tuple[tuple[int, ...], str]:
     options = kind()
     options.Init(table.Bytes, table.Pos)
     return tuple(getattr(options, g)() for g in getters), ""
+
+
+def _softmax_beta(op) -> float:
+    table = op.BuiltinOptions()
+    if table is None:
+        return 1.0
+    options = schema.SoftmaxOptions()
+    options.Init(table.Bytes, table.Pos)
+    return float(options.Beta())
 
 
 def _check_references(sg: Subgraph) -> None:

@@ -55,13 +55,12 @@ def run(context: Context, config: DistillConfig):
 
 def student_model(context: Context, config: DistillConfig):
     from ...inputs.models import load_model
-    from ...optimize.distill import check_known_inputs, student_template
+    from ...optimize.distill import input_shape, output_shape, student_template
 
-    teacher = context.model
-    if config.student in TEMPLATES:
-        check_known_inputs(teacher, "teacher")  # the template is sized from the teacher's tensors
-        return student_template(config.student, tuple(teacher.inputs[0].shape[1:]),
-                                int(teacher.outputs[0].shape[-1]), config.width)
+    teacher, data = context.model, context.calibration
+    if config.student in TEMPLATES:  # sized from the teacher (called on a sample when it is subclassed)
+        return student_template(config.student, input_shape(teacher, data), int(output_shape(teacher, data)[-1]),
+                                config.width)
     if Path(config.student).exists():
         return load_model(Path(config.student), trust_model=context.trust_model, code=context.code)
     raise ModelError(f"student '{config.student}' is neither a model file nor a template",
