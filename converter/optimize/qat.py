@@ -158,7 +158,7 @@ def qat(model, data: Dataset, options: QatOptions = QatOptions()) -> QatResult:
     if not is_graph_model(model):
         raise ModelError("QAT needs a Sequential or Functional model; this one is subclassed",
                          hint="rebuild it functionally, or convert it with post-training quantization")
-    check_trainable(model, "QAT")
+    check_trainable(model, "QAT", labels=_on_labels(options, data))  # the float model's outputs: any shape
     probabilities = outputs_probabilities(model, data)
     flat, flattened = flat_copy(model)
     try:
@@ -185,12 +185,17 @@ def _compile(quantized, model, data: Dataset, options: QatOptions, probabilities
     if options.targets == "labels" and data.y is None:
         raise DataError(f"{data.source} has no labels, which QAT with targets 'labels' needs",
                         hint="give labelled data, or learn the float model's outputs: --targets teacher (or auto)")
-    if options.targets == "labels" or (options.targets == "auto" and data.y is not None):
+    if _on_labels(options, data):
         compile_for_labels(quantized, options.train, probabilities, data)
         return None
     targets, loss = teacher_targets(model, data)
     compile_with_loss(quantized, options.train, loss, data)
     return targets
+
+
+def _on_labels(options: QatOptions, data: Dataset) -> bool:
+    """Whether QAT learns the data's labels (else the float model's outputs)."""
+    return options.targets == "labels" or (options.targets == "auto" and data.y is not None)
 
 
 def _best_weights_callback():
