@@ -94,9 +94,9 @@ def _recovery_rows(recovery: dict | None) -> list[tuple[str, str]]:
         return [("recovery", f"not needed: int8 drop {recovery['int8_accuracy_drop']:.2f} points")]
     rows = [("recovery", f"int8 drop {recovery['int8_accuracy_drop']:.2f} -> {recovery['accuracy_drop']:.2f} points, "
                          f"int16 activations in {', '.join(recovery['moved'])}")]
-    for step in recovery["steps"][1:]:
+    for step in recovery["steps"][1:]:  # every op 16-bit, then each group back to int8
         cost = step["cost"]
-        rows.append((f"  +{len(step['moved'])} layers", f"drop {step['accuracy_drop']:.2f}; size {cost['size_bytes']:+,} B, "
+        rows.append((f"  {len(step['moved'])} layers 16-bit", f"drop {step['accuracy_drop']:.2f}; size {cost['size_bytes']:+,} B, "
                      f"latency {cost['latency_p50_ms'] * 1000:+.1f} us, arena {cost['arena_estimate_bytes']:+,} B"))
     return rows
 

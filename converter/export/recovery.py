@@ -1,12 +1,15 @@
-"""Recovery that stays fully integer: when the int8 model misses an accuracy budget, move the
-layers that lose most to quantization to 16-bit activations (int8 weights), one layer at a time,
-until the budget holds.
+"""Recovery that stays fully integer: when the int8 model misses an accuracy budget, give the
+layers that need it 16-bit activations (int8 weights, int8 model inputs and outputs), until the
+budget holds with as much of the model in int8 as possible.
 
-Layers are ranked by their output's expected int8 signal-to-noise ratio under the chosen ranges
-(export/calibration.py's histograms), worst first. Not by the QuantizationDebugger's RMSE in
-LSB (verify/quant_debug.py): that metric is blind to a range stretched by outliers (each step is
-coarse, yet the error is still ~0.3 of a step) and, measured on tests' outlier model, it ranked
-the culprit layer last, behind the two layers after it.
+The search starts from every op in 16 bits, the most accurate integer model, then returns
+groups (a Keras layer's ops and the ops that read its tensors) to int8, least sensitive first,
+keeping each return that holds the budget. A group's sensitivity is measured: the model's
+output SNR against the float model when every op but the group's runs in 16 bits. Predicting
+it from ranges misleads: a tensor's expected int8 SNR (export/calibration.py's histograms, the
+`ranking` in the report) averages over samples, so logits whose quiet samples need 16 bits look
+fine (33 dB on the benchmark's `tones`, where they cause most of the 26-point drop); and moving
+layers to 16 bits one by one from int8 gains nothing until every bottleneck on a path has moved.
 
 Per-op int16 inside an int8 model is what the TFLite converter cannot do (its int16x8 mode is
 whole-model), so the mixed model comes from litert-quantizer 0.11.0 (pins ai-edge-litert 2.3.0,
@@ -31,8 +34,9 @@ from ..errors import CheckFailed, ConversionError
 from ..inputs.data import Dataset
 from ..tflite.integer_check import layer_of
 from ..tflite.reader import read_model
+from .int8_outputs import requantize_outputs
 
-MOVES_AT_MOST = 12  # moves one group at a time; after these, one last move takes every op that can move
+SENSITIVITY_CANDIDATES = 32  # groups whose sensitivity is measured (one mixed model each), worst int8 SNR first
 
 
 @dataclass
@@ -66,13 +70,14 @@ class Recovery:
     tflite: bytes | None = None  # the mixed model, when one was needed
     steps: list[Step] = field(default_factory=list)  # litert-quantizer's all-int8 model first
     ranking: list[dict] = field(default_factory=list)  # ops' output tensors, worst int8 SNR first
+    sensitivity: list[dict] = field(default_factory=list)  # groups in move order, measured
     skipped: list[dict] = field(default_factory=list)  # moves tflite-micro could not load, with why
 
     def summary(self) -> dict:
         d = {"needed": self.needed, "budget_points": self.budget, "float_accuracy": self.float_accuracy,
              "int8_accuracy_drop": round(self.int8_accuracy_drop, 3)}
         if self.needed:
-            d.update(ranking=self.ranking, moved=self.steps[-1].moved, accuracy_drop=round(self.steps[-1].accuracy_drop, 3),
+            d.update(ranking=self.ranking, sensitivity=self.sensitivity, moved=self.steps[-1].moved, accuracy_drop=round(self.steps[-1].accuracy_drop, 3),
                      steps=[s.to_dict(self.steps[k - 1] if k else None) for k, s in enumerate(self.steps)],
                      skipped_for_tflite_micro=self.skipped)
         return d
@@ -95,8 +100,8 @@ def accuracy_drop(model, tflite: bytes, labelled: Dataset) -> tuple[float, float
 def recover(model, int8: bytes, calib: Dataset, labelled: Dataset, options, budget: float,
             micro: bool = False) -> Recovery:
     """`options` is the ConvertOptions the int8 model was made with; `budget` in points. With
-    `micro`, a move is kept only if tflite-micro still loads the model (it has 16x8 kernels for
-    some ops only: each move is checked by allocating the model, which runs every kernel's Prepare)."""
+    `micro`, every model kept must load in tflite-micro (it has 16x8 kernels for some ops only:
+    allocating the model runs every kernel's Prepare)."""
     float_accuracy, drop = accuracy_drop(model, int8, labelled)
     if drop <= budget:
         return Recovery(False, budget, float_accuracy, drop)
@@ -104,36 +109,93 @@ def recover(model, int8: bytes, calib: Dataset, labelled: Dataset, options, budg
         raise ConversionError(f"recovery makes models with int8 inputs and outputs, not {options.io_type}",
                               hint="use --io int8 with --recover")
     calibration, method, names = _calibration(model, calib, options)
-    ranges8 = calibration.ranges(method)
     graph = read_model(calibration.calibrated).main
-    ranking, listed = _ranking(calibration, ranges8, graph)
-    result = Recovery(True, budget, float_accuracy, drop, ranking=listed)
-    theirs = litert_ranges(calibration.calibrated, calib, names)
-    full = {calibration.names[i]: r for i, r in calibration.ranges("minmax").items()}
-    clipped = {calibration.names[i]: r for i, r in ranges8.items()}
-    moved_ops: list = []
-    groups = [g for g in (_group(graph, i) for i in ranking) if g is not SKIP]
-    everything = [op for g in groups for op in g]  # the last resort: every op a move may take
-    for group in [None, *groups[:MOVES_AT_MOST], everything]:
-        if group is not None and set(group) <= set(moved_ops):
-            continue  # a move already covers it
-        before = list(moved_ops)
-        moved_ops += [op for op in group or () if op not in moved_ops]
-        mixed = mixed_model(calibration.calibrated, [_outputs(graph, op) for op in moved_ops], theirs, clipped, full)
-        _check_integer(mixed)
-        step = _measured(model, mixed, labelled, _layers(graph, moved_ops))
-        if micro and step.tflite_micro != "loads" and group is not None:
-            moved_ops = before  # tflite-micro has no 16x8 kernel for this move: try the next layer instead
-            result.skipped.append({"layers": _layers(graph, list(group)), "why": step.tflite_micro})
+    ranking, listed = _ranking(calibration, calibration.ranges(method), graph)
+    build = _Builder(calibration, method, graph, litert_ranges(calibration.calibrated, calib, names), int8)
+    groups = _layer_groups(graph, ranking)
+    measured = _sensitivity(build, groups[:SENSITIVITY_CANDIDATES], model, labelled)
+    result = Recovery(True, budget, float_accuracy, drop, ranking=listed,
+                      sensitivity=[{"layers": _layers(graph, g), "output_snr_db": snr} for g, snr in measured])
+    # least sensitive first: the unmeasured groups (best int8 SNR), then the measured, highest SNR first
+    order = groups[SENSITIVITY_CANDIDATES:][::-1] + [g for g, _ in measured[::-1]]
+    return _search(result, build, order, model, labelled, micro)
+
+
+def _search(result: Recovery, build, order: list[list[int]], model, labelled: Dataset, micro: bool) -> Recovery:
+    """Every op in 16 bits first (the most accurate integer model); then each group of `order`
+    back to int8 when the budget still holds without it. Steps: the all-int8 model, the all-16-bit
+    one, then each group returned to int8."""
+    graph = build.graph
+    wide = [op.index for op in graph.operators]
+    result.steps.append(_measured(model, build([]), labelled, []))
+    if micro:
+        wide = _loadable_in_micro(result, build, order, wide)
+    mixed = build(wide)
+    result.steps.append(_measured(model, mixed, labelled, _layers(graph, wide)))
+    if result.steps[-1].accuracy_drop > result.budget:
+        raise CheckFailed(f"even with 16-bit activations in every op that can take them the accuracy drop is "
+                          f"{result.steps[-1].accuracy_drop:.2f} points, above the budget of {result.budget:g}",
+                          hint="raise --max-accuracy-drop, or use QAT (edgeconv qat)")
+    for group in order:
+        narrower = [op for op in wide if op not in group]
+        if narrower == wide:
             continue
-        result.steps.append(step)
-        if result.steps[-1].accuracy_drop <= budget:
-            result.tflite = mixed
-            return result
-    table = "; ".join(f"{len(s.moved)} moved: {s.accuracy_drop:.2f}" for s in result.steps)
-    raise CheckFailed(f"moving {len(result.steps[-1].moved)} layers to int16 activations did not bring the accuracy "
-                      f"drop within {budget:g} points ({table})",
-                      hint="raise --max-accuracy-drop, or use QAT (edgeconv qat)")
+        candidate = build(narrower)
+        if accuracy_drop(model, candidate, labelled)[1] <= result.budget:
+            wide, mixed = narrower, candidate
+            result.steps.append(_measured(model, mixed, labelled, _layers(graph, wide)))
+    _check_integer(mixed)
+    result.tflite = mixed
+    return result
+
+
+def _loadable_in_micro(result: Recovery, build, order: list[list[int]], wide: list[int]) -> list[int]:
+    """`wide` with groups returned to int8, in `order`, until tflite-micro loads the model; the
+    groups returned are listed as skipped, with tflite-micro's reason."""
+    from ..targets.micro import measure_arena
+
+    for group in order:
+        loads, why = measure_arena(build(wide))
+        if loads:
+            break
+        if set(group) & set(wide):
+            result.skipped.append({"layers": _layers(build.graph, group), "why": why})
+            wide = [op for op in wide if op not in group]
+    return wide
+
+
+class _Builder:
+    """Mixed models of one calibration: `build(ops)` runs `ops` (indices) with 16-bit activations,
+    the rest in int8, and gives the model the int8 model's output quantization."""
+
+    def __init__(self, calibration, method: str, graph, theirs: dict, int8: bytes):
+        self.calibration, self.graph, self.theirs, self.int8 = calibration, graph, theirs, int8
+        self.full = {calibration.names[i]: r for i, r in calibration.ranges("minmax").items()}
+        self.clipped = {calibration.names[i]: r for i, r in calibration.ranges(method).items()}
+
+    def __call__(self, ops: list[int]) -> bytes:
+        wide = [_outputs(self.graph, op) for op in ops]
+        return requantize_outputs(
+            mixed_model(self.calibration.calibrated, wide, self.theirs, self.clipped, self.full), self.int8)
+
+
+def _sensitivity(build: _Builder, groups: list[list[int]], model, labelled: Dataset) -> list[tuple[list[int], float]]:
+    """Each group with the model's output SNR (dB, the worst output against the float model on
+    the labelled samples) when every op runs with 16-bit activations but the group's, lowest
+    first: the move order. Measured, not predicted from ranges: a tensor's int8 SNR averages over
+    samples, so logits whose quiet samples need 16 bits look fine (33 dB on `tones`, where they
+    cause most of the drop)."""
+    from ..targets.host import HostSession
+    from ..targets.keras import KerasSession
+    from ..verify.compare import compare
+
+    every = [op.index for op in build.graph.operators]
+    scored = []
+    for group in groups:
+        with HostSession(build([op for op in every if op not in group])) as candidate:
+            v = compare(KerasSession(model), candidate, labelled)
+        scored.append((group, round(min(o.snr_db for o in v.outputs), 3)))
+    return sorted(scored, key=lambda gs: gs[1])
 
 
 def _ranking(calibration, ranges8: dict, graph) -> tuple[list[int], list[dict]]:
@@ -144,16 +206,16 @@ def _ranking(calibration, ranges8: dict, graph) -> tuple[list[int], list[dict]]:
     return ranking, [{"layer": layer_of(name(i)), "tensor": name(i), "int8_snr_db": snr[i]} for i in ranking]
 
 
-SKIP = ()  # a tensor that cannot move: a model output would become int16
-
-
-def _group(graph, tensor: int):
-    """The ops that must run with 16-bit activations to keep `tensor` in 16 bits: its producer and
-    its consumers. SKIP when one of them produces a model output (the I/O stays int8)."""
-    ops = [op.index for op in graph.operators if tensor in op.outputs or tensor in op.inputs]
-    if any(o in graph.outputs for op in ops for o in graph.operators[op].outputs):
-        return SKIP
-    return ops
+def _layer_groups(graph, ranking: list[int]) -> list[list[int]]:
+    """One move per Keras layer, in the order of its worst tensor in `ranking`: the ops that make
+    the layer's tensors and the ops that read them, so those tensors are 16-bit end to end. An op
+    that makes a model output may move: its int16 output is requantized to the int8 model's
+    output quantization (int8_outputs.py), so the I/O stays int8."""
+    by_layer: dict[str, set[int]] = {}
+    for tensor in ranking:
+        ops = [op.index for op in graph.operators if tensor in op.outputs or tensor in op.inputs]
+        by_layer.setdefault(layer_of(graph.tensor(tensor).name), set()).update(ops)
+    return [sorted(ops) for ops in by_layer.values()]
 
 
 def _outputs(graph, op: int) -> list[str]:
