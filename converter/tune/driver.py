@@ -19,6 +19,7 @@ from .study import tally
 from .trial import TrialSpec
 
 _POLL_SECONDS = 2.0
+ESTIMATED_TARGET = "ethosu"  # the one target without a runtime here whose latency is estimated (Vela)
 
 
 class TrialFailed(Exception):
@@ -100,7 +101,7 @@ class Search:
             raise TrialFailed(e.message) from None
         cluster = self.executor.where != "local"
         spec = TrialSpec(trial.number, recipe, folder.resolve(), self.budgets, self.trust_model, self.code,
-                         threads=1 if cluster else None, pin=cluster)
+                         threads=1 if cluster else None, pin=cluster, vela=self.target == ESTIMATED_TARGET)
         trial.set_user_attr("settings", settings)
         trial.set_user_attr("folder", str(Path("trials") / folder.name))
         try:
@@ -123,16 +124,22 @@ class Search:
 
 def trial_recipe(base, settings: dict, budgets: Budgets, target: str | None, number: int):
     """The plain recipe of one trial: the sampled settings, the study's budgets, validation on
-    the study's target in one process (the trial has its core; a second would share it)."""
+    the study's target in one process (the trial has its core; a second would share it). On
+    ethosu, which runs nothing here, validation stays on the host (accuracy) and an `ethosu`
+    step gives Vela's latency estimate."""
+    from ..pipeline.steps.ethosu import EthosUConfig
     from ..pipeline.steps.validate import ValidateConfig
 
     recipe = apply(base, settings)
     stages = [s for s in recipe.stages if not isinstance(s, ValidateConfig)]
     validate = recipe.stage("validate") or ValidateConfig()
-    validate = replace(validate, target=target or validate.target, workers=1)
+    estimated = target == ESTIMATED_TARGET
+    validate = replace(validate, target="host" if estimated else target or validate.target, workers=1)
     at = next(i for i, s in enumerate(recipe.stages) if isinstance(s, ValidateConfig)) \
         if recipe.stage("validate") else len(stages)
     stages.insert(at, validate)
+    if estimated and recipe.stage("ethosu") is None:
+        stages.insert(at + 1, EthosUConfig())
     return replace(recipe, name=f"{base.name}-trial-{number:04d}", stages=tuple(stages), budgets=budgets)
 
 

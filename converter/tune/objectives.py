@@ -14,10 +14,11 @@ LIMITS = {"max_latency_ms": "latency_ms", "max_arena_kb": "arena_kb", "max_size_
 CHEAP = ("arena_kb", "flash_kb")  # known from the model's structure, before any training
 
 
-def figures(report: Report, model: str | None) -> dict:
+def figures(report: Report, model: str | None, vela: bool = False) -> dict:
     """accuracy (%, the task's top-1; agreement with the reference when the data has no labels),
-    accuracy_drop (points), latency_ms (p50 on the target), arena_kb (with its source) and
-    flash_kb of `model` (the converted model's kind), for those the run measured."""
+    accuracy_drop (points), latency_ms (p50 on the target, or with `vela` the ethosu step's
+    estimate), arena_kb (with its source) and flash_kb of `model` (the converted model's kind),
+    for those the run measured."""
     out = {}
     v = report.sections.get("validation", {})
     if v.get("candidate_accuracy") is not None:
@@ -27,10 +28,19 @@ def figures(report: Report, model: str | None) -> dict:
     if v.get("accuracy_drop") is not None:
         out["accuracy_drop"] = v["accuracy_drop"] * 100
     latency = report.model_figures("latency", model)
-    if "p50_ms" in latency:
+    if vela:
+        out.update(vela_latency(report.sections.get("ethosu", {})))
+    elif "p50_ms" in latency:
         out["latency_ms"], out["latency_on"] = latency["p50_ms"], latency.get("runtime", "host")
     out.update(cheap_figures(report, model))
     return out
+
+
+def vela_latency(ethosu: dict) -> dict:
+    """latency_ms from the `ethosu` step's figures: Vela's estimate (none when no op runs on the NPU)."""
+    if ethosu.get("inference_time_ms") is None:
+        return {}
+    return {"latency_ms": ethosu["inference_time_ms"], "latency_on": f"Vela estimate, {ethosu['accelerator']}"}
 
 
 def cheap_figures(report: Report, model: str | None) -> dict:

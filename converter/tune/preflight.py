@@ -2,7 +2,8 @@
 structure and the quantization mode, not on its trained weights. So the final architecture
 (the distillation student as built, the channel-pruned model right after surgery; unstructured
 pruning and QAT change no shape) is converted untrained, with a few calibration samples, and
-measured. A trial whose structure cannot fit its flash or arena budget stops here.
+measured, and on ethosu compiled by Vela for its latency estimate. A trial whose structure
+cannot fit its flash, arena (or estimated latency) budget stops here.
 
 Mixed int8/int16 recovery can only add int16 tensors, so the int8 figures are its lower bound."""
 from __future__ import annotations
@@ -12,13 +13,15 @@ from dataclasses import replace
 from ..pipeline.context import Context
 from ..pipeline.steps import name_of
 from ..report import Report
-from .objectives import cheap_figures
+from .objectives import cheap_figures, vela_latency
 
 SAMPLES = 16  # calibration values do not change the file's size or the arena's
 
 
-def preflight(context: Context, recipe) -> dict:
-    """{arena_kb, arena_source, flash_kb} of the trial's final structure, untrained."""
+def preflight(context: Context, recipe, vela: bool = False) -> dict:
+    """{arena_kb, arena_source, flash_kb} of the trial's final structure, untrained; with `vela`
+    also latency_ms, Vela's estimate for the recipe's ethosu step (it depends on the layers'
+    shapes; untrained weights compress a little differently, so it is an estimate of one)."""
     from ..tflite.kind import kind_of
     from ..verify.figures import arena_stage
 
@@ -27,7 +30,12 @@ def preflight(context: Context, recipe) -> dict:
     arena_stage(tflite, scratch)
     kind = kind_of(tflite)
     scratch.add_model("size", kind, bytes=len(tflite))
-    return cheap_figures(scratch, kind)
+    found = cheap_figures(scratch, kind)
+    if vela:
+        from ..targets.ethosu import compile_for_npu
+
+        found.update(vela_latency(compile_for_npu(tflite, recipe.stage("ethosu").accelerator)[0]))
+    return found
 
 
 def structure_tflite(context: Context, recipe) -> bytes:

@@ -46,9 +46,7 @@ class Session:
             raise InputError(f"recipe '{recipe.name}' has no search section: nothing to tune",
                              hint="add search: {STEP: {SETTING: [low, high]}} (see recipes/tune-demo.yaml)")
         if target is not None:
-            from ..targets.registry import target as known_target
-
-            known_target(target)
+            _check_target(target)
         merged = Budgets(**{**asdict(recipe.budgets), **budgets})
         out = Path(out) if out else Path("out") / "tune" / recipe.name
         session = cls(recipe, target, merged, out, storage_url, study_name or recipe.name, cluster, trust_model,
@@ -189,6 +187,16 @@ def _line(frozen, trials: int) -> str:
     shown = ", ".join(f"{k} {f[k]:.4g}" for k in ("accuracy", "latency_ms", "arena_kb", "flash_kb") if k in f)
     return f"trial {frozen.number}: {state}" + (f" ({shown})" if shown else "") + \
         (f": {a['reason']}" if a.get("reason") and state != "complete" else "")
+
+
+def _check_target(spec: str) -> None:
+    from ..targets.registry import target
+    from .driver import ESTIMATED_TARGET
+
+    if target(spec).instead and spec != ESTIMATED_TARGET:
+        raise InputError(f"tune cannot measure latency on {spec}: nothing runs it here and nothing estimates it",
+                         hint=f"tune for host, arm64, micro, ssh://user@host or {ESTIMATED_TARGET} (Vela's estimate); "
+                              f"check the mapping with `{target(spec).instead}`")
 
 
 def _validate_target(recipe) -> str:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ..errors import ConverterError
 from ..report.budgets import Budgets
-from .objectives import CHEAP, figures, violations
+from .objectives import CHEAP, LIMITS, figures, violations
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,7 @@ class TrialSpec:
     code: tuple[str, ...] = ()
     threads: int | None = None  # TensorFlow's threads in this process (None: TensorFlow's default)
     pin: bool = False  # claim a core of its own for each thread (cluster workers)
+    vela: bool = False  # latency is Vela's estimate (target ethosu), also taken before training
 
 
 @dataclass
@@ -72,14 +73,14 @@ def _run(spec: TrialSpec, result: TrialResult) -> None:
     from ..pipeline.runner import run_recipe
     from ..report.summary import candidate_of
 
-    stop = _Checkpoints(spec.recipe, spec.budgets)
+    stop = _Checkpoints(spec.recipe, spec.budgets, spec.vela)
     with native_logs_to_file():
         report = run_recipe(spec.recipe, spec.folder, force=True, trust_model=spec.trust_model, code=spec.code,
                             title=f"edgeconv tune: trial {spec.number}", stop=stop)
     if "stopped" in report.sections:
         result.state, result.reason, result.figures = "stopped", report.sections["stopped"]["reason"], stop.found
         return
-    found = figures(report, candidate_of(report))
+    found = figures(report, candidate_of(report), spec.vela)
     missing = [name for name in ("accuracy", "latency_ms", "arena_kb", "flash_kb") if name not in found]
     if missing:
         raise ConverterError(f"trial {spec.number} measured no {', '.join(missing)}",
@@ -88,25 +89,27 @@ def _run(spec: TrialSpec, result: TrialResult) -> None:
 
 
 class _Checkpoints:
-    """The runner's stop hook: before the steps, the untrained structure's flash and arena;
-    after convert, the converted model's (and its host latency when the target is the host)."""
+    """The runner's stop hook: before the steps, the untrained structure's flash and arena (and
+    Vela's latency estimate on ethosu); after convert, the converted model's (and its host
+    latency when the target is the host)."""
 
-    def __init__(self, recipe, budgets: Budgets):
-        self.recipe, self.budgets, self.found = recipe, budgets, {}
+    def __init__(self, recipe, budgets: Budgets, vela: bool = False):
+        self.recipe, self.budgets, self.vela, self.found = recipe, budgets, vela, {}
+        self.early = CHEAP + (("latency_ms",) if vela else ())  # the figures known before training
 
     def __call__(self, context, after: str) -> str | None:
-        if after == "inputs" and (self.budgets.max_arena_kb is not None or self.budgets.max_size_kb is not None):
+        if after == "inputs" and any(getattr(self.budgets, b) is not None for b, f in LIMITS.items() if f in self.early):
             from .preflight import preflight
 
-            self.found = preflight(context, self.recipe)
+            self.found = preflight(context, self.recipe, self.vela)
             context.report.add("preflight", **self.found, model="the final structure, untrained")
-            missed = violations(self.found, self.budgets, CHEAP)
+            missed = violations(self.found, self.budgets, self.early)
             return f"before training, the structure misses its budget: {'; '.join(missed)}" if missed else None
         if after == "convert":
             from ..tflite.kind import kind_of
 
             self.found = figures(context.report, kind_of(context.tflite.read()))
-            known = CHEAP + (("latency_ms",) if _host_target(self.recipe) else ())
+            known = CHEAP + (("latency_ms",) if _host_target(self.recipe) and not self.vela else ())
             missed = violations(self.found, self.budgets, known)
             return f"after conversion: {'; '.join(missed)}" if missed else None
         return None

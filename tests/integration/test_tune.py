@@ -7,11 +7,13 @@ import signal
 from pathlib import Path
 
 import optuna
+import pytest
 from click.testing import CliRunner
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import TrialState
 
 from converter.cli import cli
+from converter.targets.ethosu import vela_path
 from tests.integration.test_interrupts import Edgeconv
 
 RECIPE = """description: the demo CNN, searched
@@ -81,3 +83,35 @@ def test_an_interrupted_study_resumes_without_repeating_a_trial(tmp_path):
     assert other.exit_code == 3 and f"Error: the study in {out} is named tiny, not other" in other.stderr
     changed = CliRunner().invoke(cli, list(map(str, args[:-4])) + ["--max-arena-kb", "32", "-o", str(out)])
     assert changed.exit_code == 3 and "the study 'tiny' was made with another budgets" in changed.stderr
+
+
+@pytest.mark.skipif(vela_path() is None, reason="ethos-u-vela not installed")
+def test_on_ethosu_latency_is_velas_estimate_and_a_slow_structure_stops_before_training(tmp_path):
+    recipe = tmp_path / "tiny.yaml"
+    recipe.write_text(RECIPE)
+    fits = CliRunner().invoke(cli, ["tune", str(recipe), "--trials", "1", "--target", "ethosu", "-o",
+                                    str(tmp_path / "fits"), "--json"])
+    assert fits.exit_code == 0, fits.output
+    trial = json.loads(fits.stdout)["all"][0]
+    report = json.loads((tmp_path / "fits" / "trials" / "0000" / "report.json").read_text())
+    assert trial["state"] == "complete" and trial["figures"]["latency_on"] == "Vela estimate, ethos-u55-128"
+    assert trial["figures"]["latency_ms"] == report["sections"]["ethosu"]["inference_time_ms"] > 0
+    assert report["sections"]["validation"]["target"] == "host"  # accuracy from the host, latency from Vela
+
+    budget = trial["figures"]["latency_ms"] / 10  # the same structure cannot fit a tenth of its estimate
+    slow = CliRunner().invoke(cli, ["tune", str(recipe), "--trials", "1", "--target", "ethosu", "--max-latency-ms",
+                                    f"{budget:.6f}", "-o", str(tmp_path / "slow"), "--json"])
+    stopped = json.loads(slow.stdout)["all"][0]
+    assert stopped["state"] == "stopped", slow.output
+    assert stopped["reason"].startswith("before training, the structure misses its budget: latency ")
+    assert not (tmp_path / "slow" / "trials" / "0000" / "model_int8.tflite").exists()  # nothing was trained
+
+
+def test_a_target_without_latency_is_refused_before_any_trial(tmp_path):
+    recipe = tmp_path / "tiny.yaml"
+    recipe.write_text(RECIPE)
+    result = CliRunner().invoke(cli, ["tune", str(recipe), "--trials", "1", "--target", "edgetpu",
+                                      "-o", str(tmp_path / "out")])
+    assert result.exit_code == 3 and not (tmp_path / "out").exists()
+    assert result.stderr.splitlines()[0] == ("Error: tune cannot measure latency on edgetpu: nothing runs it here "
+                                             "and nothing estimates it")
