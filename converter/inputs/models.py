@@ -11,7 +11,7 @@ from .. import keras_env
 from ..errors import ModelError
 from .model_safety import TRUST_HINT, refuse_code, stored_configs
 from .savedmodel import SignatureModel, load_signature_model
-from .user_code import IMPORT_HINT, import_code, missing_classes
+from .user_code import IMPORT_HINT, import_code, library_classes, missing_classes
 
 _HINT = "pass a Keras model: a .keras file, an .h5 file, or a SavedModel folder"
 _KERAS_HINT = ("convert and validate work on it as it is; for this step, save the model with tf_keras "
@@ -90,6 +90,7 @@ def load_model(path: str | Path, trust_model: bool = False, code: tuple[str, ...
 
 def _load_tf_keras(path: Path, fmt: str, trust_model: bool, custom: dict):
     try:
+        custom = {**library_classes(stored_configs(path, fmt)), **custom}
         with _tfmot_scope(path):
             return _load_keras2(path, fmt, trust_model, custom)
     except ValueError as e:

@@ -18,6 +18,10 @@ from pathlib import Path
 from .. import keras_env  # noqa: F401  (sets TF_USE_LEGACY_KERAS before the user's code imports TensorFlow)
 from ..errors import ModelError
 
+# layers that keras.applications define without registering them (ConvNeXt, InceptionResNetV2)
+LIBRARY_LAYERS = {"LayerScale": "tf_keras.src.applications.convnext",
+                  "StochasticDepth": "tf_keras.src.applications.convnext",
+                  "CustomScaleLayer": "tf_keras.src.applications.inception_resnet_v2"}
 IMPORT_HINT = "import the code that defines them with --import my_layers.py (or a module name); that trusts it"
 
 
@@ -65,6 +69,18 @@ def _import_file(path: Path):
 def _on_path(folder: Path) -> None:
     if str(folder) not in sys.path:
         sys.path.insert(0, str(folder))
+
+
+def library_classes(configs: list) -> dict:
+    """The layer classes of LIBRARY_LAYERS that stored configs name, by name: tf_keras' loader
+    cannot find them on its own (an .h5 config does not even name their module), and importing
+    tf_keras' own modules runs no code from the model file."""
+    found = {}
+    for entry in _layer_entries(configs):
+        name = entry["class_name"]
+        if name in LIBRARY_LAYERS and entry.get("module") in (None, LIBRARY_LAYERS[name]):
+            found[name] = getattr(importlib.import_module(LIBRARY_LAYERS[name]), name)
+    return found
 
 
 def missing_classes(configs: list, custom_objects: dict) -> list[str]:

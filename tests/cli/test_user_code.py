@@ -10,6 +10,7 @@ import textwrap
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -175,3 +176,23 @@ def test_a_recipe_runs_a_model_that_needs_its_code(chain, custom_models, tmp_pat
     report = json.loads(result.stdout)
     assert report["sections"]["conversion"]["fully_integer"] is True
     assert report["sections"]["validation"]["outputs"][0]["cosine"] > 0.99
+
+
+@pytest.mark.parametrize("fmt", ["keras", "h5"])
+def test_a_layer_keras_applications_define_but_do_not_register_loads_without_import(tmp_path, fmt):
+    """ConvNeXt's LayerScale lives in tf_keras.src.applications.convnext, unregistered: tf_keras'
+    loader failed on it ("'str' object is not callable"); it is library code, so no --import."""
+    from tf_keras.src.applications.convnext import LayerScale
+
+    from converter import keras_env
+    from converter.inputs.models import load_model
+
+    keras = keras_env.keras()
+    inputs = keras.Input((4, 4, 8))
+    model = keras.Model(inputs, LayerScale(0.5, 8, name="scale")(keras.layers.Conv2D(8, 1)(inputs)))
+    path = tmp_path / f"layerscale.{fmt}"
+    model.save(path)
+    loaded = load_model(path)
+    assert type(loaded.get_layer("scale")) is LayerScale
+    x = np.random.default_rng(0).normal(size=(2, 4, 4, 8)).astype(np.float32)
+    assert np.array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
