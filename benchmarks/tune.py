@@ -50,8 +50,8 @@ search:
     variants:
       - {{sparsity: [0.3, 0.7]}}
       - {{structure: "2:4"}}
-      - {{structured: true, channels: [0.1, 0.35], distill: true, int8_figures: false, epochs: [1, {4 * epochs}],
-         learning_rate: {{low: 0.0001, high: 0.002, log: true}}}}
+      - {{structured: true, channels: [0.1, 0.35], distill: [true, false], early_stop: false, int8_figures: false,
+         epochs: [4, {10 * epochs}], learning_rate: {{low: 0.0003, high: 0.005, log: true}}}}
   qat: {{enabled: [true, false], epochs: [1, {max(epochs, 2)}]}}
   convert:
     samples: {{low: 64, high: 512, log: true}}

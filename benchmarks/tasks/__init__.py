@@ -27,6 +27,7 @@ class Recipe:
     qat_learning_rate: float = 1e-4
     prune_epochs: int = 6  # fine-tuning after structured pruning to half the MACs (cosine, prune_learning_rate)
     prune_learning_rate: float = 1e-3
+    prune_distill: bool = True  # fine-tune from the unpruned model's outputs (False: on the labels)
     cosine_decay: bool = True  # the rate decays to 0 over training: the float model ends converged,
     # so QAT's extra epochs are not what makes it beat float (seen at a constant rate: +5 points)
 

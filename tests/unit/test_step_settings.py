@@ -57,3 +57,15 @@ def test_configs_check_their_values_in_the_python_api_too():
     with pytest.raises(SettingError, match=r"^validate.workers must be between 1 and 64, not 0"):
         CONFIGS["validate"](workers=0)
     assert CONFIGS["prune"](block="4x1").block == (4, 1)
+
+
+def test_no_early_stop_trains_every_epoch_on_all_the_data():
+    from converter.pipeline.context import Context
+    from converter.pipeline.steps.prune import PruneConfig
+    from converter.pipeline.steps.training import train_options
+    from converter.report import Report
+
+    context = Context(Report("t"), seed=3)
+    stopping, every = train_options(PruneConfig(), context), train_options(PruneConfig(early_stop=False), context)
+    assert (stopping.patience, stopping.validation_split) == (3, 0.1)
+    assert (every.patience, every.validation_split, every.seed) == (0, 0.0, 3)

@@ -76,6 +76,7 @@ class PruneConfig:
     epochs: int = training.epochs(10)
     batch_size: int = training.batch_size()
     learning_rate: float = training.learning_rate(1e-3)
+    early_stop: bool = training.early_stop()
 
     def __post_init__(self):
         from ...optimize.layers import check_patterns

@@ -17,9 +17,19 @@ def learning_rate(default: float):
     return setting(default, low=0, open_low=True, help="Adam learning rate.")
 
 
+def early_stop():
+    return setting(True, flag="--early-stop/--no-early-stop",
+                   help="Stop fine-tuning once the loss on 10% of the data, held out, has not improved for 3 "
+                        "epochs; off: every epoch on all the data (a tenth of a small data set is too few to judge "
+                        "an epoch by).")
+
+
 def train_options(config, context, **extra):
-    """TrainOptions from a step config's epochs / batch_size / learning_rate and the run's seed."""
+    """TrainOptions from a step config's epochs / batch_size / learning_rate (and early_stop,
+    where the step has it) and the run's seed."""
     from ...optimize.train import TrainOptions
 
+    if not getattr(config, "early_stop", True):
+        extra = {"patience": 0, "validation_split": 0.0, **extra}
     return TrainOptions(epochs=config.epochs, batch_size=config.batch_size, learning_rate=config.learning_rate,
                         seed=context.seed, verbose=1 if context.verbose else 0, **extra)
