@@ -4,8 +4,8 @@ halve the wall time?
 
 1. Train the float DS-CNN once (seed 0), convert it with plain post-training int8 (min/max
    calibration) and validate it: the baseline's accuracy, host latency, arena and flash.
+2. Search (TPE, multi-objective, constrained): unstructured (amount) / 2:4 / channel pruning
    (ratio, fine-tune epochs and learning rate, distilled or not), QAT on/off and its epochs, calibration
-   (ratio, distilled fine-tune epochs and learning rate), QAT on/off and its epochs, calibration
    method and samples; budgets: arena at most ARENA_SHARE of the baseline's and latency at most
    the baseline's. Run on a Dask cluster on 127.0.0.1 with two worker processes (one thread each).
 3. The same first WALL_TRIALS settings (enqueued, so both run the same work) with one worker and
