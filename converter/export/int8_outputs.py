@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import copy
 
+from ..errors import ConversionError
+
 QUANTIZE_VERSION = 1  # int16 → int8 needs no later version of the op (op_version.cc)
 
 
 def requantize_outputs(mixed: bytes, int8: bytes) -> bytes:
     """`mixed` with each int16 output requantized to the int8 quantization of the same output
-    (by position) of `int8`; `mixed` itself when no output is int16."""
+    (by position) of `int8`; `mixed` itself when no output is int16. Only the main subgraph (0) has model outputs."""
     from ai_edge_litert import schema_py_generated as schema
     from ai_edge_litert.tools import flatbuffer_utils
 
@@ -26,13 +28,17 @@ def requantize_outputs(mixed: bytes, int8: bytes) -> bytes:
     for position, index in enumerate(graph.outputs):
         if graph.tensors[index].type == schema.TensorType.INT16:
             target = reference.tensors[reference.outputs[position]]
+            if target.type != schema.TensorType.INT8 or list(target.shape) != list(graph.tensors[index].shape):
+                raise ConversionError(f"output {position} of the int8 model is not the int8 twin of the mixed "
+                                      "model's", hint="report this model; use QAT (edgeconv qat) meanwhile")
             moved[index] = _append_requantize(model, graph, index, target.quantization, schema)
     if not moved:
         return mixed
     graph.outputs = [moved.get(i, i) for i in graph.outputs]
     for signature in model.signatureDefs or []:
-        for output in signature.outputs or []:
-            output.tensorIndex = moved.get(output.tensorIndex, output.tensorIndex)
+        if signature.subgraphIndex == 0:
+            for output in signature.outputs or []:
+                output.tensorIndex = moved.get(output.tensorIndex, output.tensorIndex)
     return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
 
 
@@ -44,7 +50,7 @@ def _append_requantize(model, graph, index: int, quantization, schema) -> int:
     narrow.quantization = copy.deepcopy(quantization)
     model.buffers.append(schema.BufferT())
     narrow.buffer = len(model.buffers) - 1
-    wide.name = f"{wide.name}/int16"
+    wide.name = (wide.name or b"") + b"/int16"  # the object API keeps names as bytes
     graph.tensors.append(narrow)
     op = schema.OperatorT()
     op.opcodeIndex = _opcode(model, schema.BuiltinOperator.QUANTIZE, schema)

@@ -70,7 +70,7 @@ class Recovery:
     tflite: bytes | None = None  # the mixed model, when one was needed
     steps: list[Step] = field(default_factory=list)  # litert-quantizer's all-int8 model first
     ranking: list[dict] = field(default_factory=list)  # ops' output tensors, worst int8 SNR first
-    sensitivity: list[dict] = field(default_factory=list)  # groups in move order, measured
+    sensitivity: list[dict] = field(default_factory=list)  # groups, measured, most sensitive first
     skipped: list[dict] = field(default_factory=list)  # moves tflite-micro could not load, with why
 
     def summary(self) -> dict:
@@ -113,60 +113,80 @@ def recover(model, int8: bytes, calib: Dataset, labelled: Dataset, options, budg
     ranking, listed = _ranking(calibration, calibration.ranges(method), graph)
     build = _Builder(calibration, method, graph, litert_ranges(calibration.calibrated, calib, names), int8)
     groups = _layer_groups(graph, ranking)
-    measured = _sensitivity(build, groups[:SENSITIVITY_CANDIDATES], model, labelled)
+    # measured: the worst by int8 SNR and those that make a model output (logits that only some
+    # samples need in 16 bits have a fine average SNR); the rest are taken as the least sensitive
+    candidates = [g for k, g in enumerate(groups) if k < SENSITIVITY_CANDIDATES or _makes_output(graph, g)]
+    measured = _sensitivity(build, candidates, model, labelled)
     result = Recovery(True, budget, float_accuracy, drop, ranking=listed,
                       sensitivity=[{"layers": _layers(graph, g), "output_snr_db": snr} for g, snr in measured])
-    # least sensitive first: the unmeasured groups (best int8 SNR), then the measured, highest SNR first
-    order = groups[SENSITIVITY_CANDIDATES:][::-1] + [g for g, _ in measured[::-1]]
+    # back to int8 least sensitive first: the unmeasured groups (best int8 SNR last), then the measured
+    order = [g for g in groups if g not in candidates][::-1] + [g for g, _ in measured[::-1]]
     return _search(result, build, order, model, labelled, micro)
 
 
+def _makes_output(graph, group: list[int]) -> bool:
+    return any(o in graph.outputs for op in group for o in graph.operators[op].outputs)
+
+
 def _search(result: Recovery, build, order: list[list[int]], model, labelled: Dataset, micro: bool) -> Recovery:
-    """Every op in 16 bits first (the most accurate integer model); then each group of `order`
-    back to int8 when the budget still holds without it. Steps: the all-int8 model, the all-16-bit
-    one, then each group returned to int8."""
+    """Every op in 16 bits first (the most accurate integer model; with `micro`, but the groups
+    tflite-micro cannot run so); then each group of `order` back to int8 when the budget still
+    holds without it. Steps: the all-int8 model, the all-16-bit one, then each group returned."""
     graph = build.graph
-    wide = [op.index for op in graph.operators]
     result.steps.append(_measured(model, build([]), labelled, []))
-    if micro:
-        wide = _loadable_in_micro(result, build, order, wide)
+    wide = _loadable_in_micro(result, build, order) if micro else [op.index for op in graph.operators]
     mixed = build(wide)
     result.steps.append(_measured(model, mixed, labelled, _layers(graph, wide)))
-    if result.steps[-1].accuracy_drop > result.budget:
-        raise CheckFailed(f"even with 16-bit activations in every op that can take them the accuracy drop is "
-                          f"{result.steps[-1].accuracy_drop:.2f} points, above the budget of {result.budget:g}",
-                          hint="raise --max-accuracy-drop, or use QAT (edgeconv qat)")
+    _check_start(result.steps[-1], result.budget, micro)
     for group in order:
         narrower = [op for op in wide if op not in group]
         if narrower == wide:
             continue
         candidate = build(narrower)
-        if accuracy_drop(model, candidate, labelled)[1] <= result.budget:
+        drop = accuracy_drop(model, candidate, labelled)[1]
+        if drop > result.budget:
+            continue
+        step = _measured(model, candidate, labelled, _layers(graph, narrower), drop)
+        if not micro or step.tflite_micro == "loads":
             wide, mixed = narrower, candidate
-            result.steps.append(_measured(model, mixed, labelled, _layers(graph, wide)))
+            result.steps.append(step)
     _check_integer(mixed)
     result.tflite = mixed
     return result
 
 
-def _loadable_in_micro(result: Recovery, build, order: list[list[int]], wide: list[int]) -> list[int]:
-    """`wide` with groups returned to int8, in `order`, until tflite-micro loads the model; the
-    groups returned are listed as skipped, with tflite-micro's reason."""
-    from ..targets.micro import measure_arena
+def _check_start(start: Step, budget: float, micro: bool) -> None:
+    if micro and start.tflite_micro != "loads":
+        raise ConversionError(f"tflite-micro cannot run the mixed int8/int16 model: {start.tflite_micro}",
+                              hint="convert without --target micro, or use QAT (edgeconv qat)")
+    if start.accuracy_drop > budget:
+        raise CheckFailed(f"even with 16-bit activations in every op that can take them the accuracy drop is "
+                          f"{start.accuracy_drop:.2f} points, above the budget of {budget:g}",
+                          hint="raise --max-accuracy-drop, or use QAT (edgeconv qat)")
 
+
+def _loadable_in_micro(result: Recovery, build, order: list[list[int]]) -> list[int]:
+    """Every op but those of the groups tflite-micro cannot load in 16 bits (each group tried
+    alone, the rest in int8: allocating runs every kernel's Prepare), which are listed as
+    skipped with tflite-micro's reason."""
+    from ..targets.micro import MicroRuntime, measure_arena
+
+    available = MicroRuntime().availability()
+    if not available.ok:
+        raise ConversionError(f"--target micro checks each 16-bit layer in tflite-micro: {available.reason}",
+                              hint=available.install)
+    excluded: set[int] = set()
     for group in order:
-        loads, why = measure_arena(build(wide))
-        if loads:
-            break
-        if set(group) & set(wide):
+        loads, why = measure_arena(build(group))
+        if not loads:
             result.skipped.append({"layers": _layers(build.graph, group), "why": why})
-            wide = [op for op in wide if op not in group]
-    return wide
+            excluded.update(group)
+    return [op.index for op in build.graph.operators if op.index not in excluded]
 
 
 class _Builder:
     """Mixed models of one calibration: `build(ops)` runs `ops` (indices) with 16-bit activations,
-    the rest in int8, and gives the model the int8 model's output quantization."""
+    the rest in int8; an int16 model output gets the int8 model's output quantization."""
 
     def __init__(self, calibration, method: str, graph, theirs: dict, int8: bytes):
         self.calibration, self.graph, self.theirs, self.int8 = calibration, graph, theirs, int8
@@ -181,8 +201,8 @@ class _Builder:
 
 def _sensitivity(build: _Builder, groups: list[list[int]], model, labelled: Dataset) -> list[tuple[list[int], float]]:
     """Each group with the model's output SNR (dB, the worst output against the float model on
-    the labelled samples) when every op runs with 16-bit activations but the group's, lowest
-    first: the move order. Measured, not predicted from ranges: a tensor's int8 SNR averages over
+    the labelled samples) when every op runs with 16-bit activations but the group's, most
+    sensitive (lowest) first; groups go back to int8 in the reverse order. Measured, not predicted from ranges: a tensor's int8 SNR averages over
     samples, so logits whose quiet samples need 16 bits look fine (33 dB on `tones`, where they
     cause most of the drop)."""
     from ..targets.host import HostSession
@@ -298,12 +318,14 @@ def _qsv(ours: tuple[float, float] | None, theirs: dict) -> dict:
     return {"min": np.full(shape, ours[0], np.float32), "max": np.full(shape, ours[1], np.float32)}
 
 
-def _measured(model, mixed: bytes, labelled: Dataset, moved: list[str]) -> Step:
+def _measured(model, mixed: bytes, labelled: Dataset, moved: list[str], drop: float | None = None) -> Step:
+    """The step's figures; `drop` when the caller has just measured it."""
     from ..targets.host import HostSession
     from ..targets.micro import measure_arena
     from ..tflite.arena import arena_figures
 
-    _, drop = accuracy_drop(model, mixed, labelled)
+    if drop is None:
+        _, drop = accuracy_drop(model, mixed, labelled)
     with HostSession(mixed) as session:
         p50 = session.benchmark(runs=50, warmup=5).p50_ms
     measured, why = measure_arena(mixed)

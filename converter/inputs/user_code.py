@@ -18,10 +18,12 @@ from pathlib import Path
 from .. import keras_env  # noqa: F401  (sets TF_USE_LEGACY_KERAS before the user's code imports TensorFlow)
 from ..errors import ModelError
 
-# layers that keras.applications define without registering them (ConvNeXt, InceptionResNetV2)
-LIBRARY_LAYERS = {"LayerScale": "tf_keras.src.applications.convnext",
-                  "StochasticDepth": "tf_keras.src.applications.convnext",
-                  "CustomScaleLayer": "tf_keras.src.applications.inception_resnet_v2"}
+# layers that keras.applications define without registering them (ConvNeXt, InceptionResNetV2):
+# class name -> (module, the keys of its config: an .h5 names no module, so a user's own class of
+# the same name but another config is not taken for it)
+LIBRARY_LAYERS = {"LayerScale": ("tf_keras.src.applications.convnext", {"init_values", "projection_dim"}),
+                  "StochasticDepth": ("tf_keras.src.applications.convnext", {"drop_path_rate"}),
+                  "CustomScaleLayer": ("tf_keras.src.applications.inception_resnet_v2", {"scale"})}
 IMPORT_HINT = "import the code that defines them with --import my_layers.py (or a module name); that trusts it"
 
 
@@ -73,13 +75,17 @@ def _on_path(folder: Path) -> None:
 
 def library_classes(configs: list) -> dict:
     """The layer classes of LIBRARY_LAYERS that stored configs name, by name: tf_keras' loader
-    cannot find them on its own (an .h5 config does not even name their module), and importing
-    tf_keras' own modules runs no code from the model file."""
+    cannot find them on its own, and importing tf_keras' own modules runs no code from the model
+    file (the module comes from the map, never from the file)."""
     found = {}
     for entry in _layer_entries(configs):
         name = entry["class_name"]
-        if name in LIBRARY_LAYERS and entry.get("module") in (None, LIBRARY_LAYERS[name]):
-            found[name] = getattr(importlib.import_module(LIBRARY_LAYERS[name]), name)
+        module, keys = LIBRARY_LAYERS.get(name, (None, set()))
+        if module and entry.get("module") in (None, module) and keys <= set(entry["config"]):
+            try:
+                found[name] = getattr(importlib.import_module(module), name)
+            except (ImportError, AttributeError):  # a tf_keras without it: Keras' own error says what is missing
+                pass
     return found
 
 

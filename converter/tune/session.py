@@ -193,10 +193,14 @@ def _check_target(spec: str) -> None:
     from ..targets.registry import target
     from .driver import ESTIMATED_TARGET
 
-    if target(spec).instead and spec != ESTIMATED_TARGET:
+    record = target(spec)
+    if record.instead and spec != ESTIMATED_TARGET:
         raise InputError(f"tune cannot measure latency on {spec}: nothing runs it here and nothing estimates it",
                          hint=f"tune for host, arm64, micro, ssh://user@host or {ESTIMATED_TARGET} (Vela's estimate); "
-                              f"check the mapping with `{target(spec).instead}`")
+                              f"check the mapping with `{record.instead}`")
+    available = record.availability()
+    if not available.ok:
+        raise InputError(f"tune --target {spec}: {available.reason}", hint=available.install)
 
 
 def _validate_target(recipe) -> str:

@@ -108,7 +108,7 @@ class _Checkpoints:
         if after == "convert":
             from ..tflite.kind import kind_of
 
-            self.found = figures(context.report, kind_of(context.tflite.read()))
+            self.found = {**self.found, **figures(context.report, kind_of(context.tflite.read()), self.vela)}
             known = CHEAP + (("latency_ms",) if _host_target(self.recipe) and not self.vela else ())
             missed = violations(self.found, self.budgets, known)
             return f"after conversion: {'; '.join(missed)}" if missed else None

@@ -288,6 +288,7 @@ def test_an_int16_output_is_requantized_to_the_int8_models_output(outlier):
     assert (out(after).scales, out(after).zero_points) == (out(reference).scales, out(reference).zero_points)
     assert after.output_names() == reference.output_names() == ["logits"]
     assert after.main.operators[-1].op == "QUANTIZE"
+    assert after.main.tensor(after.main.operators[-1].inputs[0]).name == f"{out(before).name}/int16"
     assert prove_integer(after, "int8").ok and not prove_integer(before, "int8").ok
     assert requantize_outputs(int8, int8) == int8  # nothing int16: unchanged
     x = [validation.x[:200]]

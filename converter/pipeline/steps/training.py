@@ -19,9 +19,9 @@ def learning_rate(default: float):
 
 def early_stop():
     return setting(True, flag="--early-stop/--no-early-stop",
-                   help="Stop fine-tuning once the loss on 10% of the data, held out, has not improved for 3 "
-                        "epochs; off: every epoch on all the data (a tenth of a small data set is too few to judge "
-                        "an epoch by).")
+                   help="Hold out a tenth of the data and stop fine-tuning once its loss stops improving "
+                        "(structured pruning without distill; unstructured pruning only holds it out); off: every "
+                        "epoch on all the data, which small data sets want.")
 
 
 def train_options(config, context, **extra):
