@@ -12,6 +12,7 @@ import copy
 
 from ..errors import ConversionError
 
+INT16_SUFFIX = "/int16"  # the int16 tensor an output was requantized from keeps its name with this suffix
 QUANTIZE_VERSION = 1  # int16 → int8 needs no later version of the op (op_version.cc)
 
 
@@ -50,7 +51,7 @@ def _append_requantize(model, graph, index: int, quantization, schema) -> int:
     narrow.quantization = copy.deepcopy(quantization)
     model.buffers.append(schema.BufferT())
     narrow.buffer = len(model.buffers) - 1
-    wide.name = (wide.name or b"") + b"/int16"  # the object API keeps names as bytes
+    wide.name = (wide.name or b"") + INT16_SUFFIX.encode()  # the object API keeps names as bytes
     graph.tensors.append(narrow)
     op = schema.OperatorT()
     op.opcodeIndex = _opcode(model, schema.BuiltinOperator.QUANTIZE, schema)

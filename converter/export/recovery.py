@@ -34,7 +34,7 @@ from ..errors import CheckFailed, ConversionError
 from ..inputs.data import Dataset
 from ..tflite.integer_check import layer_of
 from ..tflite.reader import read_model
-from .int8_outputs import requantize_outputs
+from .int8_outputs import INT16_SUFFIX, requantize_outputs
 
 SENSITIVITY_CANDIDATES = 32  # groups whose sensitivity is measured (one mixed model each), worst int8 SNR first
 
@@ -133,10 +133,10 @@ def _search(result: Recovery, build, order: list[list[int]], model, labelled: Da
     tflite-micro cannot run so); then each group of `order` back to int8 when the budget still
     holds without it. Steps: the all-int8 model, the all-16-bit one, then each group returned."""
     graph = build.graph
-    result.steps.append(_measured(model, build([]), labelled, []))
+    result.steps.append(_measured(model, build([]), labelled))
     wide = _loadable_in_micro(result, build, order) if micro else [op.index for op in graph.operators]
     mixed = build(wide)
-    result.steps.append(_measured(model, mixed, labelled, _layers(graph, wide)))
+    result.steps.append(_measured(model, mixed, labelled))
     _check_start(result.steps[-1], result.budget, micro)
     for group in order:
         narrower = [op for op in wide if op not in group]
@@ -146,7 +146,7 @@ def _search(result: Recovery, build, order: list[list[int]], model, labelled: Da
         drop = accuracy_drop(model, candidate, labelled)[1]
         if drop > result.budget:
             continue
-        step = _measured(model, candidate, labelled, _layers(graph, narrower), drop)
+        step = _measured(model, candidate, labelled, drop)
         if not micro or step.tflite_micro == "loads":
             wide, mixed = narrower, candidate
             result.steps.append(step)
@@ -318,7 +318,7 @@ def _qsv(ours: tuple[float, float] | None, theirs: dict) -> dict:
     return {"min": np.full(shape, ours[0], np.float32), "max": np.full(shape, ours[1], np.float32)}
 
 
-def _measured(model, mixed: bytes, labelled: Dataset, moved: list[str], drop: float | None = None) -> Step:
+def _measured(model, mixed: bytes, labelled: Dataset, drop: float | None = None) -> Step:
     """The step's figures; `drop` when the caller has just measured it."""
     from ..targets.host import HostSession
     from ..targets.micro import measure_arena
@@ -329,8 +329,16 @@ def _measured(model, mixed: bytes, labelled: Dataset, moved: list[str], drop: fl
     with HostSession(mixed) as session:
         p50 = session.benchmark(runs=50, warmup=5).p50_ms
     measured, why = measure_arena(mixed)
-    return Step(list(moved), drop, len(mixed), p50, arena_figures(read_model(mixed))["arena_estimate_bytes"],
+    return Step(_int16_layers(mixed), drop, len(mixed), p50, arena_figures(read_model(mixed))["arena_estimate_bytes"],
                 "loads" if measured else why)
+
+
+def _int16_layers(mixed: bytes) -> list[str]:
+    """The layers whose ops have 16-bit outputs in the model as built: litert-quantizer leaves an
+    op it has no 16-bit scheme for in int8, so what was asked is not always what was made."""
+    main = read_model(mixed).main
+    outputs = [main.tensor(op.outputs[0]) for op in main.operators if op.op != "QUANTIZE" and op.outputs]
+    return list(dict.fromkeys(layer_of(t.name.removesuffix(INT16_SUFFIX)) for t in outputs if t.dtype == "int16"))
 
 
 @contextlib.contextmanager
