@@ -139,3 +139,21 @@ def test_the_chosen_trial_is_the_most_accurate_that_fits_ties_to_the_fastest():
     assert result.best["trial"] == 1
     assert [r["trial"] for r in result.front] == [1, 3]  # 0 is dominated by 1; 2 and 4 do not fit
     assert result.done == 5
+
+
+def test_a_search_varies_the_distillation_students_width(tmp_path):
+    recipe = load_recipe(write(tmp_path, """model: demo
+stages:
+  - distill: {student: tiny_cnn, epochs: 1}
+  - convert: {samples: 16}
+  - validate: {}
+search:
+  distill: {width: [0.25, 1.0]}
+"""))
+    study = optuna.create_study(directions=["maximize"], sampler=optuna.samplers.RandomSampler(seed=0))
+    widths = []
+    for _ in range(8):
+        trial = study.ask()
+        widths.append(apply(recipe, recipe.search.sample(trial)).stage("distill").width)
+        study.tell(trial, 1.0)
+    assert all(0.25 <= w <= 1.0 for w in widths) and len(set(widths)) == 8
