@@ -12,6 +12,7 @@ from ..errors import ModelError
 from .model_safety import TRUST_HINT, refuse_code, stored_configs
 from .savedmodel import SignatureModel, load_signature_model
 from .user_code import IMPORT_HINT, import_code, library_classes, missing_classes
+from ..optimize import qat_configs
 
 _HINT = "pass a Keras model: a .keras file, an .h5 file, or a SavedModel folder"
 _KERAS_HINT = ("convert and validate work on it as it is; for this step, save the model with tf_keras "
@@ -133,7 +134,7 @@ def _tfmot_scope(path: Path):
         return contextlib.nullcontext()
     tfmot = keras_env.tfmot()
     stack = contextlib.ExitStack()
-    stack.enter_context(tfmot.quantization.keras.quantize_scope())
+    stack.enter_context(tfmot.quantization.keras.quantize_scope(qat_configs.custom_objects()))
     stack.enter_context(tfmot.sparsity.keras.prune_scope())
     return stack
 

@@ -71,3 +71,71 @@ def test_training_that_hurts_is_undone_back_to_the_calibrated_start(chain, digit
     result = qat(chain.model, digits[0], QatOptions(train=wild))
     assert result.kept_epoch == 0
     assert abs(int8_accuracy(result.model, *digits) - ptq_accuracy) <= 0.02  # the calibrated start, as above
+
+
+def _sensor_data(count=384, seed=0) -> Dataset:
+    """Which of two channels of a noisy 64-step signal carries the stronger slow wave."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, count)
+    t = np.arange(64) / 64
+    wave = np.sin(2 * np.pi * 3 * t)[None, :] * rng.uniform(0.5, 1.5, (count, 1))
+    x = rng.normal(0, 0.5, (count, 64, 2))
+    x[np.arange(count), :, y] += wave
+    return Dataset(x.astype(np.float32), y.astype(np.int64), "sensor", ("first", "second"))
+
+
+def _sensor_cnn():
+    """Conv1D, MaxPooling1D and a squeeze-excite Multiply: what TFMOT's registry leaves out."""
+    keras = keras_env.keras()
+    layers = keras.layers
+    i = keras.Input((64, 2), name="signal")
+    x = layers.MaxPooling1D(2, name="pool1d")(layers.Conv1D(8, 5, activation="relu", name="conv1d_a")(i))
+    x = layers.Conv1D(8, 3, padding="same", activation="swish", name="conv1d_b")(x)
+    gate = layers.Dense(8, activation="sigmoid", name="gate")(layers.GlobalAveragePooling1D(name="squeeze")(x))
+    x = layers.Multiply(name="excite")([x, layers.Reshape((1, 8), name="gate_shape")(gate)])
+    out = layers.Dense(2, activation="softmax", name="probs")(layers.GlobalAveragePooling1D(name="pool")(x))
+    model = keras.Model(i, out)
+    model.compile("adam", "sparse_categorical_crossentropy")
+    return model
+
+
+def test_qat_fake_quantizes_conv1d_maxpooling1d_and_multiply_and_converts_to_full_int8():
+    keras_env.seed_everything(0)
+    train, test = _sensor_data(), _sensor_data(128, seed=1)
+    model = _sensor_cnn()
+    model.fit(train.x, train.y, epochs=8, batch_size=32, verbose=0)
+    result = qat(model, train, QatOptions(train=FAST))
+    actions = {item.layer: item.action for item in result.lint}
+    for name, kind in (("conv1d_a", "Conv1D"), ("conv1d_b", "Conv1D"), ("pool1d", "MaxPooling1D"), ("excite", "Multiply")):
+        assert actions[name] == f"fake-quantized during training by edgeconv's config (TFMOT's registry leaves {kind} out)"
+    wrapped = {layer.name for layer in result.model.layers if type(layer).__name__ == "QuantizeWrapperV2"}
+    assert {"quant_conv1d_a", "quant_conv1d_b", "quant_excite"} <= wrapped, wrapped
+    converted = convert(result.model, train, ConvertOptions(samples=100))
+    assert converted.proof.ok, converted.proof
+    with HostSession(converted.tflite) as session:
+        int8 = next(iter(session.predict([test.x]).values())).argmax(axis=1)
+    fake_quantized = np.asarray(result.model.predict(test.x, verbose=0)).argmax(axis=1)
+    assert np.mean(int8 == fake_quantized) >= 0.95  # training saw the quantization the file has
+    assert np.mean(int8 == test.y) >= 0.9
+
+
+def test_qat_leaves_our_configs_out_when_the_converter_refuses_what_they_give():
+    """A squared Conv1D filter bank pooled by AveragePooling1D (benchmarks' tones task): with
+    our Conv1D config the converter refuses the pooling's ExpandDims (same-scale constraint),
+    so QAT goes on with TFMOT's registry alone, says so, and the result converts."""
+    keras = keras_env.keras()
+    layers = keras.layers
+    i = keras.Input((64, 1), name="signal")
+    bank = layers.Conv1D(4, 7, padding="same", name="bank")(i)
+    x = layers.AveragePooling1D(4, name="energy")(layers.Multiply(name="square")([bank, bank]))
+    out = layers.Dense(2, activation="softmax", name="probs")(layers.GlobalAveragePooling1D(name="pool")(x))
+    model = keras.Model(i, out)
+    model.compile("adam", "sparse_categorical_crossentropy")
+    train = _sensor_data()
+    train = Dataset(train.x[..., :1], train.y, train.source, train.classes)
+    model.fit(train.x, train.y, epochs=1, verbose=0)
+    result = qat(model, train, QatOptions(train=TrainOptions(epochs=1)))
+    left = {item.layer: item.action for item in result.lint if not item.supported}
+    assert left["bank"].startswith("edgeconv's Conv1D config gave a QAT model TFLite could not convert")
+    assert result.fallback is None
+    assert convert(result.model, train, ConvertOptions(samples=50)).proof.ok
