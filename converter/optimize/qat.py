@@ -131,7 +131,8 @@ _NOT_IN_REGISTRY = {
     "Rescaling": "TFMOT's 8-bit registry has no config for preprocessing layers (Rescaling)",
     "Normalization": "TFMOT's 8-bit registry has no config for preprocessing layers (Normalization)",
     "Conv1D": "TFMOT's 8-bit registry leaves Conv1D out (commented out there: not verified against TFLite), "
-              "and edgeconv's config takes only the activations TFMOT wraps",
+              "and edgeconv's config takes neither a Conv1D a Multiply squares (TFLite's converter refuses "
+              "it) nor an activation TFMOT does not wrap",
     "LSTM": "TFMOT's 8-bit registry leaves recurrent layers out (commented out there: not verified)",
     "GRU": "TFMOT's 8-bit registry leaves recurrent layers out (commented out there: not verified)",
     "SimpleRNN": "TFMOT's 8-bit registry leaves recurrent layers out (commented out there: not verified)",

@@ -19,7 +19,8 @@ WRAPPABLE_ACTIVATIONS = frozenset({"linear", "relu", "swish", "gelu", "softmax",
 def config_for(layer):
     """Our QuantizeConfig for `layer`, or None when TFMOT's own registry decides."""
     kind = type(layer).__name__
-    if kind == "Conv1D" and _activation(layer) in WRAPPABLE_ACTIVATIONS and not _is_grouped(layer):
+    if kind == "Conv1D" and _activation(layer) in WRAPPABLE_ACTIVATIONS and not _is_grouped(layer) \
+            and not feeds_a_square(layer):
         return _configs()["Conv1DQuantizeConfig"]()
     if kind == "Multiply":
         return _configs()["PassThroughQuantizeConfig"]()
@@ -35,6 +36,18 @@ def handled_types() -> frozenset[str]:
 def custom_objects() -> dict:
     """What `quantize_scope` needs to clone a model annotated with these configs."""
     return dict(_configs())
+
+
+def feeds_a_square(layer) -> bool:
+    """Whether a Multiply takes this layer's output twice. The converter then moves the
+    multiply before the Squeeze that ends a Conv1D, and refuses that reshape between the
+    fake-quantized conv output and the square's own range ("same scale constraint")."""
+    for node in getattr(layer, "_outbound_nodes", []):
+        if type(node.outbound_layer).__name__ == "Multiply":
+            inbound = node.inbound_layers if isinstance(node.inbound_layers, list) else [node.inbound_layers]
+            if len(inbound) > 1 and all(source is layer for source in inbound):
+                return True
+    return False
 
 
 def _activation(layer) -> str:
