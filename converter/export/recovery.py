@@ -22,6 +22,7 @@ clip; we only use it to learn which tensors it wants ranges for.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import re
 import tempfile
@@ -32,6 +33,7 @@ import numpy as np
 
 from ..errors import CheckFailed, ConversionError
 from ..inputs.data import Dataset
+from ..progress import task
 from ..tflite.integer_check import layer_of
 from ..tflite.reader import read_model
 from .int8_outputs import INT16_SUFFIX, requantize_outputs
@@ -83,14 +85,33 @@ class Recovery:
         return d
 
 
+class FloatReference:
+    """The float model as the reference session, its outputs computed once per chunk of
+    samples: recovery compares dozens of candidates with it on the same labelled samples."""
+
+    def __init__(self, model):
+        from ..targets.keras import KerasSession
+
+        self._session = KerasSession(model)
+        self.input_names, self.output_names = self._session.input_names, self._session.output_names
+        self.failures: list = []  # Keras raises instead of failing one sample
+        self._outputs: dict = {}
+
+    def predict(self, inputs: list[np.ndarray]) -> dict[str, np.ndarray]:
+        key = tuple(hashlib.blake2b(np.ascontiguousarray(x).tobytes(), digest_size=16).digest() for x in inputs)
+        if key not in self._outputs:
+            self._outputs[key] = self._session.predict(inputs)
+        return self._outputs[key]
+
+
 def accuracy_drop(model, tflite: bytes, labelled: Dataset) -> tuple[float, float]:
-    """(float accuracy, int8 drop in points) on labelled samples."""
+    """(float accuracy, int8 drop in points) on labelled samples; `model`: the float Keras
+    model or its FloatReference."""
     from ..targets.host import HostSession
-    from ..targets.keras import KerasSession
     from ..verify.compare import compare
 
     with HostSession(tflite) as candidate:
-        v = compare(KerasSession(model), candidate, labelled)
+        v = compare(_reference(model), candidate, labelled)
     if v.reference_accuracy is None:
         raise CheckFailed("the accuracy budget needs labelled data for a classifier",
                           hint="give data with labels (an .npz with y, or a folder per class)")
@@ -102,26 +123,32 @@ def recover(model, int8: bytes, calib: Dataset, labelled: Dataset, options, budg
     """`options` is the ConvertOptions the int8 model was made with; `budget` in points. With
     `micro`, every model kept must load in tflite-micro (it has 16x8 kernels for some ops only:
     allocating the model runs every kernel's Prepare)."""
-    float_accuracy, drop = accuracy_drop(model, int8, labelled)
+    reference = _reference(model)
+    float_accuracy, drop = accuracy_drop(reference, int8, labelled)
     if drop <= budget:
         return Recovery(False, budget, float_accuracy, drop)
     if options.io_type != "int8":
         raise ConversionError(f"recovery makes models with int8 inputs and outputs, not {options.io_type}",
                               hint="use --io int8 with --recover")
     calibration, method, names = _calibration(model, calib, options)
-    graph = read_model(calibration.calibrated).main
-    ranking, listed = _ranking(calibration, calibration.ranges(method), graph)
-    build = _Builder(calibration, method, graph, litert_ranges(calibration.calibrated, calib, names), int8)
+    info = read_model(calibration.calibrated)
+    graph, labels = info.main, _output_labels(info)
+    ranking, listed = _ranking(calibration, calibration.ranges(method), graph, labels)
+    build = _Builder(calibration, method, graph, labels, litert_ranges(calibration.calibrated, calib, names), int8)
     groups = _layer_groups(graph, ranking)
     # measured: the worst by int8 SNR and those that make a model output (logits that only some
     # samples need in 16 bits have a fine average SNR); the rest are taken as the least sensitive
     candidates = [g for k, g in enumerate(groups) if k < SENSITIVITY_CANDIDATES or _makes_output(graph, g)]
-    measured = _sensitivity(build, candidates, model, labelled)
+    measured = _sensitivity(build, candidates, reference, labelled)
     result = Recovery(True, budget, float_accuracy, drop, ranking=listed,
-                      sensitivity=[{"layers": _layers(graph, g), "output_snr_db": snr} for g, snr in measured])
+                      sensitivity=[{"layers": _layers(build, g), "output_snr_db": snr} for g, snr in measured])
     # back to int8 least sensitive first: the unmeasured groups (best int8 SNR last), then the measured
     order = [g for g in groups if g not in candidates][::-1] + [g for g, _ in measured[::-1]]
-    return _search(result, build, order, model, labelled, micro)
+    return _search(result, build, order, reference, labelled, micro)
+
+
+def _reference(model) -> FloatReference:
+    return model if isinstance(model, FloatReference) else FloatReference(model)
 
 
 def _makes_output(graph, group: list[int]) -> bool:
@@ -138,18 +165,20 @@ def _search(result: Recovery, build, order: list[list[int]], model, labelled: Da
     mixed = build(wide)
     result.steps.append(_measured(model, mixed, labelled))
     _check_start(result.steps[-1], result.budget, micro)
-    for group in order:
-        narrower = [op for op in wide if op not in group]
-        if narrower == wide:
-            continue
-        candidate = build(narrower)
-        drop = accuracy_drop(model, candidate, labelled)[1]
-        if drop > result.budget:
-            continue
-        step = _measured(model, candidate, labelled, drop)
-        if not micro or step.tflite_micro == "loads":
-            wide, mixed = narrower, candidate
-            result.steps.append(step)
+    with task("recovery: layers back to int8", len(order)) as advance:
+        for group in order:
+            advance()
+            narrower = [op for op in wide if op not in group]
+            if narrower == wide:
+                continue
+            candidate = build(narrower)
+            drop = accuracy_drop(model, candidate, labelled)[1]
+            if drop > result.budget:
+                continue
+            step = _measured(model, candidate, labelled, drop)
+            if not micro or step.tflite_micro == "loads":
+                wide, mixed = narrower, candidate
+                result.steps.append(step)
     _check_integer(mixed)
     result.tflite = mixed
     return result
@@ -176,11 +205,13 @@ def _loadable_in_micro(result: Recovery, build, order: list[list[int]]) -> list[
         raise ConversionError(f"--target micro checks each 16-bit layer in tflite-micro: {available.reason}",
                               hint=available.install)
     excluded: set[int] = set()
-    for group in order:
-        loads, why = measure_arena(build(group))
-        if not loads:
-            result.skipped.append({"layers": _layers(build.graph, group), "why": why})
-            excluded.update(group)
+    with task("recovery: 16-bit layers tflite-micro loads", len(order)) as advance:
+        for group in order:
+            advance()
+            loads, why = measure_arena(build(group))
+            if not loads:
+                result.skipped.append({"layers": _layers(build, group), "why": why})
+                excluded.update(group)
     return [op.index for op in build.graph.operators if op.index not in excluded]
 
 
@@ -188,8 +219,8 @@ class _Builder:
     """Mixed models of one calibration: `build(ops)` runs `ops` (indices) with 16-bit activations,
     the rest in int8; an int16 model output gets the int8 model's output quantization."""
 
-    def __init__(self, calibration, method: str, graph, theirs: dict, int8: bytes):
-        self.calibration, self.graph, self.theirs, self.int8 = calibration, graph, theirs, int8
+    def __init__(self, calibration, method: str, graph, labels: dict, theirs: dict, int8: bytes):
+        self.calibration, self.graph, self.labels, self.theirs, self.int8 = calibration, graph, labels, theirs, int8
         self.full = {calibration.names[i]: r for i, r in calibration.ranges("minmax").items()}
         self.clipped = {calibration.names[i]: r for i, r in calibration.ranges(method).items()}
 
@@ -206,24 +237,37 @@ def _sensitivity(build: _Builder, groups: list[list[int]], model, labelled: Data
     samples, so logits whose quiet samples need 16 bits look fine (33 dB on `tones`, where they
     cause most of the drop)."""
     from ..targets.host import HostSession
-    from ..targets.keras import KerasSession
     from ..verify.compare import compare
 
     every = [op.index for op in build.graph.operators]
     scored = []
-    for group in groups:
-        with HostSession(build([op for op in every if op not in group])) as candidate:
-            v = compare(KerasSession(model), candidate, labelled)
-        scored.append((group, round(min(o.snr_db for o in v.outputs), 3)))
+    with task("recovery: sensitivity of each layer", len(groups)) as advance:
+        for group in groups:
+            with HostSession(build([op for op in every if op not in group])) as candidate:
+                v = compare(model, candidate, labelled)
+            scored.append((group, round(min(o.snr_db for o in v.outputs), 3)))
+            advance()
     return sorted(scored, key=lambda gs: gs[1])
 
 
-def _ranking(calibration, ranges8: dict, graph) -> tuple[list[int], list[dict]]:
+def _ranking(calibration, ranges8: dict, graph, labels: dict) -> tuple[list[int], list[dict]]:
     """Op outputs (tensor indices), worst expected int8 SNR first, and the same for the report."""
     snr = calibration.int8_snr_db(ranges8)
     ranking = [i for i in sorted(snr, key=snr.get) if i not in calibration.graph_inputs]
     name = lambda i: graph.tensor(i).name  # noqa: E731
-    return ranking, [{"layer": layer_of(name(i)), "tensor": name(i), "int8_snr_db": snr[i]} for i in ranking]
+    return ranking, [{"layer": _label(name(i), labels), "tensor": name(i), "int8_snr_db": snr[i]} for i in ranking]
+
+
+def _output_labels(info) -> dict[str, str]:
+    """{model output tensor name: its signature name}: the converter names an output tensor
+    'StatefulPartitionedCall:0', which says nothing; the signature keeps the Keras output's name."""
+    if not info.signatures:
+        return {}
+    return {info.main.tensor(i).name: name for name, i in info.signatures[0].outputs.items()}
+
+
+def _label(tensor_name: str, labels: dict) -> str:
+    return labels.get(tensor_name) or layer_of(tensor_name)
 
 
 def _layer_groups(graph, ranking: list[int]) -> list[list[int]]:
@@ -242,8 +286,8 @@ def _outputs(graph, op: int) -> list[str]:
     return [graph.tensor(o).name for o in graph.operators[op].outputs if o >= 0]
 
 
-def _layers(graph, ops: list[int]) -> list[str]:
-    return list(dict.fromkeys(layer_of(_outputs(graph, op)[0]) for op in ops))
+def _layers(build: _Builder, ops: list[int]) -> list[str]:
+    return list(dict.fromkeys(_label(_outputs(build.graph, op)[0], build.labels) for op in ops))
 
 
 def _check_integer(mixed: bytes) -> None:
@@ -336,9 +380,10 @@ def _measured(model, mixed: bytes, labelled: Dataset, drop: float | None = None)
 def _int16_layers(mixed: bytes) -> list[str]:
     """The layers whose ops have 16-bit outputs in the model as built: litert-quantizer leaves an
     op it has no 16-bit scheme for in int8, so what was asked is not always what was made."""
-    main = read_model(mixed).main
+    info = read_model(mixed)
+    labels, main = _output_labels(info), info.main
     outputs = [main.tensor(op.outputs[0]) for op in main.operators if op.op != "QUANTIZE" and op.outputs]
-    return list(dict.fromkeys(layer_of(t.name.removesuffix(INT16_SUFFIX)) for t in outputs if t.dtype == "int16"))
+    return list(dict.fromkeys(_label(t.name.removesuffix(INT16_SUFFIX), labels) for t in outputs if t.dtype == "int16"))
 
 
 @contextlib.contextmanager
