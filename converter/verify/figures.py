@@ -62,13 +62,3 @@ def arena_stage(tflite: bytes, report: Report) -> str:
                      arena_naive_bytes=plan_model(info).naive_bytes)
     return model
 
-
-def arena_line(report: Report, model: str) -> str:
-    """Total arena with its source: tflite-micro's measurement (64-bit host) and the estimate."""
-    memory = report.model_figures("memory", model)
-    est = memory["arena_estimate"]
-    line = (f"estimate {est['32bit']['total_bytes']:,} B (32-bit MCU) / {est['64bit']['total_bytes']:,} B (64-bit); ")
-    measured = memory["arena_measured"]
-    if "total_bytes" in measured:
-        return line + f"measured {measured['total_bytes']:,} B by {measured['measured_by']}"
-    return line + f"not measured ({measured['unavailable']})"
