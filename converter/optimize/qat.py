@@ -377,10 +377,20 @@ def _apply(model, left_out: set[str] | None, options: QatOptions, own: bool):
             return layer
         return quant.quantize_annotate_layer(layer, config_for(layer) if own else None)
 
-    with quant.quantize_scope(custom_objects()):
+    with quant.quantize_scope(custom_objects()), _tfmot_lambdas_allowed():
         annotated = keras_env.keras().models.clone_model(model, clone_function=annotate)
         scheme = keras_env.prune_preserve_scheme() if options.preserve_sparsity else None
         return quant.quantize_apply(annotated, scheme) if scheme else quant.quantize_apply(annotated)
+
+
+def _tfmot_lambdas_allowed():
+    """TFMOT's SeparableConv1D transform puts Lambda layers of its own in the graph and then
+    clones it, which tf_keras' safe mode refuses ("deserialization of a Lambda layer"): QAT of
+    any model with SeparableConv1D fell back to PTQ. The model is already in memory (a file's
+    own Lambda code was refused at loading unless the user trusted it), so nothing new runs."""
+    from tf_keras.src.saving.serialization_lib import SafeModeScope
+
+    return SafeModeScope(False)
 
 
 def _by_type(items) -> dict[str, dict]:

@@ -161,3 +161,25 @@ def test_qat_goes_on_with_tfmot_registry_alone_when_the_converter_refuses_our_co
     assert left["square"].startswith("edgeconv's Multiply config gave a QAT model")
     assert result.fallback is None
     assert convert(result.model, train, ConvertOptions(samples=50)).proof.ok
+
+
+def test_qat_of_separableconv1d_is_applied_not_refused_by_keras_safe_mode():
+    """TFMOT's SeparableConv1D transform adds Lambda layers of its own and clones the graph,
+    which tf_keras' safe mode refused: QAT of such a model fell back to PTQ."""
+    keras = keras_env.keras()
+    layers = keras.layers
+    train = _sensor_data()
+    i = keras.Input((64, 2), name="signal")
+    x = layers.SeparableConv1D(8, 5, padding="same", activation="relu", name="sep1d")(i)
+    out = layers.Dense(2, activation="softmax", name="probs")(layers.GlobalAveragePooling1D(name="pool")(x))
+    model = keras.Model(i, out)
+    model.compile("adam", "sparse_categorical_crossentropy")
+    model.fit(train.x, train.y, epochs=4, verbose=0)
+    result = qat(model, train, QatOptions(train=FAST))
+    assert result.fallback is None and result.annotation == "whole model"
+    assert {i.layer: i.action for i in result.lint}["sep1d"].startswith("split into depthwise + pointwise")
+    converted = convert(result.model, train, ConvertOptions(samples=100))
+    assert converted.proof.ok
+    with HostSession(converted.tflite) as session:
+        int8 = next(iter(session.predict([train.x]).values())).argmax(axis=1)
+    assert np.mean(int8 == np.asarray(result.model.predict(train.x, verbose=0)).argmax(axis=1)) >= 0.95
