@@ -4,6 +4,8 @@
    and ResNet-8 (MLPerf Tiny shape), pruned to about half the MACs, both int8: parameters, MACs,
    .tflite bytes, arena and int8 host latency before and after. Untrained weights: latency,
    size and arena do not depend on the weight values.
+   The DS-CNN KWS (MLPerf Tiny, 64 filters) as uniformly narrower DS-CNNs too: how size and
+   latency follow the MACs when every layer keeps the same width (the ceiling at half the MACs).
 2. Importance: a small residual BN CNN trained on the 8x8 digits (3 seeds); held-back accuracy
    right after removing 12.5% and 25% of every group's channels by each importance (how well
    it ranks channels), without and with the bias compensation (channel_compensation.py), and
@@ -30,6 +32,10 @@ from converter.optimize.channel_compensation import compensate  # noqa: E402
 from converter.optimize.channel_surgery import rebuild  # noqa: E402
 from converter.optimize.structured import ChannelOptions, plan_channels, prune_channels  # noqa: E402
 from converter.optimize.train import TrainOptions, compile_for_labels, fit  # noqa: E402
+from benchmarks.tasks.kws import ds_cnn  # noqa: E402
+
+KWS_INPUT, KWS_CLASSES = (49, 10, 1), 12
+UNIFORM_WIDTHS = (48, 40, 32)  # DS-CNN filters, against the full model's 64
 
 
 def resnet8(input_shape=(32, 32, 3), classes=10, widths=(16, 32, 64)):
@@ -58,14 +64,31 @@ def mobilenet_v2(size: int = 32):
                                                       classes=10, classifier_activation=None)
 
 
-def device_figures(name: str, model, runs: int) -> dict:
+def _random_data(model) -> Dataset:
     rng = np.random.default_rng(0)
-    data = Dataset(x=rng.uniform(-1, 1, (100, *model.input_shape[1:])).astype(np.float32),
+    return Dataset(x=rng.uniform(-1, 1, (100, *model.input_shape[1:])).astype(np.float32),
                    y=rng.integers(0, 10, 100), source="random")
+
+
+def device_figures(name: str, model, runs: int) -> dict:
+    data = _random_data(model)
     result = prune_channels(model, data, ChannelOptions(target_macs=0.5, importance="l2", train=None))
     total = result.summary()["total"]
     figures = int8_before_after(model, result.model, data, runs=runs)
     return {"model": name, "ratio": result.plan.ratio, **total, **figures}
+
+
+def uniform_widths(runs: int) -> list[dict]:
+    """The 64-filter DS-CNN against uniformly narrower ones: MACs, size and latency ratios."""
+    full = ds_cnn(KWS_INPUT, KWS_CLASSES)
+    data = _random_data(full)
+    out = []
+    for width in UNIFORM_WIDTHS:
+        figures = int8_before_after(full, ds_cnn(KWS_INPUT, KWS_CLASSES, filters=width), data, runs=runs)
+        out.append({"model": f"DS-CNN KWS 64 -> {width} filters (uniform)", "ratio": 1 - width / 64,
+                    "params_before": int(full.count_params()),
+                    "params_after": int(ds_cnn(KWS_INPUT, KWS_CLASSES, filters=width).count_params()), **figures})
+    return out
 
 
 SURGERY_RATIOS = (0.125, 0.25)
@@ -109,7 +132,8 @@ def main(argv=None) -> dict:
     args = p.parse_args(argv)
     runs = 100 if args.quick else 300
     device = [device_figures("MobileNetV2 0.35 32x32", mobilenet_v2(), runs),
-              device_figures("ResNet-8 32x32", resnet8(), runs)]
+              device_figures("ResNet-8 32x32", resnet8(), runs),
+              device_figures("DS-CNN KWS 64 filters", ds_cnn(KWS_INPUT, KWS_CLASSES), runs), *uniform_widths(runs)]
     if not args.quick:  # the visual-wake-words input size: the MACs, not per-op overhead, dominate
         device.append(device_figures("MobileNetV2 0.35 96x96", mobilenet_v2(96), runs))
     results = {"device": device,
@@ -136,7 +160,7 @@ def rows(results: dict) -> list[list]:
     for d in results["device"]:
         b, a = d["before"], d["after"]
         out.append([d["model"], f"{d['params_before']:,} -> {d['params_after']:,}",
-                    f"{b['macs']:,} -> {a['macs']:,}", f"{b['bytes']:,} -> {a['bytes']:,}",
+                    f"{b['macs']:,} -> {a['macs']:,} ({a['macs'] / b['macs']:.2f})", f"{b['bytes']:,} -> {a['bytes']:,}",
                     f"{b['arena_bytes']:,} -> {a['arena_bytes']:,}", f"{b['p50_ms']:.3f} -> {a['p50_ms']:.3f}",
                     f"{d['speedup']:.2f}x", f"{d['size_ratio']:.2f}x"])
     return out
