@@ -44,7 +44,6 @@ _FAKE_QUANTIZED = "fake-quantized during training"
 _OUR_CONFIG = "fake-quantized during training by edgeconv's config (TFMOT's registry leaves {kind} out)"
 _LEFT_FLOAT = "left float in training, quantized by calibration at conversion"
 _MAX_REJECTED = 8  # layers left out one by one before giving up on QAT
-CONVERTIBILITY_SAMPLES = 8  # calibration samples of the conversion that checks our configs
 
 
 @dataclass(frozen=True)
@@ -91,48 +90,47 @@ class QatResult:
                 "transformed": _by_type(i for i in self.lint if i.supported and i.action != _FAKE_QUANTIZED)}
 
 
-def lint(model, left_out: set[str] = frozenset(), accepted: bool = False, own: bool = True) -> list[LintItem]:
+def lint(model, left_out: set[str] = frozenset(), accepted: bool = False) -> list[LintItem]:
     """What QAT does to each layer when the layers in `left_out` are not annotated; `accepted`:
-    TFMOT took the whole model, so no layer is left out by rule; `own`: our configs were used."""
+    TFMOT took the whole model, so no layer is left out by rule."""
     registry = keras_env.qat_registry()
     items = []
     for layer in model.layers:
         kind = type(layer).__name__
         if kind in _PASSIVE:
             continue
-        if _is_left_out(layer, left_out, accepted, registry, own):
-            items.append(LintItem(layer.name, kind, False, why_left_out(layer, own) + ": " + _LEFT_FLOAT))
+        if _is_left_out(layer, left_out, accepted, registry):
+            items.append(LintItem(layer.name, kind, False, why_left_out(layer) + ": " + _LEFT_FLOAT))
         elif kind in _TRANSFORMED:
             items.append(LintItem(layer.name, kind, True, _TRANSFORMED[kind]))
-        elif own and config_for(layer) is not None:
+        elif config_for(layer) is not None:
             items.append(LintItem(layer.name, kind, True, _OUR_CONFIG.format(kind=kind)))
         else:
             items.append(LintItem(layer.name, kind, True, _FAKE_QUANTIZED))
     return items
 
 
-def _is_left_out(layer, left_out: set[str], accepted: bool, registry, own: bool) -> bool:
+def _is_left_out(layer, left_out: set[str], accepted: bool, registry) -> bool:
     if layer.name in left_out or isinstance(layer, keras_env.keras().Model):
         return True
     if not accepted and _rejected_by_rule(layer):
         return True
-    return not _quantizable(layer, registry, own)
+    return not _quantizable(layer, registry)
 
 
-def _quantizable(layer, registry, own: bool) -> bool:
-    """TFMOT's registry or layout transforms quantize it, or (`own`) one of our configs does."""
-    return (type(layer).__name__ in _TRANSFORMED or registry.supports(layer)
-            or own and config_for(layer) is not None)
+def _quantizable(layer, registry) -> bool:
+    """TFMOT's registry or layout transforms quantize it, or one of our configs does."""
+    return type(layer).__name__ in _TRANSFORMED or registry.supports(layer) or config_for(layer) is not None
 
 
 # Why TFMOT 0.8's Default8Bit scheme (default_8bit_quantize_registry.py) has no config for a type
 _NOT_IN_REGISTRY = {
+    "Multiply": "TFMOT's 8-bit registry has no config for Multiply (hard-swish x·hard_sigmoid(x), "
+                "squeeze-excite gates)",
     "TFOpLambda": "a raw TensorFlow op in the graph ({op}), not a Keras layer: TFMOT's registry has no config for it",
     "Rescaling": "TFMOT's 8-bit registry has no config for preprocessing layers (Rescaling)",
     "Normalization": "TFMOT's 8-bit registry has no config for preprocessing layers (Normalization)",
-    "Conv1D": "TFMOT's 8-bit registry leaves Conv1D out (commented out there: not verified against TFLite), "
-              "and edgeconv's config takes neither a Conv1D a Multiply squares (TFLite's converter refuses "
-              "it) nor an activation TFMOT does not wrap",
+    "Conv1D": "TFMOT's 8-bit registry leaves Conv1D out (commented out there: not verified against TFLite)",
     "LSTM": "TFMOT's 8-bit registry leaves recurrent layers out (commented out there: not verified)",
     "GRU": "TFMOT's 8-bit registry leaves recurrent layers out (commented out there: not verified)",
     "SimpleRNN": "TFMOT's 8-bit registry leaves recurrent layers out (commented out there: not verified)",
@@ -140,11 +138,9 @@ _NOT_IN_REGISTRY = {
 _ACTIVATIONS = ("relu", "relu6", "swish", "gelu", "linear", "softmax", "sigmoid", "tanh")  # its Activation config's
 
 
-def why_left_out(layer, own: bool = True) -> str:
+def why_left_out(layer) -> str:
     """The precise reason TFMOT's 8-bit scheme does not fake-quantize this layer."""
     kind = type(layer).__name__
-    if not own and config_for(layer) is not None:
-        return f"edgeconv's {kind} config gave a QAT model TFLite could not convert, so TFMOT's registry decides"
     if isinstance(layer, keras_env.keras().Model):
         return "a nested model that could not be inlined"
     if kind == "BatchNormalization":
@@ -174,11 +170,12 @@ def qat(model, data: Dataset, options: QatOptions = QatOptions()) -> QatResult:
     probabilities = outputs_probabilities(model, data)
     flat, flattened = flat_copy(model)
     try:
-        quantized, left_out, own, ranges = _quantized_model(flat, data, options)
+        quantized, left_out = _annotate_and_apply(flat, options)
     except Exception as e:  # TFMOT raises assorted errors (shape, value, type) on graphs it cannot handle
         reason = f"TFMOT could not apply QAT ({type(e).__name__}: {str(e).splitlines()[0][:200]})"
-        return QatResult(model, lint(flat, _unsupported(flat, True)), reason + "; falling back to post-training "
+        return QatResult(model, lint(flat, _unsupported(flat)), reason + "; falling back to post-training "
                          "quantization", {}, "none", flattened)
+    ranges = start_from_calibrated_ranges(quantized, data) if options.calibrated_start else 0
     targets = _compile(quantized, model, data, options, probabilities)
     before, on = held_out_accuracy(model, data, options.train)
     start, epochs = time.monotonic(), _EpochCount()
@@ -186,37 +183,9 @@ def qat(model, data: Dataset, options: QatOptions = QatOptions()) -> QatResult:
     metrics = fit(quantized, data, options.train, callbacks=[epochs.callback(), best], targets=targets)
     seconds = time.monotonic() - start
     annotation = "whole model" if left_out is None else "layer by layer"
-    return QatResult(quantized, lint(flat, left_out or set(), left_out is None, own), None, metrics, annotation,
+    return QatResult(quantized, lint(flat, left_out or set(), accepted=left_out is None), None, metrics, annotation,
                      flattened, before, held_out_accuracy(quantized, data, options.train)[0], on,
                      epochs.count, seconds, "labels" if targets is None else "teacher", ranges, best.epoch)
-
-
-def _quantized_model(flat, data: Dataset, options: QatOptions):
-    """(QAT model, layers left out, whether our configs were used, calibrated ranges set).
-    A model our configs wrap is converted once before training: the converter's same-scale
-    rules can refuse a graph TFMOT accepted (seen: a squared Conv1D filter bank before
-    AveragePooling1D), and then TFMOT's registry alone decides, as it did before."""
-    quantized, left_out = _annotate_and_apply(flat, options, own=True)
-    ranges = _start(quantized, data, options)
-    if not any(config_for(layer) for layer in flat.layers) or _converts(quantized, data):
-        return quantized, left_out, True, ranges
-    quantized, left_out = _annotate_and_apply(flat, options, own=False)
-    return quantized, left_out, False, _start(quantized, data, options)
-
-
-def _start(quantized, data: Dataset, options: QatOptions) -> int:
-    return start_from_calibrated_ranges(quantized, data) if options.calibrated_start else 0
-
-
-def _converts(quantized, data: Dataset) -> bool:
-    from ..errors import ConversionError
-    from ..export.tflite import ConvertOptions, convert
-
-    try:
-        convert(quantized, data, ConvertOptions(samples=CONVERTIBILITY_SAMPLES))
-    except ConversionError:
-        return False
-    return True
 
 
 def _compile(quantized, model, data: Dataset, options: QatOptions, probabilities: bool):
@@ -306,30 +275,30 @@ def held_out_accuracy(model, data: Dataset, options: TrainOptions) -> tuple[floa
     return float(np.mean(out.argmax(axis=1) == np.asarray(data.y[start:]).reshape(-1))), on
 
 
-def _annotate_and_apply(model, options: QatOptions, own: bool):
+def _annotate_and_apply(model, options: QatOptions):
     """(QAT model, layers left out): None when the whole model was annotated."""
     try:
-        return _apply(copy_model(model), None, options, own), None
+        return _apply(copy_model(model), None, options), None
     except Exception:  # noqa: BLE001 - any rejection of the whole model: go layer by layer
         pass
-    left_out = _unsupported(model, own)
+    left_out = _unsupported(model)
     for _ in range(_MAX_REJECTED):
         try:
-            return _apply(copy_model(model), left_out, options, own), left_out
+            return _apply(copy_model(model), left_out, options), left_out
         except Exception as e:  # noqa: BLE001 - leave out the layer TFMOT names, if it names one
             rejected = _rejected_layer(e, model)
             if rejected is None or rejected in left_out:
                 raise
             left_out = left_out | {rejected}
-    return _apply(copy_model(model), left_out, options, own), left_out
+    return _apply(copy_model(model), left_out, options), left_out
 
 
-def _unsupported(model, own: bool) -> set[str]:
-    """Layers neither the registry, the layout transforms nor (`own`) our configs quantize."""
+def _unsupported(model) -> set[str]:
+    """Layers neither the registry nor the layout transforms quantize."""
     registry = keras_env.qat_registry()
     return {layer.name for layer in model.layers
             if _rejected_by_rule(layer) or type(layer).__name__ not in _PASSIVE
-            and (isinstance(layer, keras_env.keras().Model) or not _quantizable(layer, registry, own))}
+            and (isinstance(layer, keras_env.keras().Model) or not _quantizable(layer, registry))}
 
 
 def _rejected_by_rule(layer) -> bool:
@@ -367,7 +336,7 @@ def _rejected_layer(error: Exception, model) -> str | None:
     return None
 
 
-def _apply(model, left_out: set[str] | None, options: QatOptions, own: bool):
+def _apply(model, left_out: set[str] | None, options: QatOptions):
     quant = keras_env.tfmot().quantization.keras
     keras_env.reserve_layer_names(model)  # the layers TFMOT's transforms add must not take the model's names
     left_out = left_out or set()
@@ -375,7 +344,7 @@ def _apply(model, left_out: set[str] | None, options: QatOptions, own: bool):
     def annotate(layer):
         if layer.name in left_out or isinstance(layer, keras_env.keras().layers.Lambda):  # as quantize_annotate_model
             return layer
-        return quant.quantize_annotate_layer(layer, config_for(layer) if own else None)
+        return quant.quantize_annotate_layer(layer, config_for(layer))
 
     with quant.quantize_scope(custom_objects()), _tfmot_lambdas_allowed():
         annotated = keras_env.keras().models.clone_model(model, clone_function=annotate)
