@@ -126,13 +126,16 @@ class WorkerSession(ClosingSession):
                                           stdout=subprocess.DEVNULL, stderr=native_log)
         child.close()
         self._conn = Connection(parent.detach())
-        self._conn.send((model, threads, kernels))
+        self._send(model, threads, kernels)
         self.timeout = timeout
         self.failures: list[SampleFailure] = []
         self.input_names, self.output_names = self._receive("loading the model")
 
-    def _send(self, command: str, *args) -> None:
-        self._conn.send((command, *args))
+    def _send(self, *message) -> None:
+        try:
+            self._conn.send(message)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the child died: the _receive that follows every send reports how
 
     def send_predict(self, inputs: list[np.ndarray]) -> None:
         """Start a predict of `inputs` (copied through the socket); `receive_predict` ends it."""

@@ -93,9 +93,12 @@ def test_compare_takes_failures_from_the_session(chain, digits):
     assert candidate.inner._interp is None
 
 
-def test_native_crash_in_worker_is_a_clear_error(chain):
+@pytest.mark.parametrize("dead_before_send", [False, True], ids=["dying", "dead"])
+def test_native_crash_in_worker_is_a_clear_error(chain, dead_before_send):
     with WorkerSession(chain.int8_tflite.read_bytes()) as worker:
         os.kill(worker._proc.pid, signal.SIGSEGV)
+        if dead_before_send:  # the send then meets a closed socket (a BrokenPipeError before the fix)
+            worker._proc.wait(10)
         with pytest.raises(ModelError, match=r"the runtime crashed \(killed by SIGSEGV\) while running 1 samples"):
             worker.predict([np.zeros((1, 8, 8, 1), np.float32)])
 
