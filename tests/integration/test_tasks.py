@@ -111,6 +111,7 @@ def test_front_end_spec_round_trips_and_refuses_bad_values():
         AudioFeatures().apply(np.zeros(100))
 
 
+@pytest.mark.slow  # 46 s: the benchmark's own harness (`make bench` runs it for real)
 def test_runner_end_to_end_on_a_tiny_configuration(tmp_path):
     from benchmarks import quant_quality
 
