@@ -58,7 +58,9 @@ def test_interrupted_directory_leaves_no_staging(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         with atomic_dir(tmp_path / "run") as tmp:
             (tmp / "a.txt").write_text("half")
-            signal.raise_signal(signal.SIGINT)
+            # what Python's SIGINT handler raises; a signal raised in this process was once not
+            # delivered in CI. Real Ctrl-C is tested end to end in tests/integration/test_interrupts.py
+            raise KeyboardInterrupt
     assert list(tmp_path.iterdir()) == []
 
 
