@@ -1,6 +1,8 @@
 """The built-in demo end to end, held to the promises of the README."""
 import json
+from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from converter.cli import cli
@@ -8,11 +10,17 @@ from converter.tflite.integer_check import prove_integer
 from converter.tflite.reader import read_model_file
 
 
-def test_demo_produces_a_fully_integer_model_within_one_point(tmp_path):
-    out = tmp_path / "demo"
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    """`edgeconv demo --json` as a user runs it: its output folder and its JSON document."""
+    out = tmp_path_factory.mktemp("demo") / "demo"
     result = CliRunner().invoke(cli, ["demo", "-o", str(out), "--json"])
     assert result.exit_code == 0, result.output
-    report = json.loads(result.stdout)
+    return out, json.loads(result.stdout)
+
+
+def test_demo_produces_a_fully_integer_model_within_one_point(demo):
+    out, report = demo
     assert sorted(p.name for p in out.iterdir()) == [
         ".edgeconv-output.json", "explain", "manifest.json", "model.keras", "model_float.tflite", "model_int8.tflite",
         "recipe.yaml", "report.html", "report.json", "report.md"]  # the demo is the bundled demo recipe
@@ -55,14 +63,9 @@ def test_demo_is_reproducible_and_keeps_existing_output(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["demo"]
 
 
-def test_every_report_section_is_documented(tmp_path):
-    from pathlib import Path
-
+def test_every_report_section_is_documented(demo):
     doc = (Path(__file__).resolve().parents[2] / "docs" / "report-schema.md").read_text()
-    result = CliRunner().invoke(cli, ["run", "demo", "-o", str(tmp_path / "r"), "--json",
-                                      "--set", "stages.explain.samples=2", "--set", "stages.explain.num_samples=50"])
-    assert result.exit_code == 0, result.output
-    sections = json.loads(result.stdout)["sections"]
+    sections = demo[1]["sections"]
     assert {"model", "conversion", "layer_errors", "validation", "explanation", "latency", "memory"} <= set(sections)
     assert all(f"| `{name}` |" in doc for name in sections), [s for s in sections if f"| `{s}` |" not in doc]
     for name in ("latency", "memory", "compute", "size"):  # figures nest under the model's kind
