@@ -10,6 +10,7 @@ import numpy as np
 
 from .. import keras_env
 from .channel_graph import DEPTHWISE, PRODUCERS, ChannelGraph
+from .graph_replay import flat_outputs, replay
 
 Kept = dict  # group root id -> sorted indices of the channels kept
 
@@ -53,20 +54,8 @@ def _smaller(layer, graph: ChannelGraph, kept: Kept):
 
 
 def _replay(model, inputs: list, layers: dict) -> list:
-    """Run `model`'s graph on `inputs` with the new layers (as tf_keras' Functional runs itself)."""
-    tf = keras_env.tf()
-    tensors = {}
-    for x, y in zip(model.inputs, inputs):
-        tensors[str(id(x))] = [y] * model._tensor_usage_count[str(id(x))]
-    for depth in sorted(model._nodes_by_depth, reverse=True):
-        for node in model._nodes_by_depth[depth]:
-            if node.is_input or any(t not in tensors for t in node.flat_input_ids):
-                continue
-            args, kwargs = node.map_arguments(tensors)
-            outputs = tf.nest.flatten(layers[node.layer.name](*args, **kwargs))
-            for x_id, y in zip(node.flat_output_ids, outputs):
-                tensors[x_id] = [y] * model._tensor_usage_count[x_id]
-    return [tensors[str(id(x))].pop() for x in model.outputs]
+    """Run `model`'s graph on `inputs` with the new layers."""
+    return replay(model, inputs, lambda node, args, kwargs: flat_outputs(layers[node.layer.name](*args, **kwargs)))
 
 
 def sliced_weights(layer, keep_in: np.ndarray, keep_out: np.ndarray) -> list[np.ndarray]:

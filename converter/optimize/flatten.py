@@ -11,6 +11,7 @@ from __future__ import annotations
 from .. import keras_env
 from ..errors import ModelError
 from ..inputs.models import is_graph_model
+from .graph_replay import flat_outputs, replay
 from .train import copy_model
 
 
@@ -48,22 +49,12 @@ def _is_nested(layer) -> bool:
 
 def _replay(model, inputs: list) -> list:
     """Run `model`'s graph on `inputs` (Keras tensors), inlining nested graph models."""
-    tf = keras_env.tf()
-    tensors = {}
-    for x, y in zip(model.inputs, inputs):
-        tensors[str(id(x))] = [y] * model._tensor_usage_count[str(id(x))]
-    for depth in sorted(model._nodes_by_depth, reverse=True):
-        for node in model._nodes_by_depth[depth]:
-            if node.is_input or any(t not in tensors for t in node.flat_input_ids):
-                continue
-            args, kwargs = node.map_arguments(tensors)
-            if _is_nested(node.layer):
-                outputs = _replay(node.layer, tf.nest.flatten(args))
-            else:
-                outputs = tf.nest.flatten(node.layer(*args, **kwargs))
-            for x_id, y in zip(node.flat_output_ids, outputs):
-                tensors[x_id] = [y] * model._tensor_usage_count[x_id]
-    return [tensors[str(id(x))].pop() for x in model.outputs]
+    def call(node, args, kwargs):
+        if _is_nested(node.layer):
+            return _replay(node.layer, flat_outputs(args))
+        return flat_outputs(node.layer(*args, **kwargs))
+
+    return replay(model, inputs, call)
 
 
 def _leaf_layers(model) -> list:
