@@ -21,6 +21,7 @@ class OutputError:
     mean_abs: float
     cosine: float
     snr_db: float
+    constant: bool = False  # the candidate gives the same output for every sample; the reference does not
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,8 @@ class Validation:
     samples: int
     reference_accuracy: float | None
     candidate_accuracy: float | None
-    agreement: float  # share of samples whose top-1 class (first output) is the same
+    agreement: float | None  # share of samples whose top-1 class (first output) is the same; None
+    # when that output has one value per sample (a regression: no class to agree on)
     outputs: tuple[OutputError, ...]
     reference_top5: float | None = None
     candidate_top5: float | None = None
@@ -84,7 +86,7 @@ def compare(reference, candidate, data: Dataset, names: list[str] | None = None)
         samples=int(ok.sum()),
         reference_accuracy=_top_k(first_ref, labels, 1),
         candidate_accuracy=_top_k(first_cand, labels, 1),
-        agreement=float(np.mean(_top1(first_ref) == _top1(first_cand))),
+        agreement=_agreement(first_ref, first_cand),
         outputs=errors,
         reference_top5=_top_k(first_ref, labels, 5),
         candidate_top5=_top_k(first_cand, labels, 5),
@@ -109,6 +111,12 @@ def _predict(session, inputs: list[np.ndarray], doing: str) -> tuple[dict[str, n
     return {name: np.concatenate([o[name] for o in outputs]) for name in outputs[0]}, tuple(failures)
 
 
+def _agreement(ref: np.ndarray, cand: np.ndarray) -> float | None:
+    if ref.reshape(len(ref), -1).shape[1] < 2:
+        return None
+    return float(np.mean(_top1(ref) == _top1(cand)))
+
+
 def _top1(out: np.ndarray) -> np.ndarray:
     return out.reshape(len(out), -1).argmax(axis=1)
 
@@ -123,12 +131,22 @@ def _top_k(out: np.ndarray, labels: np.ndarray | None, k: int) -> float | None:
     return float(np.mean((top == labels[:, None]).any(axis=1)))
 
 
+def _cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Per sample; 1 when both are zero, 0 when only one is (an all-zero output shares no
+    direction with a live one)."""
+    na, nb = np.linalg.norm(a, axis=1), np.linalg.norm(b, axis=1)
+    both = (na > 0) & (nb > 0)
+    cosine = np.sum(a * b, axis=1) / np.where(both, na * nb, 1)
+    return np.where(both, cosine, np.where((na > 0) | (nb > 0), 0.0, 1.0))
+
+
 def _output_error(ref_name: str, cand_name: str, ref: np.ndarray, cand: np.ndarray) -> OutputError:
     a = ref.reshape(len(ref), -1).astype(np.float64)
     b = cand.reshape(len(cand), -1).astype(np.float64)
     diff = np.abs(a - b)
-    norms = np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)
-    cosine = np.where(norms > 0, np.sum(a * b, axis=1) / np.where(norms > 0, norms, 1), 1.0)
+    cosine = _cosine(a, b)
     noise = np.sum((a - b) ** 2)
     snr = float("inf") if noise == 0 else 10 * np.log10(np.sum(a ** 2) / noise)
-    return OutputError(ref_name, cand_name, float(diff.max()), float(diff.mean()), float(cosine.mean()), float(snr))
+    constant = len(b) > 1 and bool(np.all(b == b[0])) and not np.all(a == a[0])
+    return OutputError(ref_name, cand_name, float(diff.max()), float(diff.mean()), float(cosine.mean()), float(snr),
+                       constant)

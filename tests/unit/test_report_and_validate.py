@@ -140,3 +140,41 @@ def test_compare_runs_in_chunks_and_keeps_each_failure_at_its_sample():
                 data)
     assert [f.index for f in v.failures] == [1, CHUNK + 1, 2 * CHUNK + 1]
     assert v.samples == samples - 3 and v.agreement == 1.0 and v.candidate_accuracy == 1.0
+
+
+class _Varying(_Constant):
+    """A session whose output follows its first input feature."""
+
+    def __init__(self):
+        super().__init__()
+
+    def predict(self, inputs):
+        return {"scores": np.stack([inputs[0][:, 0] + np.arange(1, len(inputs[0]) + 1)] * 3, axis=1)}
+
+
+def test_an_all_zero_candidate_output_has_cosine_0_not_1():
+    from converter.inputs.data import Dataset
+    from converter.verify.compare import compare
+
+    data = Dataset(np.zeros((3, 2), np.float32), None, "d")
+    live, dead = _Constant(scores=np.array([0.001, 0.002, 0.001])), _Constant(scores=np.zeros(3))
+    assert compare(live, dead, data).outputs[0].cosine == 0.0
+    varied = compare(_Varying(), dead, data).outputs[0]
+    assert varied.cosine == 0.0 and varied.constant
+    assert compare(dead, dead, data).outputs[0].cosine == 1.0  # the same all-zero output: identical
+
+
+def test_a_one_value_output_has_no_top1_agreement_and_its_budget_says_why():
+    from converter.inputs.data import Dataset
+    from converter.report.budgets import Budgets
+    from converter.verify.compare import compare
+
+    regression = _Constant(value=np.array([0.7]))
+    v = compare(regression, regression, Dataset(np.zeros((3, 1), np.float32), None, "d"))
+    assert v.agreement is None and v.outputs[0].snr_db == float("inf")
+    r = Report("t")
+    r.add("validation", **v.to_dict())
+    Budgets(min_agreement=90).apply(r, "int8")
+    assert [(c.name, c.ok, c.detail) for c in r.checks] == [
+        ("agreement", False, "cannot be evaluated: the first output has one value per sample: there is no top-1 "
+                             "class to agree on")]

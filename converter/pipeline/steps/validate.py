@@ -53,6 +53,10 @@ def run(context: Context, config: ValidateConfig, names: list[str] | None = None
 def _report(context: Context, v, config: ValidateConfig) -> None:
     report = context.report
     report.add("validation", **v.to_dict(), data=context.validation.source, target=config.target)
+    for o in v.outputs:
+        if o.constant:
+            report.warn(f"the candidate's output '{o.candidate}' is the same for every sample while the reference's "
+                        "varies: the model may have collapsed (an activation range or input scale far off)")
     if v.failures:
         f = v.failures[0]
         report.check("every sample ran", False, f"{len(v.failures)} sample(s) failed; first: sample {f.index}, "
