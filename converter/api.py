@@ -25,7 +25,7 @@ def start(model, data: str | None = None, validation_data: str | None = None, pr
     its data (.npz, .npy, .csv, an image folder or 'demo'). `folder`: where steps write their
     artifacts (default: nowhere; save what you need)."""
     from .inputs.data import load_dataset
-    from .inputs.models import input_shapes, load, output_shapes
+    from .inputs.models import input_names, input_shapes, load, output_shapes
     from .inputs.preprocess import Preprocess
     from .report import Report
 
@@ -33,8 +33,10 @@ def start(model, data: str | None = None, validation_data: str | None = None, pr
         model = load(model, trust_model=trust_model, code=code).model if isinstance(model, (str, Path)) else model
         spec = preprocess or Preprocess()
         shape, outputs = input_shapes(model)[0], output_shapes(model)
-        calibration = load_dataset(data, spec, shape, output_shapes=outputs) if data else None
-        validation = load_dataset(validation_data, spec, shape, output_shapes=outputs) if validation_data else None
+        names = input_names(model)
+        calibration = load_dataset(data, spec, shape, output_shapes=outputs, input_names=names) if data else None
+        validation = (load_dataset(validation_data, spec, shape, output_shapes=outputs, input_names=names)
+                      if validation_data else None)
     return Context(Report("edgeconv (Python API)"), seed=seed, folder=Path(folder) if folder else None, model=model,
                    reference=model, calibration=calibration,
                    validation=validation if validation is not None else calibration, preprocess=spec,

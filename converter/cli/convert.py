@@ -27,7 +27,7 @@ def convert(ctx, model_path, data_spec, out, seed, force, trust_model, code, as_
       edgeconv convert model.h5 --data images/ --scale 1/255 --io uint8 -o model_uint8.tflite
     """
     from ..inputs.data import check_data_path, load_dataset
-    from ..inputs.models import input_shapes, load, model_format, output_shapes
+    from ..inputs.models import input_names, input_shapes, load, model_format, output_shapes
     from ..output_safety import check_output
     from ..outputs import write_bytes
     from ..pipeline.context import Context
@@ -44,7 +44,8 @@ def convert(ctx, model_path, data_spec, out, seed, force, trust_model, code, as_
         loaded = load(model_path, trust_model=trust_model, code=code)
         report.add("model", path=str(model_path), format=loaded.format, keras_version=loaded.keras_version,
                    kind=loaded.kind, intake=loaded.intake)
-        data = load_dataset(data_spec, spec, input_shapes(loaded.model)[0], label_column, output_shapes(loaded.model))
+        data = load_dataset(data_spec, spec, input_shapes(loaded.model)[0], label_column, output_shapes(loaded.model),
+                            input_names(loaded.model))
         context = Context(report, seed=seed, model=loaded.model, calibration=data, preprocess=spec, measure=False)
         result = step.run(context, config)  # calibration shows a progress bar on a terminal
     write_bytes(out, result.tflite, force=force)

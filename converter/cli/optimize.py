@@ -15,13 +15,13 @@ progress_option = click.option("--progress", is_flag=True, help="Show Keras prog
 
 def _load(model_path, data_spec, trust_model, code):
     from ..inputs.data import check_data_path, load_dataset
-    from ..inputs.models import input_shapes, load, model_format, output_shapes
+    from ..inputs.models import input_names, input_shapes, load, model_format, output_shapes
 
     model_format(model_path)
     check_data_path(data_spec)
     loaded = load(model_path, trust_model=trust_model, code=code)
     return loaded.model, load_dataset(data_spec, input_shape=input_shapes(loaded.model)[0],
-                                      output_shapes=output_shapes(loaded.model))
+                                      output_shapes=output_shapes(loaded.model), input_names=input_names(loaded.model))
 
 
 def _context(model, data, seed, progress, trust_model=False, code=(), validation=None):

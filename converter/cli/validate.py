@@ -86,8 +86,9 @@ def candidate_data(tflite, path: Path, data_spec: str, options: dict):
     info = read_model_file(path)
     stored = edgeconv_info(tflite.read())
     spec, label_column = preprocess_from(options, data_spec, stored.get("preprocess"))
-    data = load_dataset(data_spec, spec, info.main.tensor(info.main.inputs[0]).shape, label_column, info.output_shapes())
     names = stored.get("inputs") or info.input_names()  # the data's input order
+    data = load_dataset(data_spec, spec, info.main.tensor(info.main.inputs[0]).shape, label_column, info.output_shapes(),
+                        names)
     check_fits(data, in_order(info.input_shapes(), info.input_names(), names), str(path))
     return spec, data, names
 

@@ -44,15 +44,19 @@ FORMATS_HINT = ("pass an .npz (x, optional y), an .npy, a .csv, a folder of imag
 
 
 def load_dataset(spec: str, preprocess: Preprocess | None = None, input_shape: tuple | None = None,
-                 label_column: str | None = None, output_shapes: list[tuple] | None = None) -> Dataset:
+                 label_column: str | None = None, output_shapes: list[tuple] | None = None,
+                 input_names: list[str] | None = None) -> Dataset:
     """Read `spec` and apply the preprocessing (None: none). `input_shape` (with batch dim)
     gives image folders their default size and channel count; the model's `output_shapes`
-    tell how many classes the labels may name (see `checked_labels`)."""
+    tell how many classes the labels may name (see `checked_labels`); `input_names`, in the
+    order the caller wants the inputs, let an .npz name its arrays after the model's inputs."""
     preprocess = preprocess or Preprocess()
-    return checked_labels(_read(spec, preprocess, input_shape, label_column), class_count(output_shapes or []))
+    return checked_labels(_read(spec, preprocess, input_shape, label_column, input_names),
+                          class_count(output_shapes or []))
 
 
-def _read(spec: str, preprocess: Preprocess, input_shape: tuple | None, label_column: str | None) -> Dataset:
+def _read(spec: str, preprocess: Preprocess, input_shape: tuple | None, label_column: str | None,
+          input_names: list[str] | None = None) -> Dataset:
     if spec == DEMO:
         return demo_digits()[1]
     path = check_data_path(spec)
@@ -63,7 +67,7 @@ def _read(spec: str, preprocess: Preprocess, input_shape: tuple | None, label_co
     if path.suffix.lower() == ".csv":
         x, y, classes = read_csv(path, label_column)
         return _checked(Dataset(preprocess.apply(x), y, str(path), classes), str(path))
-    ds = {".npz": _load_npz, ".npy": _load_npy}[path.suffix.lower()](path)
+    ds = _load_npz(path, input_names) if path.suffix.lower() == ".npz" else _load_npy(path)
     if not preprocess.is_identity:
         ds = replace(ds, x=tuple(preprocess.apply(a) for a in ds.inputs) if isinstance(ds.x, tuple)
                      else preprocess.apply(ds.x))
@@ -123,18 +127,33 @@ def _image_geometry(input_shape: tuple | None):
     return ((h, w) if h and w and h > 0 and w > 0 else None), c
 
 
-def _load_npz(path: Path) -> Dataset:
+def _load_npz(path: Path, input_names: list[str] | None = None) -> Dataset:
     try:
         with np.load(path, allow_pickle=False) as f:
-            numbered = sorted((k for k in f.files if re.fullmatch(r"x\d+", k)), key=lambda k: int(k[1:]))
-            if "x" not in f.files and not numbered:
-                raise DataError(f"{path} has no array named 'x' (found: {', '.join(f.files) or 'none'})",
+            keys = _input_keys(f.files, input_names)
+            if keys is None:
+                named = f" or one named after each model input ({', '.join(input_names)})" if input_names else ""
+                raise DataError(f"{path} has no array named 'x'{named} (found: {', '.join(f.files) or 'none'})",
                                 hint="save inputs as x (and integer labels as y): np.savez(path, x=..., y=...); "
-                                     "for several model inputs use x0, x1, ...")
-            x = f["x"] if "x" in f.files else tuple(f[k] for k in numbered)
+                                     "for several model inputs name each array after its input, or use x0, x1, ... "
+                                     "in the model's input order")
+            x = f["x"] if keys == ["x"] else tuple(f[k] for k in keys)
             return Dataset(x, f["y"] if "y" in f.files else None, str(path))
     except (OSError, ValueError, zipfile.BadZipFile) as e:
         raise DataError(f"cannot read {path} as .npz: {e}", hint="write it with numpy.savez") from None
+
+
+def _input_keys(files: list[str], input_names: list[str] | None) -> list[str] | None:
+    """The .npz arrays that hold the inputs, in input order: x; x0, x1, ...; or, when every
+    model input has an array of its own name, those (matched by name, so order cannot swap them)."""
+    if "x" in files:
+        return ["x"]
+    numbered = sorted((k for k in files if re.fullmatch(r"x\d+", k)), key=lambda k: int(k[1:]))
+    if numbered:
+        return numbered
+    if input_names and all(name in files for name in input_names):
+        return list(input_names)
+    return None
 
 
 def _load_npy(path: Path) -> Dataset:

@@ -169,6 +169,11 @@ def has_qat_layers(model) -> bool:
     return any(type(layer).__name__.startswith("Quantize") for layer in getattr(model, "layers", []))
 
 
+def input_names(model) -> list[str]:
+    """The Keras input names, in the model's input order (none for a subclassed model)."""
+    return list(getattr(model, "input_names", None) or [])
+
+
 def input_shapes(model) -> list[tuple]:
     """Input shapes including the batch dimension (None when free). Subclassed models have no
     `inputs`; their shapes come from the spec Keras recorded at their first call."""

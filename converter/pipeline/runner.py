@@ -71,7 +71,7 @@ def recipe_inputs(recipe: Recipe) -> dict:
 
 
 def _load_inputs(context: Context, recipe: Recipe) -> None:
-    from ..inputs.models import load, output_shapes
+    from ..inputs.models import input_names, load, output_shapes
 
     if recipe.model == "demo":
         _train_demo_model(context, recipe)
@@ -87,9 +87,11 @@ def _load_inputs(context: Context, recipe: Recipe) -> None:
         context.calibration, context.validation = (checked_labels(d, class_count(outputs))
                                                    for d in demo_digits(recipe.seed))
     else:
-        context.calibration = load_dataset(recipe.data, recipe.preprocess, shape, output_shapes=outputs)
-        context.validation = (load_dataset(recipe.validation_data, recipe.preprocess, shape, output_shapes=outputs)
-                              if recipe.validation_data else context.calibration)
+        names = input_names(context.model)
+        context.calibration = load_dataset(recipe.data, recipe.preprocess, shape, output_shapes=outputs,
+                                           input_names=names)
+        context.validation = (load_dataset(recipe.validation_data, recipe.preprocess, shape, output_shapes=outputs,
+                                           input_names=names) if recipe.validation_data else context.calibration)
 
 
 def _train_demo_model(context: Context, recipe: Recipe) -> None:

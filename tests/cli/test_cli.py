@@ -298,3 +298,22 @@ def test_multi_input_model_is_validated_with_each_input_fed_by_name(tmp_path):
     assert result.exit_code == 0, result.output
     (output,) = json.loads(result.stdout)["sections"]["validation"]["outputs"]
     assert output["cosine"] > 0.999, output
+
+
+def test_a_third_party_tflite_takes_npz_arrays_by_input_name(tmp_path):
+    """TF's converter orders these inputs [b, a]; arrays named a and b reach their own tensors
+    (by position, x0 = a would have gone to b: same shapes, no error, wrong answers)."""
+    from converter import keras_env
+
+    keras, tf = keras_env.keras(), keras_env.tf()
+    a, b = keras.Input((8,), name="a"), keras.Input((8,), name="b")
+    model = keras.Model([a, b], keras.layers.Dense(3)(keras.layers.Concatenate()([a, 3 * b])))
+    (tmp_path / "m.tflite").write_bytes(tf.lite.TFLiteConverter.from_keras_model(model).convert())
+    rng = np.random.default_rng(0)
+    xa, xb = rng.random((32, 8), dtype=np.float32), 10 * rng.random((32, 8), dtype=np.float32)
+    np.savez(tmp_path / "named.npz", a=xa, b=xb, y=model.predict([xa, xb], verbose=0).argmax(1))
+    result = run("validate", tmp_path / "m.tflite", "--reference", tmp_path / "m.tflite", "--data",
+                 tmp_path / "named.npz", "--kernels", "reference", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["sections"]["validation"]["reference_accuracy"] == 1.0
+

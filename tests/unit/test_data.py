@@ -67,6 +67,15 @@ def test_multi_input_npz(tmp_path):
     assert [a.shape for a in ds.take(np.array([0, 2])).inputs] == [(2, 2), (2, 3)]
 
 
+def test_npz_arrays_named_after_the_inputs_are_taken_by_name(tmp_path):
+    np.savez(tmp_path / "n.npz", vector=np.ones((4, 3)), image=np.zeros((4, 2)), y=np.arange(4))
+    ds = load_dataset(str(tmp_path / "n.npz"), input_names=["image", "vector"])
+    assert [a.shape for a in ds.inputs] == [(4, 2), (4, 3)]
+    with pytest.raises(DataError, match=r"no array named 'x' or one named after each model input \(image, audio\) "
+                                        r"\(found: vector, image, y\)"):
+        load_dataset(str(tmp_path / "n.npz"), input_names=["image", "audio"])
+
+
 def test_calibration_is_seeded_and_stratified():
     y = np.repeat(np.arange(10), [100] * 9 + [10])
     ds = Dataset(np.zeros((len(y), 2)), y, "s")
