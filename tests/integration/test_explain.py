@@ -91,3 +91,13 @@ def test_unsupported_data_shape():
 
     with pytest.raises(InputError, match="explanations need images"):
         explain_drift(None, None, Dataset(np.zeros((4, 3, 3)), None, "t"), FAST)
+
+
+def test_several_inputs_and_too_few_features_are_refused():
+    from converter.errors import InputError
+
+    two = Dataset((np.zeros((4, 6)), np.zeros((4, 6))), None, "t")
+    with pytest.raises(InputError, match="explanations need a model with one input; this one takes 2"):
+        explain_drift(None, None, two, FAST)
+    with pytest.raises(InputError, match=r"1 feature\(s\), not more than top_k=5: every top-5 overlap would be 1"):
+        explain_drift(None, None, Dataset(np.zeros((4, 1)), None, "sine"), FAST)
