@@ -60,3 +60,27 @@ def test_cli_and_float_model(chain):
     assert json.loads(result.stdout)["edgetpu_ops"] == 7
     result = run("edgetpu", chain.float_tflite)
     assert result.exit_code == 1 and "Model not quantized" in result.stdout
+
+
+def test_float_io_conversions_stay_on_the_cpu_without_splitting_the_graph():
+    """TF's own full-int8 conversion with float input and output: QUANTIZE first, DEQUANTIZE
+    last. The compiler leaves both on the CPU and maps every op between (coral #342, #659)."""
+    keras, tf = keras_env.keras(), keras_env.tf()
+    model = keras.Sequential([keras.Input((8, 8, 3), batch_size=1), keras.layers.Conv2D(4, 3, activation="relu"),
+                              keras.layers.Flatten(), keras.layers.Dense(2)])
+    rng = np.random.default_rng(0)
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = lambda: ([rng.random((1, 8, 8, 3), dtype=np.float32)] for _ in range(8))
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    p = predict(read_model(converter.convert()))
+    assert p.fatal is None and p.split is None, p.log("m.tflite")
+    assert [(o.op, o.at_edge) for o in (p.ops[0], p.ops[-1])] == [("QUANTIZE", True), ("DEQUANTIZE", True)]
+    assert p.mapped == len(p.ops) - 2 and all(o.status == MAPPED for o in p.ops[1:-1])
+
+
+def test_a_small_float_model_is_not_quantized():
+    keras, tf = keras_env.keras(), keras_env.tf()
+    model = keras.Sequential([keras.Input((4,), batch_size=1), keras.layers.Dense(2)])
+    p = predict(read_model(tf.lite.TFLiteConverter.from_keras_model(model).convert()))
+    assert p.fatal == "Model not quantized: convert with --mode int8"

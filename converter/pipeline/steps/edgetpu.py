@@ -14,7 +14,8 @@ PHASE = "model"
 class EdgeTpuConfig:
     runtime: int = setting(14, choices=(13, 14),
                            help="EdgeTPU runtime version of the device (compiler 16 targets 14; older boards need 13).")
-    require_full_mapping: bool = setting(False, help="Fail unless every op maps to the EdgeTPU.")
+    require_full_mapping: bool = setting(False, help="Fail unless the graph maps in one piece (only a float "
+                                                     "input's QUANTIZE and output's DEQUANTIZE may stay on the CPU).")
 
     def __post_init__(self):
         normalise(self, NAME)
@@ -31,7 +32,9 @@ def run(context: Context, config: EdgeTpuConfig):
                   parent=context.tflite)
     context.report.add("edgetpu", **{k: v for k, v in prediction.summary().items() if k != "ops"})
     split = prediction.split
+    edges = sum(o.at_edge for o in prediction.ops)
     detail = (prediction.fatal or f"{prediction.mapped} of {len(prediction.ops)} ops map"
+              + (f" ({edges} float I/O conversion(s) on the CPU)" if edges else "")
               + (f"; splits at op #{split.index} {split.op}: {split.status}" if split else ""))
     if config.require_full_mapping or prediction.fatal:
         context.report.check("edgetpu mapping", prediction.fatal is None and split is None, detail)

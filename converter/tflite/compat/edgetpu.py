@@ -41,6 +41,7 @@ class OpStatus:
     version: int
     status: str
     detail: str = ""
+    at_edge: bool = False  # converts the model's float input or output on the CPU: the graph does not split there
 
 
 @dataclass
@@ -56,7 +57,7 @@ class EdgeTpuPrediction:
 
     @property
     def split(self) -> OpStatus | None:
-        return next((o for o in self.ops if o.status != MAPPED), None)
+        return next((o for o in self.ops if o.status != MAPPED and not o.at_edge), None)
 
     def summary(self) -> dict:
         split = self.split
@@ -100,6 +101,10 @@ def predict(info: ModelInfo, runtime: int = 14) -> EdgeTpuPrediction:
         return EdgeTpuPrediction(runtime, fatal, [], 0)
     ops, split, params = [], False, 0
     for op in sg.operators:
+        edge = _float_io_conversion(sg, op)
+        if edge:
+            ops.append(OpStatus(op.index, op.op, op.version, *edge, at_edge=True))
+            continue
         status, detail = (AFTER_SPLIT, "") if split else _check(sg, op, runtime)
         if status == MAPPED:
             params += sum(sg.tensor(t).nbytes for t in op.inputs if t >= 0 and sg.tensor(t).is_constant)
@@ -108,11 +113,23 @@ def predict(info: ModelInfo, runtime: int = 14) -> EdgeTpuPrediction:
     return EdgeTpuPrediction(runtime, None, ops, params)
 
 
+def _float_io_conversion(sg: Subgraph, op: Operator) -> tuple[str, str] | None:
+    """A QUANTIZE of a float model input or a DEQUANTIZE into a float model output stays on the
+    CPU and the ops between them still map (google-coral/edgetpu #342, #659)."""
+    if op.op == "QUANTIZE" and op.inputs[0] in sg.inputs and sg.tensor(op.inputs[0]).dtype == "float32":
+        return LIMITATION, "float input quantized on the CPU; the graph does not split here"
+    if op.op == "DEQUANTIZE" and op.outputs[0] in sg.outputs and sg.tensor(op.outputs[0]).dtype == "float32":
+        return NOT_SUPPORTED, "output dequantized to float on the CPU; the graph does not split here"
+    return None
+
+
 def _model_problem(sg: Subgraph) -> str | None:
     if any(sg.tensor(i).is_dynamic for i in sg.inputs):
         return "Model has dynamic-sized tensors: convert with a fixed batch size (edgeconv's default)"
-    floats = [t for t in sg.tensors if t.dtype in ("float32", "float16") and t.index not in (*sg.inputs, *sg.outputs)]
-    if len(floats) > len(sg.tensors) // 2:
+    activations = [t for t in sg.tensors if not t.is_constant]
+    inner = [t for t in activations if t.index not in (*sg.inputs, *sg.outputs)] or activations  # I/O may be float
+    floats = [t for t in inner if t.dtype in ("float32", "float16")]
+    if not any(t.dtype in ("int8", "uint8") for t in inner) or len(floats) > len(inner) // 2:
         return "Model not quantized: convert with --mode int8"
     return None
 
