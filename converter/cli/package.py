@@ -4,7 +4,7 @@ from pathlib import Path
 import click
 
 from ..pipeline.steps.package import FirmwareConfig, PackageConfig
-from .options import force_option
+from .options import echo_warnings, force_option
 from .step_options import config_from, step_options
 
 FORMATS = ("c-array", "mobile")  # the CLI's names of the package step's firmware and mobile settings
@@ -43,5 +43,6 @@ def package(model_path, fmt, out, force, **settings):
         step.run(context, config, folder=tmp)
         written = sorted(p.name for p in tmp.iterdir())
     click.echo(f"Packaged {model_path.name} as {fmt} -> {out}: {', '.join(written)}")
-    if fmt == "c-array":
+    echo_warnings(context.report)
+    if fmt == "c-array" and not context.report.warnings:
         click.echo("Next: compile the .c into the firmware; size the tensor arena with the header's arena constant")

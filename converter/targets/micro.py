@@ -17,7 +17,7 @@ from .base import Availability, ClosingSession, LatencyStats, Memory, model_memo
 from .host import dequantize, quantize
 from .runner_session import boundary_details
 from ..errors import ModelError
-from ..tflite.compat.tflm import unsupported_ops
+from ..tflite.compat.tflm import micro_problems
 from ..tflite.kernel_limits import check_runnable
 from ..tflite.reader import read_model
 
@@ -48,10 +48,10 @@ class MicroSession(ClosingSession):
         from tflite_micro import runtime
 
         self.info = read_model(model)
-        missing = unsupported_ops(self.info)
-        if missing:
-            raise ModelError(f"tflite-micro cannot run op(s): {', '.join(missing)}",
-                             hint="replace the layers that produce them, or target a runtime with these ops")
+        problems = micro_problems(self.info)
+        if problems:
+            raise ModelError(f"tflite-micro cannot run this model: {'; '.join(problems)}",
+                             hint="replace the layers that produce them, or target a runtime that runs them")
         check_runnable(self.info, "micro")  # its kernels abort where their preconditions fail
         try:
             self._interp = runtime.Interpreter.from_bytes(

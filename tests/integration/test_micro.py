@@ -68,5 +68,5 @@ def test_unsupported_ops_are_named_before_running(chain):
     converter.allow_custom_ops = True
     model = converter.convert()
     assert unsupported_ops(read_model(model)) == ["CUSTOM:Erf"]
-    with pytest.raises(ModelError, match="tflite-micro cannot run op\\(s\\): CUSTOM:Erf"):
+    with pytest.raises(ModelError, match="tflite-micro cannot run this model: op\\(s\\) it does not have: CUSTOM:Erf"):
         MicroRuntime().open(model)

@@ -1,6 +1,7 @@
 """Recipes end to end: artifacts, manifest, byte-identical reruns, firmware that compiles."""
 import hashlib
 import json
+import re
 import shutil
 import subprocess
 
@@ -8,7 +9,10 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from converter import keras_env
 from converter.cli import cli
+from converter.errors import ModelError
+from converter.targets.micro import MicroRuntime
 from converter.pipeline.recipe import bundled_names
 
 
@@ -98,6 +102,33 @@ def test_every_bundled_recipe_runs_on_the_demo(name, tmp_path):
     assert json.loads(result.stdout)["ok"]
 
 
+def _tf_converted(model, optimise=None) -> bytes:
+    tf = keras_env.tf()
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    if optimise:
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        if optimise == "float16":
+            converter.target_spec.supported_types = [tf.float16]
+    return converter.convert()
+
+
+@pytest.mark.parametrize("kind, problem", [
+    ("float16", "float16 tensors (it has no float16 kernels)"),
+    ("dynamic_range", "dynamic-range ops (float activations with int8 weights)")])
+def test_firmware_of_a_model_tflite_micro_cannot_run_warns(tmp_path, kind, problem):
+    """TF's own float16 and dynamic-range files: tflite-micro refuses both at prepare, so the
+    C array comes with a warning (another MCU runtime may take them) and no 'compile it' advice."""
+    keras = keras_env.keras()
+    model = keras.Sequential([keras.Input((64,), batch_size=1), keras.layers.Dense(64), keras.layers.Dense(2)])
+    (tmp_path / "m.tflite").write_bytes(_tf_converted(model, "float16" if kind == "float16" else "default"))
+    result = run("package", tmp_path / "m.tflite", "--format", "c-array", "-o", tmp_path / "fw")
+    assert result.exit_code == 0, result.output
+    assert f"Warning: tflite-micro cannot run this model: {problem}" in result.stderr
+    assert "Next: compile" not in result.stdout
+    with pytest.raises(ModelError, match=f"tflite-micro cannot run this model: {re.escape(problem)}"):
+        MicroRuntime().open((tmp_path / "m.tflite").read_bytes())
+
+
 def test_run_bad_inputs(tmp_path, chain):
     result = run("run", "mcu-int8", "--model", tmp_path / "missing.keras", "-o", tmp_path / "o")
     assert result.exit_code == 3 and "does not exist" in result.stderr and not (tmp_path / "o").exists()
@@ -110,6 +141,7 @@ def test_package_command(chain, tmp_path):
     assert result.stdout.splitlines()[0] == f"Packaged model_int8.tflite as c-array -> {tmp_path / 'fw'}: model_int8.c, model_int8.h"
     header = (tmp_path / "fw" / "model_int8.h").read_text()
     assert "extern const unsigned char model_int8_tflite[];" in header and "MODEL_INT8_ARENA_ESTIMATE_BYTES" in header
+    assert "Warning" not in result.stderr and "Next: compile the .c" in result.stdout
     result = run("package", chain.int8_tflite, "--format", "mobile", "-o", tmp_path / "app")
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in (tmp_path / "app").iterdir()) == [".edgeconv-output.json", "model_card.md",

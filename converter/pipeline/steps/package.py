@@ -42,10 +42,14 @@ def run(context: Context, config: PackageConfig, folder=None):
 def firmware(context: Context, config: FirmwareConfig, folder) -> None:
     from ...export.firmware import c_array
     from ...tflite.arena import estimate
+    from ...tflite.compat.tflm import micro_problems
     from ...tflite.reader import read_model
 
     tflite = context.tflite.read()
-    src = c_array(tflite, context.tflite.name, estimate(read_model(tflite)).total, config.xxd_names, config.alignment)
+    info = read_model(tflite)
+    for problem in micro_problems(info, npu_build=True):  # other MCU runtimes may run it: a warning, not a refusal
+        context.report.warn(f"tflite-micro cannot run this model: {problem}")
+    src = c_array(tflite, context.tflite.name, estimate(info).total, config.xxd_names, config.alignment)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / src.header_name).write_text(src.header)
     (folder / src.source_name).write_text(src.source)

@@ -20,3 +20,34 @@ WHILE ZEROS_LIKE
 def unsupported_ops(info: ModelInfo) -> list[str]:
     """Ops of the model tflite-micro cannot run (custom ops included), sorted."""
     return sorted({op.op for sg in info.subgraphs for op in sg.operators if op.op not in TFLM_OPS})
+
+
+HYBRID_OPS = {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "BATCH_MATMUL", "UNIDIRECTIONAL_SEQUENCE_LSTM"}
+ETHOSU_OP = "CUSTOM:ethos-u"  # Vela's NPU command stream: runs in a tflite-micro build with the Ethos-U kernel
+
+
+def micro_problems(info: ModelInfo, npu_build: bool = False) -> list[str]:
+    """Why tflite-micro cannot run the model, read from the file: ops it does not register,
+    float16 tensors (no float16 kernels), dynamic-range ("hybrid") ops with float activations
+    and int8 weights (refused at prepare), free non-batch dimensions (sizes are fixed at
+    allocation). `npu_build`: the Ethos-U kernel is there (firmware for an Ethos-U board)."""
+    missing = [name for name in unsupported_ops(info) if not (npu_build and name == ETHOSU_OP)]
+    problems = [f"op(s) it does not have: {', '.join(missing)}"] if missing else []
+    tensors = [t for sg in info.subgraphs for t in sg.tensors]
+    if any(t.dtype == "float16" for t in tensors):
+        problems.append("float16 tensors (it has no float16 kernels): convert to int8 or float32")
+    if any(_is_hybrid(sg, op) for sg in info.subgraphs for op in sg.operators if op.op in HYBRID_OPS):
+        problems.append("dynamic-range ops (float activations with int8 weights): convert to full int8")
+    main = info.main
+    free = [main.tensor(i).name for i in main.inputs if any(d < 0 for d in main.tensor(i).shape_signature[1:])]
+    if free:
+        problems.append(f"input(s) with a free size other than the batch: {', '.join(free)}; "
+                        "convert with fixed input sizes")
+    return problems
+
+
+def _is_hybrid(sg, op) -> bool:
+    if len(op.inputs) < 2 or op.inputs[1] < 0:
+        return False
+    data, weights = sg.tensor(op.inputs[0]), sg.tensor(op.inputs[1])
+    return data.dtype == "float32" and weights.is_constant and weights.dtype == "int8"
