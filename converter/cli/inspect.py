@@ -26,6 +26,9 @@ def inspect(model_path, tensors, as_json):
     w = summary["weights"]
     click.echo(f"{model_path}: {summary['size_bytes']:,} bytes, {len(summary['subgraphs'])} subgraph(s), "
                f"{summary['macs']:,} MACs per inference")
+    if summary["free_size_inputs"]:
+        click.echo(f"Warning: input(s) {', '.join(summary['free_size_inputs'])} have a free size: MACs and arena "
+                   "below are for the file's placeholder sizes, not for the size you will run", err=True)
     for sg in summary["subgraphs"]:
         click.echo(f"subgraph {sg['index']} {sg['name']}: {sg['operator_count']} ops, activations "
                    f"{sg['arena_estimate_bytes']:,} B{', dynamic input' if sg['dynamic'] else ''}"

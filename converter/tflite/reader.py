@@ -120,6 +120,11 @@ class ModelInfo:
         """Shapes of the main subgraph's inputs, batch included; -1 marks a dynamic dimension."""
         return [self.main.tensor(i).shape_signature for i in self.main.inputs]
 
+    def free_size_inputs(self) -> list[str]:
+        """Names of the main inputs with a free size other than the batch: the file's shapes
+        there are placeholders (often 1), so figures computed from them are not the model's."""
+        return [name for name, shape in zip(self.input_names(), self.input_shapes()) if any(d < 0 for d in shape[1:])]
+
     def input_names(self) -> list[str]:
         by_index = {i: n for n, i in self.signatures[0].inputs.items()} if self.signatures else {}
         return [by_index.get(i, self.main.tensor(i).name) for i in self.main.inputs]

@@ -21,6 +21,7 @@ def summarize(path: Path, tensors: bool = False) -> dict:
         "weights": _weights(info),
         "macs": model_macs(info.main),
         "arena": arena_figures(info)["arena_estimate"],
+        "free_size_inputs": info.free_size_inputs(),  # MACs and arena above hold for the file's placeholder sizes
         "metadata": list(info.metadata_names),
         "subgraphs": [_subgraph(sg, tensors) for sg in info.subgraphs],
         "signatures": [{"key": s.key, "inputs": s.inputs, "outputs": s.outputs} for s in info.signatures],

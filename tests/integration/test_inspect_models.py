@@ -26,6 +26,7 @@ def wild(tmp_path_factory):
     w = tf.constant(np.random.default_rng(0).standard_normal((6, 3)).astype(np.float32))
     models = {
         "dynamic": _convert(lambda x: tf.matmul(x, w), [tf.TensorSpec([None, 6], tf.float32)]),
+        "free_size": _convert(lambda x: tf.reduce_mean(x, axis=[1, 2]), [tf.TensorSpec([1, None, None, 3], tf.float32)]),
         "while": _convert(lambda x: tf.while_loop(lambda i, v: i < 3, lambda i, v: (i + 1, v * 2.0), (0, x))[1],
                           [tf.TensorSpec([1, 4], tf.float32)]),
         "custom": _convert(lambda x: tf.math.erf(x), [tf.TensorSpec([1, 4], tf.float32)], allow_custom_ops=True),
@@ -57,6 +58,14 @@ def inspect(path):
 def test_dynamic_dims(wild):
     doc = inspect(wild["dynamic"])
     assert doc["subgraphs"][0]["dynamic"] and doc["subgraphs"][0]["inputs"][0]["shape"] == [-1, 6]
+
+
+def test_a_free_size_other_than_the_batch_is_named_with_a_warning(wild):
+    assert inspect(wild["dynamic"])["free_size_inputs"] == []  # a free batch only: the figures stand
+    result = CliRunner().invoke(cli, ["inspect", str(wild["free_size"])])
+    assert result.exit_code == 0, result.output
+    (name,) = json.loads(CliRunner().invoke(cli, ["inspect", str(wild["free_size"]), "--json"]).stdout)["free_size_inputs"]
+    assert f"Warning: input(s) {name} have a free size: MACs and arena below are for the file's placeholder" in result.stderr
 
 
 def test_control_flow_subgraphs(wild):

@@ -25,12 +25,18 @@ class EthosUConfig:
 def run(context: Context, config: EthosUConfig):
     """Adds the `ethosu` section (Vela's estimates) and the compiled model as an artifact."""
     from ...targets.ethosu import compile_for_npu
+    from ...tflite.reader import read_model
 
     figures, compiled = compile_for_npu(context.tflite.read(), config.accelerator)
     context.write("model_vela.tflite", compiled, "tflite", parent=context.tflite)
     if not figures["npu_operators"]:
         context.report.warn("no operator runs on the NPU, so Vela has no estimate; the NPU runs full-int8 "
                             "models only (see `edgeconv inspect`)")
+    free = read_model(context.tflite.read()).free_size_inputs()
+    if free:
+        context.report.warn(f"input(s) {', '.join(free)} have a free size: Vela compiled the file's placeholder "
+                            "sizes, so its estimates are not those of the model at its real size; convert with "
+                            "fixed input sizes")
     context.report.add("ethosu", **figures)
     return figures
 

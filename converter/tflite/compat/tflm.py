@@ -38,8 +38,7 @@ def micro_problems(info: ModelInfo, npu_build: bool = False) -> list[str]:
         problems.append("float16 tensors (it has no float16 kernels): convert to int8 or float32")
     if any(_is_hybrid(sg, op) for sg in info.subgraphs for op in sg.operators if op.op in HYBRID_OPS):
         problems.append("dynamic-range ops (float activations with int8 weights): convert to full int8")
-    main = info.main
-    free = [main.tensor(i).name for i in main.inputs if any(d < 0 for d in main.tensor(i).shape_signature[1:])]
+    free = info.free_size_inputs()
     if free:
         problems.append(f"input(s) with a free size other than the batch: {', '.join(free)}; "
                         "convert with fixed input sizes")
