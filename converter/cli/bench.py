@@ -41,13 +41,13 @@ def bench(models, threads, kernels, target, runs, warmup, as_json):
       edgeconv bench out/demo/model_float.tflite out/demo/model_int8.tflite --threads 1,2
     """
     from ..targets.registry import open_runtime
-    from ..verify.measure import bench_model, measured_arena, size_figures
+    from ..verify.measure import measured_arena, size_figures
 
     open_runtime(target)  # an unknown target fails before any work
     sizes = [size_figures(m) for m in models]  # reads and validates every file before measuring
     for s, m in zip(sizes, models):
         s["arena_measured"] = measured_arena(m)
-    rows = [r for m in models for r in bench_model(m, threads, kernels.split(","), runs, warmup, target)]
+    rows = [r for m in models for r in _bench_one(m, threads, kernels.split(","), runs, warmup, target)]
     if as_json:
         emit_json({"models": sizes, "runs": [r.to_dict() for r in rows]})
         return
@@ -81,3 +81,14 @@ def _print(sizes, rows) -> None:
     out.print(table)
     out.print(sizes_table)
     print_next("`edgeconv validate MODEL --reference FLOAT --target ...` measures on a device, with accuracy")
+
+
+def _bench_one(model: Path, *args) -> list:
+    """bench_model's rows; an error names the model (several are benched in one command)."""
+    from ..errors import ConverterError
+    from ..verify.measure import bench_model
+
+    try:
+        return bench_model(model, *args)
+    except ConverterError as e:
+        raise type(e)(f"{model.name}: {e.message}", e.hint) from None

@@ -78,7 +78,8 @@ def _click_type(spec, hint):
             return _IntChoice(spec.choices)
         return click.Choice(list(spec.choices))
     if base is int:
-        return click.IntRange(spec.low, spec.high, min_open=spec.open_low, max_open=spec.open_high)
+        kind = _PowerOfTwo if spec.power_of_two else click.IntRange
+        return kind(spec.low, spec.high, min_open=spec.open_low, max_open=spec.open_high)
     if base is float:
         return click.FloatRange(spec.low, spec.high, min_open=spec.open_low, max_open=spec.open_high)
     if base is typing.Any or base is str:
@@ -90,6 +91,16 @@ def _base(hint):
     """The type of an optional setting (`float | None` -> float)."""
     args = [a for a in typing.get_args(hint) if a is not type(None)]
     return args[0] if args and typing.get_origin(hint) is not tuple else hint
+
+
+class _PowerOfTwo(click.IntRange):
+    """An int range whose values must be powers of two (an alignment): a usage error naming the flag."""
+
+    def convert(self, value, param, ctx):
+        number = super().convert(value, param, ctx)
+        if number & (number - 1):
+            self.fail(f"{number} is not a power of two (1, 2, 4, 8, 16, ...)", param, ctx)
+        return number
 
 
 class _IntChoice(click.Choice):

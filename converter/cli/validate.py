@@ -99,10 +99,10 @@ def open_reference(path: Path, trust_model: bool, data, code: tuple[str, ...] = 
     from ..inputs.data import check_fits, in_order
     from ..inputs.models import input_shapes, load_model
     from ..pipeline.context import Artifact
-    from ..tflite.reader import read_model
+    from ..tflite.reader import read_model_file
 
-    if path.is_file() and path.read_bytes()[4:8] == b"TFL3":
-        info = read_model(path.read_bytes(), str(path))
+    if path.is_file() and (path.suffix.lower() == ".tflite" or path.read_bytes()[4:8] == b"TFL3"):
+        info = read_model_file(path)  # a damaged .tflite gets the TFLite reader's error, not "not a Keras model"
         check_fits(data, in_order(info.input_shapes(), info.input_names(), names), str(path))
         return Artifact.of_file("tflite", path, keep=True)
     model = load_model(path, trust_model=trust_model, code=code)

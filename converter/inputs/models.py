@@ -36,7 +36,9 @@ def model_format(path: Path) -> str:
             if "config.json" in z.namelist():
                 return "keras"
     if head[4:8] == b"TFL3":
-        raise ModelError(f"{path} is a TFLite model, not a Keras model", hint=_HINT)
+        raise ModelError(f"{path} is a TFLite model, not a Keras model",
+                         hint="a .tflite is converted already: inspect, bench, validate, explain and package take it "
+                              "as it is; to convert again, start from its Keras model or SavedModel")
     raise ModelError(f"{path} is not a Keras model (unrecognised content)", hint=_HINT)
 
 

@@ -65,7 +65,7 @@ class HostSession(ClosingSession):
             self._interp = self._make()
             self._interp.allocate_tensors()
         except (RuntimeError, ValueError) as e:
-            raise ModelError(f"LiteRT cannot load the model: {str(e).strip()[:300]}", hint=_load_hint(self.info)) from None
+            raise _load_error(self.info, str(e).strip()) from None
         self._inputs = self._interp.get_input_details()
         self._outputs = self._interp.get_output_details()
 
@@ -122,6 +122,19 @@ class HostSession(ClosingSession):
 
     def close(self) -> None:
         self._interp = None
+
+
+def _load_error(info, message: str) -> ModelError:
+    flex = sorted({op.op.split(":", 1)[1] for sg in info.subgraphs for op in sg.operators
+                   if op.op.startswith("CUSTOM:Flex")})
+    if flex:
+        return ModelError(f"LiteRT cannot load the model: it uses TensorFlow (Flex) ops, {', '.join(flex)}, and "
+                          "LiteRT here has no Flex delegate",
+                          hint="convert without SELECT_TF_OPS: replace the layers that need TensorFlow ops")
+    if "not a valid Flatbuffer" in message:
+        return ModelError("LiteRT cannot load the model: the file is not a valid TFLite flatbuffer",
+                          hint="the file is damaged or truncated: export the model again")
+    return ModelError(f"LiteRT cannot load the model: {message[:300]}", hint=_load_hint(info))
 
 
 def _load_hint(info) -> str:
