@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..errors import ModelError
 from ..report import Report
 from ..tflite.metadata import edgeconv_info
 from ..tflite.reader import read_model
@@ -12,6 +13,7 @@ from .tflite_metadata import MobileMetadata, with_metadata
 
 
 def write_bundle(folder: Path, model: bytes, file_name: str, report: Report, description: str = "") -> list[Path]:
+    _check_one_input_and_output(read_model(model), file_name)
     folder.mkdir(parents=True, exist_ok=True)
     info = edgeconv_info(model)
     model = with_metadata(model, standard_metadata(model, info, file_name, description), info.get("classes"))
@@ -25,18 +27,36 @@ def write_bundle(folder: Path, model: bytes, file_name: str, report: Report, des
     return written
 
 
+def _check_one_input_and_output(m, file_name: str) -> None:
+    inputs, outputs = len(m.main.inputs), len(m.main.outputs)
+    if (inputs, outputs) != (1, 1):
+        raise ModelError(f"the mobile bundle's metadata describes one input and one output; {file_name} has "
+                         f"{inputs} input(s) and {outputs} output(s)",
+                         hint="package it with --format c-array, or write its metadata with the TFLite Support "
+                              "metadata writers")
+
+
+def _description(info: dict, description: str) -> str:
+    if description:
+        return description
+    return "Converted with edgeconv." if info else "Packaged by edgeconv (not converted by it: its preprocessing is unknown)."
+
+
 def standard_metadata(model: bytes, info: dict, file_name: str, description: str) -> MobileMetadata:
     """edgeconv's preprocessing (x * scale + offset, or (x - mean) / std) as the standard
-    normalization (x - mean) / std that app code generators apply."""
-    pre = info.get("preprocess", {})
-    if pre.get("mean") is not None:
+    normalization (x - mean) / std that app code generators apply; none for a model edgeconv
+    did not convert (its preprocessing is not recorded, so nothing is claimed)."""
+    pre = info.get("preprocess")
+    if pre is None:
+        mean = std = None
+    elif pre.get("mean") is not None:
         mean, std = tuple(pre["mean"]), tuple(pre["std"])
     else:
         scale, offset = pre.get("scale", 1.0), pre.get("offset", 0.0)
         mean, std = (-offset / scale,), (1 / scale,)
     m = read_model(model)
-    shape = m.main.tensor(m.main.inputs[0]).shape
-    return MobileMetadata(name=file_name.rsplit(".", 1)[0], description=description or "Converted with edgeconv.",
+    shape = m.main.tensor(m.main.inputs[0]).shape_signature
+    return MobileMetadata(name=file_name.rsplit(".", 1)[0], description=_description(info, description),
                           version="1", input_name=m.input_names()[0], mean=mean, std=std,
                           image=tuple(shape[1:]) if len(shape) == 4 else None, output_name=m.output_names()[0],
                           labels_file="labels.txt" if info.get("classes") else None)
@@ -45,12 +65,10 @@ def standard_metadata(model: bytes, info: dict, file_name: str, description: str
 def model_card(file_name: str, info: dict, report: Report, description: str) -> str:
     s = report.sections
     v, conv = s.get("validation", {}), s.get("conversion", {})
-    pre = info.get("preprocess", {})
-    lines = [f"# {file_name}", "", description or "Converted with edgeconv.", "",
+    lines = [f"# {file_name}", "", _description(info, description), "",
              "## Inputs and outputs", "",
              f"- mode: {conv.get('mode', '–')}, input/output type: {conv.get('io_type', '–')}",
-             f"- preprocessing: scale {pre.get('scale', 1)}, offset {pre.get('offset', 0)}, mean {pre.get('mean')}, "
-             f"std {pre.get('std')}, channel order {pre.get('channel_order', 'rgb')}",
+             _preprocessing_line(info.get("preprocess")),
              f"- outputs: {', '.join(info.get('outputs', [])) or '–'}", ""]
     if v:
         lines += ["## Accuracy", "", f"- samples: {v.get('samples')}",
@@ -59,6 +77,13 @@ def model_card(file_name: str, info: dict, report: Report, description: str) -> 
     if report.checks:
         lines += ["## Checks", ""] + [f"- {c.line()}" for c in report.checks]
     return "\n".join(lines) + "\n"
+
+
+def _preprocessing_line(pre: dict | None) -> str:
+    if pre is None:
+        return "- preprocessing: unknown (the model does not record it: it was not converted by edgeconv)"
+    return (f"- preprocessing: scale {pre.get('scale', 1)}, offset {pre.get('offset', 0)}, mean {pre.get('mean')}, "
+            f"std {pre.get('std')}, channel order {pre.get('channel_order', 'rgb')}")
 
 
 def _pct(x) -> str:

@@ -30,9 +30,9 @@ class MobileMetadata:
     description: str
     version: str
     input_name: str
-    mean: tuple[float, ...]
-    std: tuple[float, ...]
-    image: tuple[int, int, int] | None  # (height, width, channels) for image inputs
+    mean: tuple[float, ...] | None  # None: the normalization is unknown (a model edgeconv did not convert)
+    std: tuple[float, ...] | None
+    image: tuple[int, int, int] | None  # (height, width, channels) for image inputs; -1: a free size
     output_name: str
     labels_file: str | None
 
@@ -64,16 +64,19 @@ def build(meta: MobileMetadata) -> bytes:
 
 def _input_tensor(b, meta: MobileMetadata) -> int:
     name = b.CreateString(meta.input_name)
-    desc = b.CreateString("Input, normalized as (x - mean) / std before quantization.")
-    norm = _table(b, [(0, _floats(b, meta.mean)), (1, _floats(b, meta.std))])
-    unit = _table(b, [(0, NORMALIZATION, "u8"), (1, norm)])
+    known = meta.mean is not None
+    desc = b.CreateString("Input, normalized as (x - mean) / std before quantization." if known else
+                          "Input (its normalization is not recorded in the model).")
+    units = [_table(b, [(0, NORMALIZATION, "u8"), (1, _table(b, [(0, _floats(b, meta.mean)),
+                                                                 (1, _floats(b, meta.std))]))])] if known else []
     if meta.image:
-        size = _table(b, [(0, meta.image[1], "u32"), (1, meta.image[0], "u32")])
-        props = _table(b, [(0, GRAYSCALE if meta.image[2] == 1 else RGB, "u8"), (1, size)])
+        height, width, channels = meta.image
+        size = [(1, _table(b, [(0, width, "u32"), (1, height, "u32")]))] if height > 0 and width > 0 else []
+        props = _table(b, [(0, GRAYSCALE if channels == 1 else RGB, "u8"), *size])
         content = _table(b, [(0, IMAGE_PROPERTIES, "u8"), (1, props)])
     else:
         content = _table(b, [(0, FEATURE_PROPERTIES, "u8"), (1, _table(b, []))])
-    return _table(b, [(0, name), (1, desc), (3, content), (4, _vector(b, [unit]))])
+    return _table(b, [(0, name), (1, desc), (3, content), *([(4, _vector(b, units))] if units else [])])
 
 
 def _output_tensor(b, meta: MobileMetadata) -> int:
@@ -128,8 +131,8 @@ def read_back(model: bytes) -> dict:
     root = _root(raw)
     sub = _at(raw, _vec(root, 3)[0])
     tin, tout = _at(raw, _vec(sub, 2)[0]), _at(raw, _vec(sub, 3)[0])
-    unit = _at(raw, _vec(tin, 4)[0])
-    norm = _ref(unit, 1)
+    units = _vec(tin, 4)
+    norm = _ref(_at(raw, units[0]), 1) if units else None
     files = _vec(tout, 6)
     packed = {}
     if zipfile.is_zipfile(io.BytesIO(model)):
@@ -137,8 +140,8 @@ def read_back(model: bytes) -> dict:
             packed = {n: z.read(n).decode() for n in z.namelist()}
     return {"name": _str(root, 0), "description": _str(root, 1), "version": _str(root, 2),
             "min_parser_version": _str(root, 7), "input": _str(tin, 0), "output": _str(tout, 0),
-            "mean": _floatvec(norm, 0), "std": _floatvec(norm, 1),
-            "content_type": _u8(_ref(tin, 3), 0),
+            "mean": _floatvec(norm, 0) if norm else None, "std": _floatvec(norm, 1) if norm else None,
+            "content_type": _u8(_ref(tin, 3), 0), "image_size": _image_size(tin),
             "labels_file": _str(_at(raw, files[0]), 0) if files else None, "associated_files": packed}
 
 
@@ -182,3 +185,17 @@ def _floatvec(t, slot: int) -> list[float]:
 def _u8(t, slot: int) -> int:
     o = t.Offset(4 + 2 * slot)
     return t.Get(flatbuffers.number_types.Uint8Flags, o + t.Pos) if o else 0
+
+
+def _u32(t, slot: int) -> int:
+    o = t.Offset(4 + 2 * slot)
+    return t.Get(flatbuffers.number_types.Uint32Flags, o + t.Pos) if o else 0
+
+
+def _image_size(tin) -> tuple[int, int] | None:
+    """(width, height) of an image input's default size, None when not recorded."""
+    content = _ref(tin, 3)
+    props = _ref(content, 1) if content is not None and _u8(content, 0) == IMAGE_PROPERTIES else None
+    size = _ref(props, 1) if props is not None else None
+    return None if size is None else (_u32(size, 0), _u32(size, 1))
+

@@ -87,6 +87,7 @@ def test_mobile_bundle(chain, tmp_path, digit_pngs):
     assert meta["name"] == "model_int8" and meta["min_parser_version"] == "1.0.0"
     assert meta["mean"] == [0.0] and meta["std"] == pytest.approx([255.0])  # x / 255 as (x - 0) / 255
     assert meta["content_type"] == 2 and meta["labels_file"] == "labels.txt"  # image input; labels attached
+    assert meta["image_size"] == (8, 8)
     assert meta["associated_files"]["labels.txt"].split() == [str(k) for k in range(10)]
     from converter.targets.host import HostSession
 
@@ -127,6 +128,30 @@ def test_firmware_of_a_model_tflite_micro_cannot_run_warns(tmp_path, kind, probl
     assert "Next: compile" not in result.stdout
     with pytest.raises(ModelError, match=f"tflite-micro cannot run this model: {re.escape(problem)}"):
         MicroRuntime().open((tmp_path / "m.tflite").read_bytes())
+
+
+def test_mobile_bundle_of_a_third_party_model_claims_nothing_it_does_not_know(tmp_path):
+    """TF's own conversion of a model with free image sizes: no edgeconv metadata, so no
+    normalization, no 'converted with edgeconv' and no image size are written; two inputs are refused."""
+    from converter.export.tflite_metadata import read_back
+
+    keras = keras_env.keras()
+    image = keras.Input((None, None, 3), batch_size=1)
+    model = keras.Model(image, keras.layers.Dense(4)(keras.layers.GlobalAveragePooling2D()(image)))
+    (tmp_path / "m.tflite").write_bytes(_tf_converted(model))
+    result = run("package", tmp_path / "m.tflite", "--format", "mobile", "-o", tmp_path / "app")
+    assert result.exit_code == 0, result.output
+    meta = read_back((tmp_path / "app" / "m.tflite").read_bytes())
+    assert (meta["mean"], meta["std"], meta["content_type"], meta["image_size"]) == (None, None, 2, None)
+    card = (tmp_path / "app" / "model_card.md").read_text()
+    assert "not converted by it: its preprocessing is unknown" in card and "Converted with edgeconv" not in card
+    assert "- preprocessing: unknown" in card
+
+    a, b = keras.Input((4,), batch_size=1), keras.Input((4,), batch_size=1)
+    (tmp_path / "two.tflite").write_bytes(_tf_converted(keras.Model([a, b], keras.layers.Add()([a, b]))))
+    result = run("package", tmp_path / "two.tflite", "--format", "mobile", "-o", tmp_path / "app2")
+    assert result.exit_code == 3 and "describes one input and one output; two.tflite has 2 input(s)" in result.stderr
+    assert not (tmp_path / "app2").exists()
 
 
 def test_run_bad_inputs(tmp_path, chain):
