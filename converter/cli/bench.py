@@ -80,6 +80,9 @@ def _print(sizes, rows) -> None:
     out = console()
     out.print(table)
     out.print(sizes_table)
+    for s in sizes:
+        if "unavailable" in s["arena_measured"]:
+            out.print(f"{s['model']}: no measured arena: {s['arena_measured']['unavailable']}")
     print_next("`edgeconv validate MODEL --reference FLOAT --target ...` measures on a device, with accuracy")
 
 

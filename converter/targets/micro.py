@@ -133,10 +133,15 @@ def measure_arena(model: bytes, timeout: float = 300) -> tuple[dict | None, str]
             return None, f"tflite-micro did not finish loading the model within {timeout:.0f} s"
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or [f"exit code {done.returncode}"])[-1]
-        return None, f"tflite-micro failed on the model: {last[:200]}"
+        return None, last[:300] if last.startswith("tflite-micro") else f"tflite-micro failed on the model: {last[:200]}"
     return json.loads(done.stdout.strip().splitlines()[-1]), ""
 
 
-if __name__ == "__main__":  # the child of measure_arena: one JSON line on stdout
-    with MicroSession(Path(sys.argv[1]).read_bytes()) as _session:
-        print(json.dumps(measured_figures(_session.measured_arena())))
+if __name__ == "__main__":  # the child of measure_arena: one JSON line on stdout, or the reason on stderr
+    from ..errors import ConverterError
+
+    try:
+        with MicroSession(Path(sys.argv[1]).read_bytes()) as _session:
+            print(json.dumps(measured_figures(_session.measured_arena())))
+    except ConverterError as _refusal:
+        sys.exit(_refusal.message)

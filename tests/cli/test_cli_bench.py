@@ -52,3 +52,17 @@ def test_bench_on_another_target_labels_where_it_timed(chain):
 def test_bench_refuses_an_unknown_target(chain):
     result = CliRunner().invoke(cli, ["bench", str(chain.int8_tflite), "--target", "tpu"])
     assert result.exit_code == 3 and result.stderr.startswith("Error: unknown target 'tpu'")
+
+
+def test_a_model_tflite_micro_refuses_says_why_it_has_no_measured_arena(tmp_path):
+    from converter import keras_env
+
+    keras, tf = keras_env.keras(), keras_env.tf()
+    converter = tf.lite.TFLiteConverter.from_keras_model(keras.Sequential([keras.Input((8,), batch_size=1),
+                                                                           keras.layers.Dense(4)]))
+    converter.optimizations, converter.target_spec.supported_types = [tf.lite.Optimize.DEFAULT], [tf.float16]
+    (tmp_path / "half.tflite").write_bytes(converter.convert())
+    result = run("bench", tmp_path / "half.tflite", "--runs", 3, "--warmup", 0)
+    assert result.exit_code == 0, result.output
+    assert ("half.tflite: no measured arena: tflite-micro cannot run this model: float16 tensors"
+            in " ".join(result.stdout.split()))
