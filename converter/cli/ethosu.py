@@ -47,7 +47,7 @@ def ethosu(model_path, out, force, as_json, **settings):
     estimate = ("– (nothing runs on the NPU)" if figures["inference_time_ms"] is None
                 else f"{duration(figures['inference_time_ms'])}, {figures['inferences_per_second']:,.0f} inferences/s")
     print_table(f"Compiled {model_path.name} for {accelerator} ({figures['system_config']}) with Vela", [
-        ("operators on NPU / CPU", f"{figures['npu_operators']} / {figures['cpu_operators']}"),
+        ("operators on NPU / CPU (Vela's, after its rewrites)", f"{figures['npu_operators']} / {figures['cpu_operators']}"),
         ("SRAM / off-chip flash", f"{size(figures['sram_used_kib'] * 1024)} / {size(figures['off_chip_flash_used_kib'] * 1024)}"),
         ("cycles NPU / total", f"{figures['cycles_npu']:,} / {figures['cycles_total']:,}"),
         ("inference (Vela's estimate)", estimate)],
