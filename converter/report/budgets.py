@@ -54,7 +54,8 @@ class Budgets:
         if "agreement" not in v:
             return "no validation was run"
         if v["agreement"] is None:
-            return "the first output has one value per sample: there is no top-1 class to agree on"
+            return ("the first output is a regression (one value per sample, not a probability, no labels): "
+                    "there is no top-1 class to agree on")
         agree = v["agreement"] * 100
         return agree >= self.min_agreement, f"{agree:.2f}% (budget ≥ {self.min_agreement:g}%)"
 

@@ -30,7 +30,7 @@ class Validation:
     reference_accuracy: float | None
     candidate_accuracy: float | None
     agreement: float | None  # share of samples whose top-1 class (first output) is the same; None
-    # when that output has one value per sample (a regression: no class to agree on)
+    # for a regression: one value per sample that is neither a probability nor scored against labels
     outputs: tuple[OutputError, ...]
     reference_top5: float | None = None
     candidate_top5: float | None = None
@@ -82,14 +82,15 @@ def compare(reference, candidate, data: Dataset, names: list[str] | None = None)
     if first_ref.ndim == 2:  # the scored output is known now, also for several outputs
         data = checked_labels(data, class_count([first_ref.shape]))
     labels = data.y[ok] if data.y is not None and first_ref.ndim == 2 else None
+    threshold = _binary_threshold(first_ref, labels)
     return Validation(
         samples=int(ok.sum()),
-        reference_accuracy=_top_k(first_ref, labels, 1),
-        candidate_accuracy=_top_k(first_cand, labels, 1),
-        agreement=_agreement(first_ref, first_cand),
+        reference_accuracy=_top_k(first_ref, labels, 1, threshold),
+        candidate_accuracy=_top_k(first_cand, labels, 1, threshold),
+        agreement=_agreement(first_ref, first_cand, threshold),
         outputs=errors,
-        reference_top5=_top_k(first_ref, labels, 5),
-        candidate_top5=_top_k(first_cand, labels, 5),
+        reference_top5=_top_k(first_ref, labels, 5, threshold),
+        candidate_top5=_top_k(first_cand, labels, 5, threshold),
         failures=failures,
     )
 
@@ -111,22 +112,42 @@ def _predict(session, inputs: list[np.ndarray], doing: str) -> tuple[dict[str, n
     return {name: np.concatenate([o[name] for o in outputs]) for name in outputs[0]}, tuple(failures)
 
 
-def _agreement(ref: np.ndarray, cand: np.ndarray) -> float | None:
-    if ref.reshape(len(ref), -1).shape[1] < 2:
+def _binary_threshold(ref: np.ndarray, labels: np.ndarray | None) -> float | None:
+    """For an output of one value per sample read as a binary classifier's score (labels
+    came with the data, or the values are probabilities): class 1 above 0.5 for
+    probabilities, above 0 for logits. None otherwise (several classes, or a regression)."""
+    if ref.reshape(len(ref), -1).shape[1] != 1:
         return None
-    return float(np.mean(_top1(ref) == _top1(cand)))
+    probabilities = bool(ref.min() >= 0 and ref.max() <= 1)
+    if labels is None and not probabilities:
+        return None
+    return 0.5 if probabilities else 0.0
 
 
-def _top1(out: np.ndarray) -> np.ndarray:
-    return out.reshape(len(out), -1).argmax(axis=1)
+def _is_regression(out: np.ndarray, threshold: float | None) -> bool:
+    return threshold is None and out.reshape(len(out), -1).shape[1] == 1
 
 
-def _top_k(out: np.ndarray, labels: np.ndarray | None, k: int) -> float | None:
+def _agreement(ref: np.ndarray, cand: np.ndarray, threshold: float | None) -> float | None:
+    """Share of samples with the same top-1 class; None for a regression (no class)."""
+    if _is_regression(ref, threshold):
+        return None
+    return float(np.mean(_top1(ref, threshold) == _top1(cand, threshold)))
+
+
+def _top1(out: np.ndarray, threshold: float | None = None) -> np.ndarray:
+    flat = out.reshape(len(out), -1)
+    return (flat[:, 0] > threshold).astype(int) if threshold is not None else flat.argmax(axis=1)
+
+
+def _top_k(out: np.ndarray, labels: np.ndarray | None, k: int, threshold: float | None = None) -> float | None:
     """Share of samples whose label is among the k highest scores (None without labels or
     when there are not more than k classes, where top-k says nothing)."""
-    classes = out.reshape(len(out), -1).shape[1]
-    if labels is None or (k > 1 and classes <= k):
+    classes = 2 if threshold is not None else out.reshape(len(out), -1).shape[1]
+    if labels is None or (k > 1 and classes <= k) or _is_regression(out, threshold):
         return None
+    if k == 1:
+        return float(np.mean(_top1(out, threshold) == labels))
     top = np.argsort(-out.reshape(len(out), -1), axis=1, kind="stable")[:, :k]
     return float(np.mean((top == labels[:, None]).any(axis=1)))
 

@@ -204,6 +204,7 @@ def test_pruning_preserving_qat_leaves_out_layers_tfmot_cannot_configure(digits)
 def test_lint_says_why_each_layer_is_left_out():
     """The reasons TFMOT's 8-bit scheme gives no config, as MobileNetV3 and custom graphs show them."""
     keras, tf = keras_env.keras(), keras_env.tf()
+    keras.backend.clear_session()  # the raw op's layer name counts those made before in this process
     i = keras.Input((8, 8, 3))
     x = keras.layers.Rescaling(1 / 255, name="rescale")(i)
     x = keras.layers.Conv2D(4, 3, name="conv")(x)

@@ -145,9 +145,6 @@ def test_compare_runs_in_chunks_and_keeps_each_failure_at_its_sample():
 class _Varying(_Constant):
     """A session whose output follows its first input feature."""
 
-    def __init__(self):
-        super().__init__()
-
     def predict(self, inputs):
         return {"scores": np.stack([inputs[0][:, 0] + np.arange(1, len(inputs[0]) + 1)] * 3, axis=1)}
 
@@ -159,6 +156,7 @@ def test_an_all_zero_candidate_output_has_cosine_0_not_1():
     data = Dataset(np.zeros((3, 2), np.float32), None, "d")
     live, dead = _Constant(scores=np.array([0.001, 0.002, 0.001])), _Constant(scores=np.zeros(3))
     assert compare(live, dead, data).outputs[0].cosine == 0.0
+    assert not compare(live, dead, data).outputs[0].constant  # both constant: nothing collapsed
     varied = compare(_Varying(), dead, data).outputs[0]
     assert varied.cosine == 0.0 and varied.constant
     assert compare(dead, dead, data).outputs[0].cosine == 1.0  # the same all-zero output: identical
@@ -169,12 +167,36 @@ def test_a_one_value_output_has_no_top1_agreement_and_its_budget_says_why():
     from converter.report.budgets import Budgets
     from converter.verify.compare import compare
 
-    regression = _Constant(value=np.array([0.7]))
+    regression = _Constant(value=np.array([1.7]))  # not a probability, and no labels: a regression
     v = compare(regression, regression, Dataset(np.zeros((3, 1), np.float32), None, "d"))
     assert v.agreement is None and v.outputs[0].snr_db == float("inf")
     r = Report("t")
     r.add("validation", **v.to_dict())
     Budgets(min_agreement=90).apply(r, "int8")
     assert [(c.name, c.ok, c.detail) for c in r.checks] == [
-        ("agreement", False, "cannot be evaluated: the first output has one value per sample: there is no top-1 "
-                             "class to agree on")]
+        ("agreement", False, "cannot be evaluated: the first output is a regression (one value per sample, not a "
+                             "probability, no labels): there is no top-1 class to agree on")]
+
+
+class _Sigmoid(_Constant):
+    """A binary classifier with one sigmoid unit: p(class 1) follows the first input feature."""
+
+    def __init__(self, inverted: bool = False):
+        super().__init__()
+        self.inverted = inverted
+
+    def predict(self, inputs):
+        p = 1 / (1 + np.exp(-inputs[0][:, :1]))
+        return {"p": 1 - p if self.inverted else p}
+
+
+def test_one_sigmoid_unit_is_scored_as_a_binary_classifier():
+    from converter.inputs.data import Dataset
+    from converter.verify.compare import compare
+
+    x = np.linspace(-3, 3, 20, dtype=np.float32)[:, None]
+    data = Dataset(x, (x[:, 0] > 0).astype(int), "d")
+    same, inverted = compare(_Sigmoid(), _Sigmoid(), data), compare(_Sigmoid(), _Sigmoid(inverted=True), data)
+    assert (same.reference_accuracy, same.agreement) == (1.0, 1.0)
+    assert (inverted.candidate_accuracy, inverted.agreement, inverted.accuracy_drop) == (0.0, 0.0, 1.0)
+    assert compare(_Sigmoid(), _Sigmoid(inverted=True), Dataset(x, None, "d")).agreement == 0.0  # probabilities
