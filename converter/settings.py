@@ -80,9 +80,13 @@ def check_value(name: str, f, hint, value):
     if isinstance(value, (int, float)) and not _in_range(value, spec):
         raise SettingError(f"{name} must be {bounds(spec)}, not {value!r}", hint=f"valid values: {bounds(spec)}{default}",
                            key=f.name)
-    if spec.power_of_two and value & (value - 1):
+    if spec.power_of_two and not is_power_of_two(value):
         raise SettingError(f"{name} must be a power of two, not {value}", hint=f"e.g. 8 or 16{default}", key=f.name)
     return value
+
+
+def is_power_of_two(value: int) -> bool:
+    return value > 0 and not value & (value - 1)
 
 
 def _shown(value) -> str:

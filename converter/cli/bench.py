@@ -94,4 +94,4 @@ def _bench_one(model: Path, *args) -> list:
     try:
         return bench_model(model, *args)
     except ConverterError as e:
-        raise type(e)(f"{model.name}: {e.message}", e.hint) from None
+        raise type(e)(f"{model.name}: {e.message}", e.hint) from e

@@ -8,7 +8,7 @@ from dataclasses import MISSING, fields
 
 import click
 
-from ..settings import spec_of
+from ..settings import is_power_of_two, spec_of
 
 
 def step_options(config_class, skip: tuple[str, ...] = ()):
@@ -98,7 +98,7 @@ class _PowerOfTwo(click.IntRange):
 
     def convert(self, value, param, ctx):
         number = super().convert(value, param, ctx)
-        if number & (number - 1):
+        if not is_power_of_two(number):
             self.fail(f"{number} is not a power of two (1, 2, 4, 8, 16, ...)", param, ctx)
         return number
 

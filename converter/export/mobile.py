@@ -13,10 +13,11 @@ from .tflite_metadata import MobileMetadata, with_metadata
 
 
 def write_bundle(folder: Path, model: bytes, file_name: str, report: Report, description: str = "") -> list[Path]:
-    _check_one_input_and_output(read_model(model), file_name)
+    parsed = read_model(model)
+    _check_one_input_and_output(parsed, file_name)
     folder.mkdir(parents=True, exist_ok=True)
     info = edgeconv_info(model)
-    model = with_metadata(model, standard_metadata(model, info, file_name, description), info.get("classes"))
+    model = with_metadata(model, standard_metadata(parsed, info, file_name, description), info.get("classes"))
     (folder / file_name).write_bytes(model)
     written = [folder / file_name]
     if info.get("classes"):
@@ -39,10 +40,12 @@ def _check_one_input_and_output(m, file_name: str) -> None:
 def _description(info: dict, description: str) -> str:
     if description:
         return description
-    return "Converted with edgeconv." if info else "Packaged by edgeconv (not converted by it: its preprocessing is unknown)."
+    if "preprocess" in info:
+        return "Converted with edgeconv."
+    return "Packaged by edgeconv (not converted by it: its preprocessing is unknown)."
 
 
-def standard_metadata(model: bytes, info: dict, file_name: str, description: str) -> MobileMetadata:
+def standard_metadata(m, info: dict, file_name: str, description: str) -> MobileMetadata:
     """edgeconv's preprocessing (x * scale + offset, or (x - mean) / std) as the standard
     normalization (x - mean) / std that app code generators apply; none for a model edgeconv
     did not convert (its preprocessing is not recorded, so nothing is claimed)."""
@@ -54,7 +57,6 @@ def standard_metadata(model: bytes, info: dict, file_name: str, description: str
     else:
         scale, offset = pre.get("scale", 1.0), pre.get("offset", 0.0)
         mean, std = (-offset / scale,), (1 / scale,)
-    m = read_model(model)
     shape = m.main.tensor(m.main.inputs[0]).shape_signature
     return MobileMetadata(name=file_name.rsplit(".", 1)[0], description=_description(info, description),
                           version="1", input_name=m.input_names()[0], mean=mean, std=std,

@@ -304,10 +304,10 @@ def _calibration(model, calib: Dataset, options):
     """The calibration statistics, the method the int8 model used (auto's choice again: the
     same samples give the same choice) and the input names."""
     from .calibration import calibrate
-    from .tflite import fixed_shapes, input_names, make_converter
+    from .tflite import fixed_shapes, make_converter, signature_input_names
 
     shapes = fixed_shapes(model, calib)
-    names = input_names(model, len(shapes))
+    names = signature_input_names(model, len(shapes))
     method = options.calibration if options.calibration != "auto" else None
     calibration = calibrate(make_converter(model, options, shapes), calib, options.percentile, names,
                             keep_back=method is None)

@@ -12,7 +12,7 @@ from .. import keras_env
 from ..inputs.data import Dataset, calibration_indices, check_fits
 from ..errors import ConversionError
 from ..settings import SettingError
-from ..inputs.models import input_shapes
+from ..inputs.models import input_names, input_shapes
 from ..inputs.preprocess import Preprocess
 from ..tflite.integer_check import IntegerProof, prove_integer
 from ..tflite.kernel_limits import aborting_ops
@@ -119,7 +119,7 @@ def convert(model, data: Dataset | None, options: ConvertOptions = ConvertOption
     names = read_model(flatbuffer, "converted model").output_names()
     flatbuffer = set_edgeconv_info(flatbuffer, {
         "preprocess": json.loads(preprocess.to_json()), "outputs": names, "mode": options.mode,
-        "inputs": input_names(model, len(shapes)),  # the data's (Keras') input order
+        "inputs": signature_input_names(model, len(shapes)),  # the data's (Keras') input order
         "classes": list(data.classes) if data is not None and data.classes else None})
     info = read_model(flatbuffer, "converted model")
     proof = prove_integer(info, options.boundary_dtype) if needs_data else None
@@ -134,7 +134,7 @@ def convert(model, data: Dataset | None, options: ConvertOptions = ConvertOption
 def _flatbuffer(model, options: ConvertOptions, shapes: list[tuple], calib: Dataset | None,
                 progress) -> tuple[bytes, dict | None]:
     converter = make_converter(model, options, shapes)
-    names = input_names(model, len(shapes))
+    names = signature_input_names(model, len(shapes))
     if calib is not None and options.calibration != "minmax":  # the converter's own path stays minmax's
         from .calibration import calibrated_flatbuffer
 
@@ -156,10 +156,9 @@ def fixed_shapes(model, data: Dataset | None) -> list[tuple]:
     return [(s[0], *x.shape[1:]) for s, x in zip(shapes, data.inputs)]
 
 
-def input_names(model, count: int) -> list[str]:
+def signature_input_names(model, count: int) -> list[str]:
     """The signature's input names: the Keras input names where the model has them."""
-    names = [t.name.split(":")[0] for t in model.inputs] if model.inputs else None
-    return names or [f"input_{i}" for i in range(count)]
+    return input_names(model) or [f"input_{i}" for i in range(count)]
 
 
 def make_converter(model, options: ConvertOptions, shapes: list[tuple]):
@@ -167,7 +166,7 @@ def make_converter(model, options: ConvertOptions, shapes: list[tuple]):
     for Sequential, Functional and subclassed models alike and keeps the Keras output names as
     the signature's output keys, so outputs can be matched by name after conversion."""
     tf = keras_env.tf()
-    in_names = input_names(model, len(shapes))
+    in_names = signature_input_names(model, len(shapes))
     specs = [tf.TensorSpec((options.batch_size, *s[1:]), tf.float32, name=n) for s, n in zip(shapes, in_names)]
     out_names = list(model.output_names or [])
 

@@ -198,4 +198,3 @@ def _image_size(tin) -> tuple[int, int] | None:
     props = _ref(content, 1) if content is not None and _u8(content, 0) == IMAGE_PROPERTIES else None
     size = _ref(props, 1) if props is not None else None
     return None if size is None else (_u32(size, 0), _u32(size, 1))
-

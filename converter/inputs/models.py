@@ -172,8 +172,9 @@ def has_qat_layers(model) -> bool:
 
 
 def input_names(model) -> list[str]:
-    """The Keras input names, in the model's input order (none for a subclassed model)."""
-    return list(getattr(model, "input_names", None) or [])
+    """The Keras input names, in the model's input order (none for a model never called on
+    Keras inputs); the converted model's signature takes them as its input names."""
+    return [t.name.split(":")[0] for t in model.inputs] if model.inputs else []
 
 
 def input_shapes(model) -> list[tuple]:

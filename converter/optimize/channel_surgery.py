@@ -10,7 +10,7 @@ import numpy as np
 
 from .. import keras_env
 from .channel_graph import DEPTHWISE, PRODUCERS, ChannelGraph
-from .graph_replay import flat_outputs, replay
+from .graph_replay import flat, replay
 
 Kept = dict  # group root id -> sorted indices of the channels kept
 
@@ -55,7 +55,7 @@ def _smaller(layer, graph: ChannelGraph, kept: Kept):
 
 def _replay(model, inputs: list, layers: dict) -> list:
     """Run `model`'s graph on `inputs` with the new layers."""
-    return replay(model, inputs, lambda node, args, kwargs: flat_outputs(layers[node.layer.name](*args, **kwargs)))
+    return replay(model, inputs, lambda node, args, kwargs: flat(layers[node.layer.name](*args, **kwargs)))
 
 
 def sliced_weights(layer, keep_in: np.ndarray, keep_out: np.ndarray) -> list[np.ndarray]:

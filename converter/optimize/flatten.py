@@ -11,7 +11,7 @@ from __future__ import annotations
 from .. import keras_env
 from ..errors import ModelError
 from ..inputs.models import is_graph_model
-from .graph_replay import flat_outputs, replay
+from .graph_replay import flat, replay
 from .train import copy_model
 
 
@@ -51,8 +51,8 @@ def _replay(model, inputs: list) -> list:
     """Run `model`'s graph on `inputs` (Keras tensors), inlining nested graph models."""
     def call(node, args, kwargs):
         if _is_nested(node.layer):
-            return _replay(node.layer, flat_outputs(args))
-        return flat_outputs(node.layer(*args, **kwargs))
+            return _replay(node.layer, flat(args))
+        return flat(node.layer(*args, **kwargs))
 
     return replay(model, inputs, call)
 

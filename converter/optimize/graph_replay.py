@@ -24,5 +24,6 @@ def replay(model, inputs: list, call: Callable) -> list:
     return [tensors[str(id(x))].pop() for x in model.outputs]
 
 
-def flat_outputs(outputs) -> list:
-    return keras_env.tf().nest.flatten(outputs)
+def flat(structure) -> list:
+    """A layer's nested outputs (or a node's nested arguments) as one list."""
+    return keras_env.tf().nest.flatten(structure)

@@ -138,9 +138,10 @@ def _load_error(info, message: str) -> ModelError:
 
 
 def _load_hint(info) -> str:
-    dynamic = [shape for shape in info.input_shapes() if any(d < 0 for d in shape[1:])]
-    if dynamic:
-        return (f"its input shape {tuple(dynamic[0])} has dynamic dimensions (-1): convert the Keras model again "
+    free = info.free_size_inputs()
+    if free:
+        shape = info.input_shapes()[info.input_names().index(free[0])]
+        return (f"its input shape {tuple(shape)} has dynamic dimensions (-1): convert the Keras model again "
                 "with `edgeconv convert`, which fixes them from the calibration data")
     return "the model may use ops this runtime lacks; see `edgeconv inspect`"
 

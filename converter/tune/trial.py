@@ -83,8 +83,12 @@ def _run(spec: TrialSpec, result: TrialResult) -> None:
     found = figures(report, candidate_of(report), spec.vela)
     missing = [name for name in ("accuracy", "latency_ms", "arena_kb", "flash_kb") if name not in found]
     if missing:
+        v = report.sections.get("validation", {})
+        regression = "accuracy" in missing and "agreement" in v and v["agreement"] is None
         raise ConverterError(f"trial {spec.number} measured no {', '.join(missing)}",
-                             hint="the recipe needs a validate step with labelled data on a target that times")
+                             hint="the model's output is a regression (one value per sample): tune ranks trials by "
+                                  "accuracy, so it needs a classifier" if regression else
+                                  "the recipe needs a validate step with labelled data on a target that times")
     result.state, result.figures = "complete", found
 
 

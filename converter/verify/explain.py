@@ -163,7 +163,7 @@ def drift(ref: np.ndarray, cand: np.ndarray, k: int) -> tuple[float, float]:
 def explain_drift(reference, candidate, data: Dataset, options: ExplainOptions = ExplainOptions()) -> DriftResult:
     import time
 
-    x = _explainable(data, options.top_k)
+    x = _explainable(data, options)
     picked = np.random.default_rng(options.seed).choice(len(x), size=min(options.samples, len(x)), replace=False)
     ref_fn, cand_fn = _Counter(class_probabilities(reference)), _Counter(class_probabilities(candidate))
     background = x if x.ndim == 2 else None
@@ -178,9 +178,10 @@ def explain_drift(reference, candidate, data: Dataset, options: ExplainOptions =
     return DriftResult(samples, ref_w, cand_w, time.perf_counter() - start, ref_fn.calls + cand_fn.calls)
 
 
-def _explainable(data: Dataset, top_k: int) -> np.ndarray:
+def _explainable(data: Dataset, options: ExplainOptions) -> np.ndarray:
     """The samples as one array LIME can perturb, or a clear refusal: LIME explains one input,
-    and a top-k overlap of k or fewer features is 1 whatever the models do."""
+    and a top-k overlap of k or fewer features (columns, or image segments) is 1 whatever the
+    models do."""
     if len(data.inputs) > 1:
         raise InputError(f"explanations need a model with one input; this one takes {len(data.inputs)}",
                          hint="LIME perturbs one image or one row of features: explain a single-input model")
@@ -188,11 +189,13 @@ def _explainable(data: Dataset, top_k: int) -> np.ndarray:
     if x.ndim not in (2, 4):
         raise InputError(f"explanations need images (N, H, W, C) or tabular rows (N, F), got samples of {x.shape[1:]}",
                          hint="give image or tabular data")
-    if x.ndim == 2 and x.shape[1] <= top_k:
-        raise InputError(f"the samples have {x.shape[1]} feature(s), not more than top_k={top_k}: every top-{top_k} "
+    features = x.shape[1] if x.ndim == 2 else int(grid_segments(x.shape[1], x.shape[2], options.segments).max()) + 1
+    top_k = options.top_k
+    if features <= top_k:
+        what = "feature(s)" if x.ndim == 2 else "image segment(s)"
+        raise InputError(f"the samples have {features} {what}, not more than top_k={top_k}: every top-{top_k} "
                          "overlap would be 1 whatever the models compute",
-                         hint=f"lower --top-k below {x.shape[1]}" if x.shape[1] > 1 else
-                         "explanations need at least 2 features")
+                         hint=f"lower --top-k below {features}" if features > 1 else "explanations need at least 2 features")
     return x
 
 

@@ -309,6 +309,9 @@ def test_a_third_party_tflite_takes_npz_arrays_by_input_name(tmp_path):
     a, b = keras.Input((8,), name="a"), keras.Input((8,), name="b")
     model = keras.Model([a, b], keras.layers.Dense(3)(keras.layers.Concatenate()([a, 3 * b])))
     (tmp_path / "m.tflite").write_bytes(tf.lite.TFLiteConverter.from_keras_model(model).convert())
+    from converter.tflite.reader import read_model_file
+
+    assert read_model_file(tmp_path / "m.tflite").input_names() == ["b", "a"]  # not the Keras order
     rng = np.random.default_rng(0)
     xa, xb = rng.random((32, 8), dtype=np.float32), 10 * rng.random((32, 8), dtype=np.float32)
     np.savez(tmp_path / "named.npz", a=xa, b=xb, y=model.predict([xa, xb], verbose=0).argmax(1))

@@ -56,7 +56,10 @@ def test_bench_refuses_an_unknown_target(chain):
 
 def test_a_model_tflite_micro_refuses_says_why_it_has_no_measured_arena(tmp_path):
     from converter import keras_env
+    from converter.targets.micro import MicroRuntime
 
+    if not MicroRuntime().availability().ok:
+        pytest.skip("tflite-micro is not installed")
     keras, tf = keras_env.keras(), keras_env.tf()
     converter = tf.lite.TFLiteConverter.from_keras_model(keras.Sequential([keras.Input((8,), batch_size=1),
                                                                            keras.layers.Dense(4)]))

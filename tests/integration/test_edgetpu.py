@@ -9,7 +9,7 @@ from converter import keras_env
 from converter.cli import cli
 from converter.inputs.data import Dataset
 from converter.export.tflite import ConvertOptions, convert
-from converter.tflite.compat.edgetpu import AFTER_SPLIT, MAPPED, NOT_SUPPORTED, predict
+from converter.tflite.compat.edgetpu import AFTER_SPLIT, DATA_TYPE, MAPPED, NOT_SUPPORTED, predict
 from converter.tflite.reader import read_model
 
 
@@ -84,3 +84,12 @@ def test_a_small_float_model_is_not_quantized():
     model = keras.Sequential([keras.Input((4,), batch_size=1), keras.layers.Dense(2)])
     p = predict(read_model(tf.lite.TFLiteConverter.from_keras_model(model).convert()))
     assert p.fatal == "Model not quantized: convert with --mode int8"
+
+
+def test_an_int16x8_model_is_quantized_but_its_16_bit_ops_do_not_map():
+    keras = keras_env.keras()
+    model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(4, 3), keras.layers.Flatten(),
+                              keras.layers.Dense(2)])
+    x = np.random.default_rng(0).random((16, 8, 8, 3), dtype=np.float32)
+    p = predict(read_model(convert(model, Dataset(x, None, "r"), ConvertOptions(mode="int16x8", samples=16)).tflite))
+    assert p.fatal is None and p.split.status == DATA_TYPE and "int16" in p.split.detail

@@ -101,3 +101,6 @@ def test_several_inputs_and_too_few_features_are_refused():
         explain_drift(None, None, two, FAST)
     with pytest.raises(InputError, match=r"1 feature\(s\), not more than top_k=5: every top-5 overlap would be 1"):
         explain_drift(None, None, Dataset(np.zeros((4, 1)), None, "sine"), FAST)
+    images = Dataset(np.zeros((4, 8, 8, 1), np.float32), None, "digits")
+    with pytest.raises(InputError, match=r"16 image segment\(s\), not more than top_k=16"):
+        explain_drift(None, None, images, ExplainOptions(samples=1, num_samples=50, top_k=16))

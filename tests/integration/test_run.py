@@ -116,6 +116,7 @@ def _tf_converted(model, optimise=None) -> bytes:
 @pytest.mark.parametrize("kind, problem", [
     ("float16", "float16 tensors (it has no float16 kernels)"),
     ("dynamic_range", "dynamic-range ops (float activations with int8 weights)")])
+@pytest.mark.skipif(not MicroRuntime().availability().ok, reason="tflite-micro is not installed")
 def test_firmware_of_a_model_tflite_micro_cannot_run_warns(tmp_path, kind, problem):
     """TF's own float16 and dynamic-range files: tflite-micro refuses both at prepare, so the
     C array comes with a warning (another MCU runtime may take them) and no 'compile it' advice."""
@@ -146,6 +147,10 @@ def test_mobile_bundle_of_a_third_party_model_claims_nothing_it_does_not_know(tm
     card = (tmp_path / "app" / "model_card.md").read_text()
     assert "not converted by it: its preprocessing is unknown" in card and "Converted with edgeconv" not in card
     assert "- preprocessing: unknown" in card
+    wide = keras.Input((6, 10, 3), batch_size=1)  # height 6, width 10: the metadata stores width first
+    (tmp_path / "wide.tflite").write_bytes(_tf_converted(keras.Model(wide, keras.layers.Dense(2)(wide))))
+    assert run("package", tmp_path / "wide.tflite", "--format", "mobile", "-o", tmp_path / "wide").exit_code == 0
+    assert read_back((tmp_path / "wide" / "wide.tflite").read_bytes())["image_size"] == (10, 6)
 
     a, b = keras.Input((4,), batch_size=1), keras.Input((4,), batch_size=1)
     (tmp_path / "two.tflite").write_bytes(_tf_converted(keras.Model([a, b], keras.layers.Add()([a, b]))))

@@ -129,7 +129,7 @@ def _model_problem(sg: Subgraph) -> str | None:
     activations = [t for t in sg.tensors if not t.is_constant]
     inner = [t for t in activations if t.index not in (*sg.inputs, *sg.outputs)] or activations  # I/O may be float
     floats = [t for t in inner if t.dtype in ("float32", "float16")]
-    if not any(t.dtype in ("int8", "uint8") for t in inner) or len(floats) > len(inner) // 2:
+    if not any(t.dtype in ("int8", "uint8", "int16") for t in inner) or len(floats) > len(inner) // 2:
         return "Model not quantized: convert with --mode int8"
     return None
 

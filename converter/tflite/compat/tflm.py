@@ -46,7 +46,6 @@ def micro_problems(info: ModelInfo, npu_build: bool = False) -> list[str]:
 
 
 def _is_hybrid(sg, op) -> bool:
-    if len(op.inputs) < 2 or op.inputs[1] < 0:
-        return False
-    data, weights = sg.tensor(op.inputs[0]), sg.tensor(op.inputs[1])
-    return data.dtype == "float32" and weights.is_constant and weights.dtype == "int8"
+    """Float data into an op with constant int8 weights (any weight slot: a CIFG LSTM leaves some empty)."""
+    weights = [sg.tensor(t) for t in op.inputs[1:] if t >= 0]
+    return sg.tensor(op.inputs[0]).dtype == "float32" and any(w.is_constant and w.dtype == "int8" for w in weights)
