@@ -194,6 +194,17 @@ def class_count(output_shapes: list[tuple]) -> int | None:
     return max(2, int(output_shapes[0][1]))
 
 
+def predicted_classes(scores: np.ndarray, threshold: float | None = None) -> np.ndarray:
+    """Top-1 class per sample: the argmax of class scores. A single unit is a binary
+    classifier's score: class 1 above `threshold` (default 0.5 for probabilities, 0 for logits)."""
+    flat = np.asarray(scores).reshape(len(scores), -1)
+    if flat.shape[1] != 1:
+        return flat.argmax(axis=1)
+    if threshold is None:
+        threshold = 0.5 if flat.min() >= 0 and flat.max() <= 1 else 0.0
+    return (flat[:, 0] > threshold).astype(int)
+
+
 def checked_labels(ds: Dataset, classes: int | None) -> Dataset:
     """Refuse labels that cannot be right, before any work: a wrong label silently scores 0%
     on both models, and an accuracy budget then passes. Returns y as 1-D int64."""

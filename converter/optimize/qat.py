@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from .. import keras_env
-from ..inputs.data import Dataset
+from ..inputs.data import Dataset, predicted_classes
 from ..errors import DataError, ModelError
 from ..inputs.models import is_graph_model, require_keras
 from .flatten import flat_copy
@@ -272,7 +272,7 @@ def held_out_accuracy(model, data: Dataset, options: TrainOptions) -> tuple[floa
     if out.ndim != 2:
         return None, ""
     on = f"{n - start} held-out samples" if start else f"the {n} training samples"
-    return float(np.mean(out.argmax(axis=1) == np.asarray(data.y[start:]).reshape(-1))), on
+    return float(np.mean(predicted_classes(out) == np.asarray(data.y[start:]).reshape(-1))), on
 
 
 def _annotate_and_apply(model, options: QatOptions):

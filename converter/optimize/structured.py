@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import ModelError
-from ..inputs.data import Dataset
+from ..inputs.data import Dataset, predicted_classes
 from ..inputs.models import is_graph_model, require_keras
 from ..settings import SettingError
 from .channel_graph import ChannelGraph, analyse
@@ -24,8 +24,8 @@ from .channel_surgery import indices, model_macs, rebuild
 from .flatten import flat_copy
 from .importance import METHODS, scores
 from .layers import LayerRules, check_patterns, resolve
-from .train import (TrainOptions, check_trainable, compile_for_labels, fit, model_inputs, outputs_probabilities,
-                    refresh_batchnorm_statistics)
+from .train import (TrainOptions, check_trainable, compile_for_labels, fit, label_loss, model_inputs,
+                    outputs_probabilities, refresh_batchnorm_statistics)
 
 MAX_RATIO = 0.95  # the searched ratio stops here: a group keeps at least a twentieth
 
@@ -222,12 +222,9 @@ def evaluate(model, data: Dataset) -> dict:
     """Loss and accuracy on `data` (labelled), before any fine-tuning."""
     if data.y is None or len(model.outputs) != 1:
         return {}
-    from .. import keras_env
-
     out = np.asarray(model.predict(model_inputs(data), batch_size=64, verbose=0))
-    loss = keras_env.keras().losses.sparse_categorical_crossentropy(
-        data.y, out, from_logits=not outputs_probabilities(model, data))
-    return {"loss": float(np.mean(loss)), "accuracy": float(np.mean(out.argmax(-1) == data.y))}
+    loss = label_loss(model, outputs_probabilities(model, data))(data.y, out)
+    return {"loss": float(loss), "accuracy": float(np.mean(predicted_classes(out) == data.y))}
 
 
 def _fine_tune(original, pruned, data: Dataset, options: ChannelOptions) -> dict:

@@ -59,6 +59,8 @@ def outputs_probabilities(model, data: Dataset) -> bool:
     logits. Measured, not read from the last layer: TFMOT wrappers hide its activation."""
     n = min(16, len(data))
     out = np.asarray(model(model_inputs(data, n), training=False)).reshape(n, -1)
+    if out.shape[1] == 1:  # one unit: a sigmoid's probability, or a logit
+        return bool(np.all((out >= 0) & (out <= 1)))
     return bool(np.all(out >= 0) and np.allclose(out.sum(axis=1), 1.0, atol=1e-3))
 
 
@@ -69,10 +71,25 @@ def strategy_scope(options: TrainOptions):
 
 
 def compile_for_labels(model, options: TrainOptions, probabilities: bool, data: Dataset | None = None) -> None:
-    """Sparse cross-entropy on class labels; `data` sizes a cosine schedule."""
+    """Cross-entropy on class labels (`label_loss`); `data` sizes a cosine schedule."""
     keras = keras_env.keras()
-    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=not probabilities)
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate(options, data)), loss=loss, metrics=["accuracy"])
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate(options, data)), loss=label_loss(model, probabilities),
+                  metrics=["accuracy"])
+
+
+def label_loss(model, probabilities: bool):
+    """Sparse categorical cross-entropy for K class scores; binary cross-entropy for one output
+    unit (a binary classifier's sigmoid probability, or its logit), whose labels are 0 and 1."""
+    keras = keras_env.keras()
+    if single_unit(model):
+        return keras.losses.BinaryCrossentropy(from_logits=not probabilities)
+    return keras.losses.SparseCategoricalCrossentropy(from_logits=not probabilities)
+
+
+def single_unit(model) -> bool:
+    """Whether the model has one output of one value per sample."""
+    shapes = [tuple(t.shape) for t in model.outputs] if getattr(model, "outputs", None) else []
+    return len(shapes) == 1 and len(shapes[0]) == 2 and shapes[0][1] == 1
 
 
 def teacher_targets(teacher, data: Dataset):
@@ -81,6 +98,9 @@ def teacher_targets(teacher, data: Dataset):
     probabilities or logits, as the teacher's are); any other output is matched by mean squared error."""
     keras = keras_env.keras()
     outputs = np.asarray(teacher.predict(model_inputs(data), batch_size=256, verbose=0), np.float32)
+    if outputs.ndim == 2 and outputs.shape[1] == 1:  # a sigmoid's probabilities, else logits or a regression
+        probabilities = bool(np.all((outputs >= 0) & (outputs <= 1)))
+        return outputs, keras.losses.BinaryCrossentropy() if probabilities else keras.losses.MeanSquaredError()
     if outputs.ndim != 2:
         return outputs, keras.losses.MeanSquaredError()
     if outputs_probabilities(teacher, data):

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from ..inputs.data import Dataset, checked_labels, class_count, in_order
+from ..inputs.data import Dataset, checked_labels, class_count, in_order, predicted_classes
 from ..errors import InputError
 from ..targets.base import SampleFailure
 
@@ -137,7 +137,7 @@ def _agreement(ref: np.ndarray, cand: np.ndarray, threshold: float | None) -> fl
 
 def _top1(out: np.ndarray, threshold: float | None = None) -> np.ndarray:
     flat = out.reshape(len(out), -1)
-    return (flat[:, 0] > threshold).astype(int) if threshold is not None else flat.argmax(axis=1)
+    return predicted_classes(flat, threshold) if threshold is not None else flat.argmax(axis=1)
 
 
 def _top_k(out: np.ndarray, labels: np.ndarray | None, k: int, threshold: float | None = None) -> float | None:

@@ -139,3 +139,22 @@ def test_qat_of_separableconv1d_is_applied_not_refused_by_keras_safe_mode():
     with HostSession(converted.tflite) as session:
         int8 = next(iter(session.predict([train.x]).values())).argmax(axis=1)
     assert np.mean(int8 == np.asarray(result.model.predict(train.x, verbose=0)).argmax(axis=1)) >= 0.95
+
+
+def test_a_one_unit_sigmoid_classifier_is_trained_on_binary_labels():
+    """Labels 0/1 on one sigmoid unit: sparse categorical cross-entropy rejected label 1 (a
+    TensorFlow InvalidArgumentError, exit 4), and argmax of one column scored class 0 always."""
+    from converter.optimize.prune import PruneOptions, prune
+
+    keras = keras_env.keras()
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(400, 8)).astype(np.float32)
+    data = Dataset(x, (x[:, 0] + 0.5 * x[:, 1] > 0).astype(int), "binary")
+    model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(8, activation="relu"),
+                              keras.layers.Dense(1, activation="sigmoid")])
+    model.compile("adam", "binary_crossentropy")
+    model.fit(data.x, data.y, epochs=30, verbose=0)
+    result = qat(model, data, QatOptions(train=TrainOptions(epochs=1, learning_rate=1e-4)))
+    assert result.fallback is None and result.accuracy_before > 0.85, result.accuracy_before
+    assert result.accuracy_after > 0.85
+    prune(model, data, PruneOptions(sparsity=0.5, train=TrainOptions(epochs=1)))  # trains without an error
