@@ -46,7 +46,7 @@ class Budgets:
         v = report.sections.get("validation", {})
         if v.get("accuracy_drop") is None:
             return "the data has no labels" if "validation" in report.sections else "no validation was run"
-        drop = v["accuracy_drop"] * 100
+        drop = _points(v["accuracy_drop"])
         return drop <= self.max_accuracy_drop, f"{drop:.2f} points (budget {self.max_accuracy_drop:g})"
 
     def _agreement(self, report: Report, model: str | None):
@@ -56,7 +56,7 @@ class Budgets:
         if v["agreement"] is None:
             return ("the first output is a regression (one value per sample, not a probability, no labels): "
                     "there is no top-1 class to agree on")
-        agree = v["agreement"] * 100
+        agree = _points(v["agreement"])
         return agree >= self.min_agreement, f"{agree:.2f}% (budget ≥ {self.min_agreement:g}%)"
 
     def _latency(self, report: Report, model: str | None):
@@ -93,3 +93,9 @@ def arena_bytes(report: Report, model: str | None) -> tuple[int, str] | None:
     if estimate is not None:
         return estimate["total_bytes"], "estimated, 32-bit MCU"
     return None
+
+
+def _points(fraction: float) -> float:
+    """A fraction in percent, rounded off float noise: 1 sample in 100 is 1 point, and a
+    1-point budget passes it (0.99 - 0.98 is 1.0000000000000009 points unrounded)."""
+    return round(fraction * 100, 9)

@@ -45,3 +45,10 @@ def test_budgets_check_the_model_under_test_not_its_reference():
         ("latency", False, "cannot be evaluated: latency was not measured"),
         ("size", True, "10.0 KB (budget 20 KB)")]
     assert r.model_figures("size", "int8") == {"bytes": 10 * 1024} and r.model_figures("memory", "int8") == {}
+
+
+def test_a_drop_of_exactly_the_budget_passes_despite_float_noise():
+    r = Report("t")
+    r.add("validation", agreement=0.9, accuracy_drop=0.99 - 0.98)  # 1.0000000000000009 points unrounded
+    Budgets(max_accuracy_drop=1, min_agreement=90).apply(r, "int8")
+    assert [(c.name, c.ok) for c in r.checks] == [("accuracy drop", True), ("agreement", True)]
