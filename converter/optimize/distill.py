@@ -106,6 +106,11 @@ def _check_compatible(teacher, student, data: Dataset, hint) -> None:
         check_trainable(m, f"distillation (the {name})", labels=False)  # it learns the teacher's outputs
     check_known_inputs(student, "student")
     t_out, s_out = output_shape(teacher, data), tuple(student.outputs[0].shape[1:])
+    if t_out == (1,):  # soft targets are a softmax over class scores: one value has none
+        raise ModelError("distillation learns the teacher's class scores; this teacher outputs one value per sample "
+                         "(a sigmoid unit or a regression)",
+                         hint="for a binary classifier, give the teacher and student 2 softmax outputs; or fine-tune "
+                              "the student on labels without distillation")
     if t_out != s_out:
         raise ModelError(f"the student's output shape {s_out} differs from the teacher's {t_out}",
                          hint="the student must predict the same classes as the teacher"

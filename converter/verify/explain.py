@@ -67,10 +67,15 @@ class DriftResult:
 
 
 def class_probabilities(session):
-    """LIME wants probabilities of the first output; logits are softmaxed."""
+    """LIME wants probabilities of the first output; logits are softmaxed. One value per sample
+    is a binary classifier's P(class 1) (a logit through a sigmoid): [1 - p, p], not a softmax
+    of one column, which is 1 whatever the input and explains nothing."""
     def predict(batch: np.ndarray) -> np.ndarray:
         out = next(iter(session.predict([batch.astype(np.float32)]).values()))
-        out = out.reshape(len(out), -1)
+        out = out.reshape(len(out), -1).astype(np.float64)
+        if out.shape[1] == 1:
+            p = out if np.all((out >= 0) & (out <= 1)) else 1 / (1 + np.exp(-out))
+            return np.concatenate([1 - p, p], axis=1)
         if np.all(out >= 0) and np.allclose(out.sum(axis=1), 1, atol=1e-2):
             return out
         e = np.exp(out - out.max(axis=1, keepdims=True))

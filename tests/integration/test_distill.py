@@ -69,3 +69,13 @@ def test_hint_loss_between_named_layers(teacher, digits):
 def test_incompatible_student_is_refused(teacher, digits):
     with pytest.raises(ModelError, match=r"the student's output shape \(3,\) differs from the teacher's \(10,\)"):
         distill(teacher, student_template("tiny_mlp", (8, 8, 1), 3), digits[0])
+
+
+def test_a_teacher_with_one_output_value_is_refused_clearly():
+    """A sigmoid unit (or a regression) has no class scores to soften: this was exit 4 (a Squeeze error)."""
+    keras = keras_env.keras()
+    teacher = keras.Sequential([keras.Input((8,)), keras.layers.Dense(1, activation="sigmoid")])
+    student = keras.Sequential([keras.Input((8,)), keras.layers.Dense(1)])
+    data = Dataset(np.zeros((16, 8), np.float32), np.zeros(16, int), "binary")
+    with pytest.raises(ModelError, match="this teacher outputs one value per sample"):
+        distill(teacher, student, data, DistillOptions(train=TrainOptions(epochs=1)))

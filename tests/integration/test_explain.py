@@ -104,3 +104,21 @@ def test_several_inputs_and_too_few_features_are_refused():
     images = Dataset(np.zeros((4, 8, 8, 1), np.float32), None, "digits")
     with pytest.raises(InputError, match=r"16 image segment\(s\), not more than top_k=16"):
         explain_drift(None, None, images, ExplainOptions(samples=1, num_samples=50, top_k=16))
+
+
+def test_a_one_unit_sigmoid_classifier_is_explained_not_scored_a_blank_1():
+    """A softmax of one column is 1 for every input: every LIME weight was 0 and the overlap a
+    perfect 1.00 that nothing measured."""
+    from sklearn.datasets import load_breast_cancer
+
+    keras = keras_env.keras()
+    keras_env.seed_everything(0)
+    d = load_breast_cancer()
+    x = ((d.data - d.data.mean(0)) / d.data.std(0)).astype(np.float32)
+    model = keras.Sequential([keras.Input((30,)), keras.layers.Dense(1, activation="sigmoid")])
+    model.compile("adam", "binary_crossentropy")
+    model.fit(x, d.target, epochs=10, verbose=0)
+    result = explain_drift(KerasSession(model), KerasSession(model), Dataset(x, d.target, "breast-cancer"),
+                           ExplainOptions(samples=3, num_samples=300))
+    assert all(np.abs(w).max() > 0 for w in result.reference_weights)
+    assert {s.label for s in result.samples} <= {0, 1}
