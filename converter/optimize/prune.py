@@ -101,7 +101,9 @@ def _wrap(model, targets: dict, options: PruneOptions, data: Dataset):
     def wrap(layer):
         if layer.name not in targets:
             return layer
-        block = {"block_size": options.block} if options.block and type(layer).__name__ == "Dense" else {}
+        # a one-unit Dense (a sigmoid head) has no rows of blocks: TFMOT's pooling refuses its rank-1 squeeze
+        blocked = options.block and type(layer).__name__ == "Dense" and layer.units > 1
+        block = {"block_size": options.block} if blocked else {}
         return sparsity.prune_low_magnitude(layer, pruning_schedule=_schedule(targets[layer.name], options, data),
                                             sparsity_m_by_n=options.structure, **block)
 

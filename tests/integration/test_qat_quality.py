@@ -158,3 +158,4 @@ def test_a_one_unit_sigmoid_classifier_is_trained_on_binary_labels():
     assert result.fallback is None and result.accuracy_before > 0.85, result.accuracy_before
     assert result.accuracy_after > 0.85
     prune(model, data, PruneOptions(sparsity=0.5, train=TrainOptions(epochs=1)))  # trains without an error
+    prune(model, data, PruneOptions(sparsity=0.5, block=(4, 1), train=TrainOptions(epochs=1)))  # the 1-unit head too
