@@ -147,15 +147,16 @@ def test_a_one_unit_sigmoid_classifier_is_trained_on_binary_labels():
     from converter.optimize.prune import PruneOptions, prune
 
     keras = keras_env.keras()
+    keras_env.seed_everything(0)
     rng = np.random.default_rng(0)
     x = rng.normal(size=(400, 8)).astype(np.float32)
     data = Dataset(x, (x[:, 0] + 0.5 * x[:, 1] > 0).astype(int), "binary")
     model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(8, activation="relu"),
                               keras.layers.Dense(1, activation="sigmoid")])
     model.compile("adam", "binary_crossentropy")
-    model.fit(data.x, data.y, epochs=30, verbose=0)
+    model.fit(data.x, data.y, epochs=60, verbose=0)
     result = qat(model, data, QatOptions(train=TrainOptions(epochs=1, learning_rate=1e-4)))
-    assert result.fallback is None and result.accuracy_before > 0.85, result.accuracy_before
+    assert result.fallback is None and result.accuracy_before > 0.85, result.accuracy_before  # argmax: ~0.5
     assert result.accuracy_after > 0.85
     prune(model, data, PruneOptions(sparsity=0.5, train=TrainOptions(epochs=1)))  # trains without an error
     prune(model, data, PruneOptions(sparsity=0.5, block=(4, 1), train=TrainOptions(epochs=1)))  # the 1-unit head too
