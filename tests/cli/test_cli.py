@@ -320,3 +320,22 @@ def test_a_third_party_tflite_takes_npz_arrays_by_input_name(tmp_path):
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["sections"]["validation"]["reference_accuracy"] == 1.0
 
+
+def test_a_reference_whose_input_names_differ_is_fed_by_position_with_a_warning(tmp_path):
+    from converter import keras_env
+
+    keras, tf = keras_env.keras(), keras_env.tf()
+    for name, (first, second) in {"ours": ("a", "b"), "other": ("c", "d")}.items():
+        a, b = keras.Input((4,), name=first), keras.Input((4,), name=second)
+        model = keras.Model([a, b], keras.layers.Dense(3)(keras.layers.Concatenate()([a, b])))
+        (tmp_path / f"{name}.tflite").write_bytes(tf.lite.TFLiteConverter.from_keras_model(model).convert())
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "d.npz", x0=rng.random((8, 4), dtype=np.float32), x1=rng.random((8, 4), dtype=np.float32))
+    result = run("validate", tmp_path / "ours.tflite", "--reference", tmp_path / "other.tflite", "--data",
+                 tmp_path / "d.npz", "--kernels", "reference")
+    assert result.exit_code == 0, result.output
+    assert "have other names, so they were fed by position" in " ".join(result.stderr.split())
+    same = run("validate", tmp_path / "ours.tflite", "--reference", tmp_path / "ours.tflite", "--data",
+               tmp_path / "d.npz", "--kernels", "reference")
+    assert same.exit_code == 0 and "fed by position" not in same.stderr
+

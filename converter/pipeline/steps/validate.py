@@ -43,11 +43,21 @@ def run(context: Context, config: ValidateConfig, names: list[str] | None = None
     tflite = context.tflite.read()
     with reference_session(context) as reference, runtime.open(tflite) as candidate:
         v = compare(reference, candidate, context.validation, names)
+        _warn_on_other_input_names(context.report, reference, candidate)
     _report(context, v, config)
     on_host = runtime.name == "host"
     if not on_host or not context.report.model_figures("latency", kind_of(tflite)):  # once on the host
         measure_stage(tflite, context.report, runtime=None if on_host else runtime)  # host: timed with XNNPACK
     return v
+
+
+def _warn_on_other_input_names(report, reference, candidate) -> None:
+    """Inputs are matched by name; two models whose names differ get the data by position,
+    which swaps same-shaped inputs silently when their orders differ."""
+    ref, cand = list(getattr(reference, "input_names", None) or []), list(getattr(candidate, "input_names", None) or [])
+    if len(ref) > 1 and sorted(ref) != sorted(cand):
+        report.warn(f"the reference's inputs ({', '.join(ref)}) and the candidate's ({', '.join(cand)}) have other "
+                    "names, so they were fed by position: check that the reference is this model's")
 
 
 def _report(context: Context, v, config: ValidateConfig) -> None:
