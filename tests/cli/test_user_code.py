@@ -73,6 +73,8 @@ KERAS3_LAYERS = textwrap.dedent('''
 ''')
 
 BUILD = textwrap.dedent('''
+    import sys
+    import numpy as np
     from converter import keras_env
     import layers_k3
     k3 = keras_env.keras3()
@@ -80,23 +82,28 @@ BUILD = textwrap.dedent('''
     x = k3.layers.Conv2D(4, 3, padding="same", activation="relu")(layers_k3.Gain(0.5, name="gain")(i))
     k3.Model(i, k3.layers.Dense(10, activation="softmax")(k3.layers.Flatten()(x))).save("custom_k3.keras")
     keras = keras_env.keras()
+    train = np.load(sys.argv[1])
     for fmt in ("keras", "h5"):
+        keras.utils.set_random_seed(0)
         layers = __import__(f"layers_{fmt}")
         i = keras.Input((8, 8, 1))
         x = layers.Block(4, name="block")(layers.Scale(0.5, name="scale")(i))
         model = keras.Model(i, keras.layers.Dense(10, activation="softmax")(keras.layers.Flatten()(x)))
+        # Trained, as a user's model is: an untrained one's int8 accuracy drop is a coin toss
+        model.compile("adam", "sparse_categorical_crossentropy")
+        model.fit(train["x"], train["y"], epochs=8, verbose=0)
         model.save(f"custom.{fmt}")
 ''')
 
 
 @pytest.fixture(scope="module")
-def custom_models(tmp_path_factory):
+def custom_models(tmp_path_factory, chain):
     """Built by the model's author in another process: this one has never seen the classes."""
     root = tmp_path_factory.mktemp("custom")
     for fmt in ("keras", "h5"):
         (root / f"layers_{fmt}.py").write_text(LAYERS.format(fmt=fmt))
     (root / "layers_k3.py").write_text(KERAS3_LAYERS)
-    subprocess.run([sys.executable, "-c", BUILD], cwd=root, check=True, capture_output=True,
+    subprocess.run([sys.executable, "-c", BUILD, str(chain.train_npz)], cwd=root, check=True, capture_output=True,
                    env={"PYTHONPATH": f"{root}:{Path(converter.__file__).parents[1]}", "PATH": "/usr/bin:/bin"})
     return root
 
