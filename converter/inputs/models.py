@@ -177,6 +177,20 @@ def input_names(model) -> list[str]:
     return [t.name.split(":")[0] for t in model.inputs] if model.inputs else []
 
 
+INPUT_SCALING_LAYERS = ("Rescaling", "Normalization")
+
+
+def scales_its_input(model) -> bool:
+    """True when the model's first layer (inside a nested model too) rescales or normalises its
+    input, as keras.applications' EfficientNet, MobileNetV3 and ConvNeXt do: such a model takes
+    raw pixels by design."""
+    layers = [layer for layer in getattr(model, "layers", []) if type(layer).__name__ != "InputLayer"]
+    if not layers:
+        return False
+    first = layers[0]
+    return scales_its_input(first) if hasattr(first, "layers") else type(first).__name__ in INPUT_SCALING_LAYERS
+
+
 def input_shapes(model) -> list[tuple]:
     """Input shapes including the batch dimension (None when free). Subclassed models have no
     `inputs`; their shapes come from the spec Keras recorded at their first call."""

@@ -84,10 +84,10 @@ class Preprocess:
         return cls(**d)
 
 
-def range_warning(x: np.ndarray, spec: Preprocess) -> str | None:
+def range_warning(x: np.ndarray, spec: Preprocess, model_scales_input: bool = False) -> str | None:
     """A warning when calibration data looks wrong: quantization ranges are computed from these
     values, so constant data, huge values or raw pixels fed to a model trained on [0, 1] ruin
-    the int8 model."""
+    the int8 model. A model whose first layer rescales its input takes raw pixels by design."""
     lo, hi = float(np.min(x)), float(np.max(x))
     if lo == hi:
         return (f"every data value is {lo:g}: constant data gives quantization no ranges to calibrate, so the "
@@ -95,7 +95,7 @@ def range_warning(x: np.ndarray, spec: Preprocess) -> str | None:
     if max(abs(lo), abs(hi)) > 65535:
         return (f"data values span {lo:g}..{hi:g}, far beyond pixels or normalised inputs; int8 ranges this wide "
                 "lose all precision: check the data and its preprocessing")
-    if spec.is_identity and hi > 2.0 and lo >= 0 and np.allclose(x, np.round(x)):
+    if spec.is_identity and not model_scales_input and hi > 2.0 and lo >= 0 and np.allclose(x, np.round(x)):
         return (f"data values span {lo:g}..{hi:g} in whole numbers, like raw pixels; if the model was trained on "
                 "normalised inputs, pass --scale (e.g. 1/255) or --mean/--std")
     return None

@@ -37,7 +37,24 @@ def test_raw_pixels_warn(chain, digit_pngs, tmp_path):
     assert json.loads(result.stdout)["warnings"][0].startswith("data values span 0..255")
 
 
-def test_csv_tabular_model(tmp_path):
+def test_a_model_that_rescales_its_input_takes_raw_pixels_without_warning(digit_pngs, tmp_path):
+    """keras.applications' MobileNetV3 (nested here, as in transfer learning) starts with its
+    own Rescaling: 0..255 is what it expects, so no raw-pixel warning."""
+    keras = keras_env.keras()
+    keras.utils.set_random_seed(0)
+    backbone = keras.applications.MobileNetV3Small(input_shape=(32, 32, 3), weights=None, include_top=False,
+                                                   minimalistic=True, alpha=0.75)
+    inputs = keras.Input((32, 32, 3))
+    head = keras.layers.Dense(10, activation="softmax")(keras.layers.GlobalAveragePooling2D()(backbone(inputs)))
+    keras.Model(inputs, head).save(tmp_path / "transfer.keras")
+    result = run("convert", tmp_path / "transfer.keras", "--data", digit_pngs, "-o", tmp_path / "m.tflite")
+    assert result.exit_code == 0, result.output
+    assert "like raw pixels" not in result.stderr
+    backbone.save(tmp_path / "backbone.keras")  # the application itself, not nested
+    result = run("convert", tmp_path / "backbone.keras", "--data", digit_pngs, "-o", tmp_path / "b.tflite")
+    assert result.exit_code == 0, result.output
+    assert "like raw pixels" not in result.stderr
+
     keras = keras_env.keras()
     rng = np.random.default_rng(0)
     x = rng.standard_normal((80, 3)).astype(np.float32)

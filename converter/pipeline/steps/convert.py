@@ -203,10 +203,12 @@ def _pruning_proof(context: Context, tflite: bytes) -> None:
 
 
 def warn_about_data(context: Context) -> None:
+    from ...inputs.models import scales_its_input
     from ...inputs.preprocess import range_warning
 
+    model_scales_input = scales_its_input(context.model)
     for x in context.calibration.inputs:
-        message = range_warning(x, context.preprocess)
+        message = range_warning(x, context.preprocess, model_scales_input)
         if message:
             context.report.warn(message)
 
