@@ -180,15 +180,23 @@ def input_names(model) -> list[str]:
 INPUT_SCALING_LAYERS = ("Rescaling", "Normalization")
 
 
-def scales_its_input(model) -> bool:
-    """True when the model's first layer (inside a nested model too) rescales or normalises its
-    input, as keras.applications' EfficientNet, MobileNetV3 and ConvNeXt do: such a model takes
-    raw pixels by design."""
+def input_scaling_layers(model) -> list:
+    """The Rescaling/Normalization layers a model (or the model nested first in it) starts with,
+    as keras.applications' EfficientNet, MobileNetV3 and ConvNeXt do: such a model takes raw
+    pixels by design."""
     layers = [layer for layer in getattr(model, "layers", []) if type(layer).__name__ != "InputLayer"]
-    if not layers:
-        return False
-    first = layers[0]
-    return scales_its_input(first) if hasattr(first, "layers") else type(first).__name__ in INPUT_SCALING_LAYERS
+    if layers and hasattr(layers[0], "layers"):
+        return input_scaling_layers(layers[0])
+    leading = []
+    for layer in layers:
+        if type(layer).__name__ not in INPUT_SCALING_LAYERS:
+            break
+        leading.append(layer)
+    return leading
+
+
+def scales_its_input(model) -> bool:
+    return bool(input_scaling_layers(model))
 
 
 def input_shapes(model) -> list[tuple]:

@@ -236,9 +236,10 @@ def _Distiller(*args):
     return _distiller_class()(*args)
 
 
-def student_template(name: str, input_shape: tuple, classes: int, width: float = 1.0):
+def student_template(name: str, input_shape: tuple, classes: int, width: float = 1.0, input_scaling=()):
     """Built-in students sized by a width multiplier: `tiny_cnn` for images, `tiny_mlp` for
-    flat inputs. Logit outputs (distillation softens them best)."""
+    flat inputs. Logit outputs (distillation softens them best). `input_scaling`: the teacher's
+    leading Rescaling/Normalization layers, copied first, so the student takes the same data."""
     keras = keras_env.keras()
     w = max(1, int(round(8 * width)))
     if name == "tiny_cnn":
@@ -250,5 +251,9 @@ def student_template(name: str, input_shape: tuple, classes: int, width: float =
         layers = [keras.layers.Flatten(), keras.layers.Dense(4 * w, activation="relu")]
     else:
         raise ModelError(f"unknown student template '{name}'", hint="templates: tiny_cnn, tiny_mlp, or a model file")
-    return keras.Sequential([keras.Input(input_shape), *layers, keras.layers.Dense(classes, name="logits")],
-                            name=f"{name}_w{width:g}")
+    scaling = [type(layer).from_config(layer.get_config()) for layer in input_scaling]
+    student = keras.Sequential([keras.Input(input_shape), *scaling, *layers, keras.layers.Dense(classes, name="logits")],
+                               name=f"{name}_w{width:g}")
+    for copy, layer in zip(scaling, input_scaling):
+        copy.set_weights(layer.get_weights())  # a Normalization's adapted mean and variance
+    return student

@@ -79,3 +79,27 @@ def test_a_teacher_with_one_output_value_is_refused_clearly():
     data = Dataset(np.zeros((16, 8), np.float32), np.zeros(16, int), "binary")
     with pytest.raises(ModelError, match="this teacher outputs one value per sample"):
         distill(teacher, student, data, DistillOptions(train=TrainOptions(epochs=1)))
+
+
+def test_a_template_student_takes_the_teachers_input_scaling(digits):
+    """A teacher that rescales and normalises raw pixels itself: the student copies those layers
+    (with the adapted mean and variance), so both take the same raw data."""
+    from converter.inputs.models import input_scaling_layers
+
+    keras = keras_env.keras()
+    keras.utils.set_random_seed(0)
+    train, test = digits
+    raw = Dataset(np.round(train.x * 255), train.y, "raw.npz")
+    normalize = keras.layers.Normalization()
+    normalize.adapt(raw.x / 255)
+    teacher = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Rescaling(1 / 255), normalize,
+                                keras.layers.Conv2D(8, 3, activation="relu"), keras.layers.Flatten(),
+                                keras.layers.Dense(10, activation="softmax")])
+    teacher.compile("adam", "sparse_categorical_crossentropy")
+    teacher.fit(raw.x, raw.y, epochs=3, verbose=0)
+    student = student_template("tiny_cnn", (8, 8, 1), 10, input_scaling=input_scaling_layers(teacher))
+    assert [type(layer).__name__ for layer in student.layers[:2]] == ["Rescaling", "Normalization"]
+    assert student.layers[0].scale == pytest.approx(1 / 255)
+    np.testing.assert_array_equal(student.layers[1].get_weights()[0], normalize.get_weights()[0])
+    result = distill(teacher, student, raw, DistillOptions(train=TrainOptions(epochs=3, patience=0)))
+    assert result.metrics["accuracy"] > 0.6

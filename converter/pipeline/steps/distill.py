@@ -54,13 +54,13 @@ def run(context: Context, config: DistillConfig):
 
 
 def student_model(context: Context, config: DistillConfig):
-    from ...inputs.models import load_model
+    from ...inputs.models import input_scaling_layers, load_model
     from ...optimize.distill import input_shape, output_shape, student_template
 
     teacher, data = context.model, context.calibration
     if config.student in TEMPLATES:  # sized from the teacher (called on a sample when it is subclassed)
         return student_template(config.student, input_shape(teacher, data), int(output_shape(teacher, data)[-1]),
-                                config.width)
+                                config.width, input_scaling_layers(teacher))
     if Path(config.student).exists():
         return load_model(Path(config.student), trust_model=context.trust_model, code=context.code)
     raise ModelError(f"student '{config.student}' is neither a model file nor a template",
