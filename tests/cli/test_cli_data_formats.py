@@ -38,23 +38,32 @@ def test_raw_pixels_warn(chain, digit_pngs, tmp_path):
 
 
 def test_a_model_that_rescales_its_input_takes_raw_pixels_without_warning(digit_pngs, tmp_path):
-    """keras.applications' MobileNetV3 (nested here, as in transfer learning) starts with its
-    own Rescaling: 0..255 is what it expects, so no raw-pixel warning."""
+    """A backbone that starts with its own Rescaling, nested as in transfer learning: 0..255 is
+    what it expects, so no raw-pixel warning."""
     keras = keras_env.keras()
     keras.utils.set_random_seed(0)
-    backbone = keras.applications.MobileNetV3Small(input_shape=(32, 32, 3), weights=None, include_top=False,
-                                                   minimalistic=True, alpha=0.75)
-    inputs = keras.Input((32, 32, 3))
-    head = keras.layers.Dense(10, activation="softmax")(keras.layers.GlobalAveragePooling2D()(backbone(inputs)))
-    keras.Model(inputs, head).save(tmp_path / "transfer.keras")
-    result = run("convert", tmp_path / "transfer.keras", "--data", digit_pngs, "-o", tmp_path / "m.tflite")
-    assert result.exit_code == 0, result.output
-    assert "like raw pixels" not in result.stderr
-    backbone.save(tmp_path / "backbone.keras")  # the application itself, not nested
-    result = run("convert", tmp_path / "backbone.keras", "--data", digit_pngs, "-o", tmp_path / "b.tflite")
+    backbone = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Rescaling(1 / 255),
+                                 keras.layers.Conv2D(4, 3, activation="relu"), keras.layers.Flatten()])
+    inputs = keras.Input((8, 8, 1))
+    keras.Model(inputs, keras.layers.Dense(10, activation="softmax")(backbone(inputs))).save(tmp_path / "t.keras")
+    result = run("convert", tmp_path / "t.keras", "--data", digit_pngs, "-o", tmp_path / "m.tflite")
     assert result.exit_code == 0, result.output
     assert "like raw pixels" not in result.stderr
 
+
+@pytest.mark.parametrize("application, scaling", [("MobileNetV3Small", ["Rescaling"]),
+                                                  ("EfficientNetB0", ["Rescaling", "Normalization"]),
+                                                  ("ConvNeXtTiny", ["Normalization"]), ("MobileNetV2", [])])
+def test_the_input_scaling_of_keras_applications_is_found(application, scaling):
+    from converter.inputs.models import input_scaling_layers
+
+    keras = keras_env.keras()
+    model = getattr(keras.applications, application)(input_shape=(32, 32, 3), weights=None, include_top=False)
+    assert [type(layer).__name__ for layer in input_scaling_layers(model)] == scaling
+    keras.backend.clear_session()
+
+
+def test_csv_tabular_model(tmp_path):
     keras = keras_env.keras()
     rng = np.random.default_rng(0)
     x = rng.standard_normal((80, 3)).astype(np.float32)
