@@ -61,9 +61,13 @@ class HostSession(ClosingSession):
         self.output_names = self.info.output_names()
 
     def _load(self) -> None:
+        # A free input size has only a placeholder in the file (XNNPACK may refuse to prepare it):
+        # such a model is allocated at its first batch, for the data's size.
+        self._sized = not self.info.free_size_inputs()
         try:
             self._interp = self._make()
-            self._interp.allocate_tensors()
+            if self._sized:
+                self._interp.allocate_tensors()
         except (RuntimeError, ValueError) as e:
             raise _load_error(self.info, str(e).strip()) from None
         self._inputs = self._interp.get_input_details()
@@ -94,17 +98,25 @@ class HostSession(ClosingSession):
 
     def _fit_shapes(self, chunk: list[np.ndarray]) -> None:
         """Dynamic dimensions (and a batch that differs from the model's) are resized to the data."""
-        changed = False
+        changed = not self._sized
         for detail, x in zip(self._inputs, chunk):
             if tuple(detail["shape"]) != x.shape:
                 self._interp.resize_tensor_input(detail["index"], list(x.shape), strict=False)
                 changed = True
         if changed:
-            self._interp.allocate_tensors()
+            try:
+                self._interp.allocate_tensors()
+            except RuntimeError as e:
+                shapes = ", ".join(str(x.shape[1:]) for x in chunk)
+                raise ModelError(f"LiteRT cannot run the model on samples of shape {shapes}: {str(e).strip()[:300]}",
+                                 hint="give data of the size the model was built for") from None
+            self._sized = True
             self._inputs = self._interp.get_input_details()
             self._outputs = self._interp.get_output_details()
 
     def benchmark(self, runs: int = 100, warmup: int = 10) -> LatencyStats:
+        if not self._sized:
+            raise _load_error(self.info, "its input size is free, so it has no size to time")
         rng = np.random.default_rng(0)
         for detail in self._inputs:
             self._interp.set_tensor(detail["index"], _random_input(detail, rng))

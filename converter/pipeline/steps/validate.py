@@ -36,6 +36,7 @@ def run(context: Context, config: ValidateConfig, names: list[str] | None = None
     """Adds the `validation` section (and a check when samples failed) and the candidate's
     latency on the target. `names`: the data's input order, when it differs from the model's."""
     from ...tflite.kind import kind_of
+    from ...tflite.reader import read_model
     from ...verify.compare import compare
     from ...verify.figures import measure_stage
 
@@ -45,6 +46,10 @@ def run(context: Context, config: ValidateConfig, names: list[str] | None = None
         v = compare(reference, candidate, context.validation, names)
         _warn_on_other_input_names(context.report, reference, candidate)
     _report(context, v, config)
+    if free := read_model(tflite).free_size_inputs():  # its figures would be for placeholder sizes
+        context.report.warn(f"input(s) {', '.join(free)} have a free size: accuracy was measured at the data's size, "
+                            "but latency, arena and MACs are not; `edgeconv convert` fixes the size from the data")
+        return v
     on_host = runtime.name == "host"
     if not on_host or not context.report.model_figures("latency", kind_of(tflite)):  # once on the host
         measure_stage(tflite, context.report, runtime=None if on_host else runtime)  # host: timed with XNNPACK
