@@ -26,7 +26,7 @@ def explain(ctx, reference, candidate, data_spec, out, seed, force, trust_model,
     """
     from ..output_safety import check_output
     from ..outputs import atomic_dir
-    from ..pipeline.context import Artifact, Context
+    from ..pipeline.context import Context
     from ..pipeline.steps import explain as step
     from ..report import Report
     from ..report.files import write_report
@@ -35,8 +35,7 @@ def explain(ctx, reference, candidate, data_spec, out, seed, force, trust_model,
     check_output(out, force, {"reference model": reference, "candidate model": candidate, "input data": data_spec},
                  folder=True)
     config = config_from(ExplainConfig, settings)
-    tflite = Artifact.of_file("tflite", candidate, keep=True)
-    _, data, names = candidate_data(tflite, candidate, data_spec, {})  # preprocessing as stored by convert
+    tflite, _, data, names = candidate_data(candidate, data_spec, {})  # preprocessing as stored by convert
     report = Report(f"edgeconv explain {reference.name} vs {candidate.name}")
     with quiet(ctx):
         context = Context(report, seed=seed, tflite=tflite, validation=data,

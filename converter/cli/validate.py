@@ -39,7 +39,7 @@ def validate(ctx, candidate, reference, data_spec, out, force, trust_model, code
       edgeconv validate model_int8.tflite --reference model.keras --data test.npz --target ssh://pi@raspberrypi
     """
     from ..output_safety import check_output
-    from ..pipeline.context import Artifact, Context
+    from ..pipeline.context import Context
     from ..outputs import atomic_dir
     from ..pipeline.steps import validate as step
     from ..report import Report
@@ -52,8 +52,7 @@ def validate(ctx, candidate, reference, data_spec, out, force, trust_model, code
                                   "ssh key": config.identity, "known_hosts file": config.known_hosts}, folder=True)
     step.open_runtime(config)  # an unknown or unavailable target fails before any work
     budgets = budgets_from(options)
-    tflite = Artifact.of_file("tflite", candidate, keep=True)
-    spec, data, names = candidate_data(tflite, candidate, data_spec, options)
+    tflite, spec, data, names = candidate_data(candidate, data_spec, options)
     report = Report(f"edgeconv validate {candidate.name}")
     with quiet(ctx):
         context = Context(report, tflite=tflite, validation=data,
@@ -76,21 +75,24 @@ def validate(ctx, candidate, reference, data_spec, out, force, trust_model, code
     ctx.exit(0 if report.ok else 1)
 
 
-def candidate_data(tflite, path: Path, data_spec: str, options: dict):
-    """The data as the candidate takes it: its stored preprocessing (options override it) and
-    inputs in the order of the names stored by convert. Returns (spec, data, names)."""
+def candidate_data(path: Path, data_spec: str, options: dict):
+    """The candidate and the data as it takes them: its stored preprocessing (options override
+    it) and inputs in the order of the names stored by convert. Returns (artifact, spec, data,
+    names)."""
     from ..inputs.data import check_fits, in_order, load_dataset
+    from ..pipeline.context import Artifact
     from ..tflite.metadata import edgeconv_info
     from ..tflite.reader import read_model_file
 
-    info = read_model_file(path)
+    info = read_model_file(path)  # a missing or damaged file gets its clear error here
+    tflite = Artifact.of_file("tflite", path, keep=True)
     stored = edgeconv_info(tflite.read())
     spec, label_column = preprocess_from(options, data_spec, stored.get("preprocess"))
     names = stored.get("inputs") or info.input_names()  # the data's input order
     data = load_dataset(data_spec, spec, info.main.tensor(info.main.inputs[0]).shape, label_column, info.output_shapes(),
                         names)
     check_fits(data, in_order(info.input_shapes(), info.input_names(), names), str(path))
-    return spec, data, names
+    return tflite, spec, data, names
 
 
 def open_reference(path: Path, trust_model: bool, data, code: tuple[str, ...] = (), names: list[str] | None = None):

@@ -166,8 +166,8 @@ def qat(model, data: Dataset, options: QatOptions = QatOptions()) -> QatResult:
     if not is_graph_model(model):
         raise ModelError("QAT needs a Sequential or Functional model; this one is subclassed",
                          hint="rebuild it functionally, or convert it with post-training quantization")
-    check_trainable(model, "QAT", labels=_on_labels(options, data))  # the float model's outputs: any shape
-    probabilities = outputs_probabilities(model, data)
+    # The float model's outputs: any shape, and as many as it has
+    check_trainable(model, "QAT", labels=_on_labels(options, data), several_outputs=True)
     flat, flattened = flat_copy(model)
     try:
         quantized, left_out = _annotate_and_apply(flat, options)
@@ -176,7 +176,7 @@ def qat(model, data: Dataset, options: QatOptions = QatOptions()) -> QatResult:
         return QatResult(model, lint(flat, _unsupported(flat)), reason + "; falling back to post-training "
                          "quantization", {}, "none", flattened)
     ranges = start_from_calibrated_ranges(quantized, data) if options.calibrated_start else 0
-    targets = _compile(quantized, model, data, options, probabilities)
+    targets = _compile(quantized, model, data, options)
     before, on = held_out_accuracy(model, data, options.train)
     start, epochs = time.monotonic(), _EpochCount()
     best = _best_weights_callback()(quantized, data, options.train, targets)
@@ -188,13 +188,13 @@ def qat(model, data: Dataset, options: QatOptions = QatOptions()) -> QatResult:
                      epochs.count, seconds, "labels" if targets is None else "teacher", ranges, best.epoch)
 
 
-def _compile(quantized, model, data: Dataset, options: QatOptions, probabilities: bool):
+def _compile(quantized, model, data: Dataset, options: QatOptions):
     """Compile for the labels (returns None) or for the float model's outputs (returns them)."""
     if options.targets == "labels" and data.y is None:
         raise DataError(f"{data.source} has no labels, which QAT with targets 'labels' needs",
                         hint="give labelled data, or learn the float model's outputs: --targets teacher (or auto)")
     if _on_labels(options, data):
-        compile_for_labels(quantized, options.train, probabilities, data)
+        compile_for_labels(quantized, options.train, outputs_probabilities(model, data), data)
         return None
     targets, loss = teacher_targets(model, data)
     compile_with_loss(quantized, options.train, loss, data)
@@ -221,7 +221,7 @@ def _best_weights_callback():
             if options.validation_split and start < len(data):
                 xs = model_inputs(data)
                 ys = data.y if targets is None else targets
-                self._held_out = ([x[start:] for x in xs] if isinstance(xs, list) else xs[start:], ys[start:])
+                self._held_out = tuple([v[start:] for v in vs] if isinstance(vs, list) else vs[start:] for vs in (xs, ys))
             self._batch, self.epoch, self._best, self._weights = options.batch_size, None, np.inf, None
 
         def on_train_begin(self, logs=None):
@@ -264,7 +264,7 @@ def held_out_accuracy(model, data: Dataset, options: TrainOptions) -> tuple[floa
     that are not class scores."""
     n = len(data)
     start = int(n * (1 - options.validation_split)) if options.validation_split else 0
-    if data.y is None or start >= n:
+    if data.y is None or start >= n or len(model.outputs) > 1:  # which output the labels are for is unknown
         return None, ""
     xs = model_inputs(data)
     xs = [x[start:] for x in xs] if isinstance(xs, list) else xs[start:]

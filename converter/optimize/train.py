@@ -26,15 +26,18 @@ class TrainOptions:
 WARMUP = 0.05  # share of the steps the cosine schedule warms up over: Adam's first steps are its noisiest
 
 
-def check_trainable(model, step: str, labels: bool = True) -> None:
+def check_trainable(model, step: str, labels: bool = True, several_outputs: bool = False) -> None:
     """What the shared training loop handles: one labelled output, and no stateful layers
     (their state assumes one fixed batch, which fit's shuffling and validation split break).
     With `labels` (fine-tuning on the data's labels, not distillation), the output must be one
-    row of class scores per sample: labels are one class index per sample."""
+    row of class scores per sample: labels are one class index per sample. `several_outputs`:
+    the step learns a float model's outputs, each one with its own loss."""
     outputs = getattr(model, "outputs", None) or []
-    if len(outputs) > 1:
+    if len(outputs) > 1 and (labels or not several_outputs):
         raise ModelError(f"{step} trains one labelled output; the model '{model.name}' has {len(outputs)}",
-                         hint="convert it without this step, or train a single-output version of it")
+                         hint="convert it without this step, or train a single-output version of it" +
+                              ("; QAT can learn every output of the float model: --targets teacher"
+                               if several_outputs else ""))
     shape = tuple(outputs[0].shape[1:]) if outputs else ()
     if labels and len(shape) > 1:
         raise ModelError(f"{step} fine-tunes on one class label per sample, but the model's output {shape} is one per "
@@ -58,7 +61,12 @@ def outputs_probabilities(model, data: Dataset) -> bool:
     """Whether the model outputs probabilities (non-negative, rows summing to 1) rather than
     logits. Measured, not read from the last layer: TFMOT wrappers hide its activation."""
     n = min(16, len(data))
-    out = np.asarray(model(model_inputs(data, n), training=False)).reshape(n, -1)
+    return are_probabilities(np.asarray(model(model_inputs(data, n), training=False)))
+
+
+def are_probabilities(out: np.ndarray) -> bool:
+    """Rows of non-negative scores summing to 1, or one unit in [0, 1] (a sigmoid's)."""
+    out = out.reshape(len(out), -1)
     if out.shape[1] == 1:  # one unit: a sigmoid's probability, or a logit
         return bool(np.all((out >= 0) & (out <= 1)))
     return bool(np.all(out >= 0) and np.allclose(out.sum(axis=1), 1.0, atol=1e-3))
@@ -93,17 +101,25 @@ def single_unit(model) -> bool:
 
 
 def teacher_targets(teacher, data: Dataset):
-    """What a student learns from `teacher` on `data` (no labels needed): (targets, loss).
-    Class scores become probabilities learnt with cross-entropy (the student's own outputs are
-    probabilities or logits, as the teacher's are); any other output is matched by mean squared error."""
+    """What a student learns from `teacher` on `data` (no labels needed): (targets, loss), or a
+    list of each for a teacher with several outputs. Class scores become probabilities learnt
+    with cross-entropy (the student's own outputs are probabilities or logits, as the teacher's
+    are); any other output is matched by mean squared error."""
+    predicted = teacher.predict(model_inputs(data), batch_size=256, verbose=0)
+    if isinstance(predicted, (list, tuple)):
+        pairs = [output_target(np.asarray(out, np.float32)) for out in predicted]
+        return [target for target, _ in pairs], [loss for _, loss in pairs]
+    return output_target(np.asarray(predicted, np.float32))
+
+
+def output_target(outputs: np.ndarray):
+    """(target, loss) for learning one of a teacher's outputs."""
     keras = keras_env.keras()
-    outputs = np.asarray(teacher.predict(model_inputs(data), batch_size=256, verbose=0), np.float32)
     if outputs.ndim == 2 and outputs.shape[1] == 1:  # a sigmoid's probabilities, else logits or a regression
-        probabilities = bool(np.all((outputs >= 0) & (outputs <= 1)))
-        return outputs, keras.losses.BinaryCrossentropy() if probabilities else keras.losses.MeanSquaredError()
+        return outputs, keras.losses.BinaryCrossentropy() if are_probabilities(outputs) else keras.losses.MeanSquaredError()
     if outputs.ndim != 2:
         return outputs, keras.losses.MeanSquaredError()
-    if outputs_probabilities(teacher, data):
+    if are_probabilities(outputs):
         return outputs, keras.losses.CategoricalCrossentropy()
     return keras_env.tf().nn.softmax(outputs).numpy(), keras.losses.CategoricalCrossentropy(from_logits=True)
 

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from converter import keras_env
+from converter.errors import ModelError
 from converter.export.tflite import ConvertOptions, convert
 from converter.inputs.data import Dataset
 from converter.optimize.qat import QatOptions, qat
@@ -160,3 +161,31 @@ def test_a_one_unit_sigmoid_classifier_is_trained_on_binary_labels():
     assert result.accuracy_after > 0.85
     prune(model, data, PruneOptions(sparsity=0.5, train=TrainOptions(epochs=1)))  # trains without an error
     prune(model, data, PruneOptions(sparsity=0.5, block=(4, 1), train=TrainOptions(epochs=1)))  # the 1-unit head too
+
+
+def test_teacher_qat_learns_every_output_of_a_two_headed_model(digits):
+    """A class head (probabilities) and a regression head: each output is learnt with its own
+    loss, and the result converts to a fully-integer model that tracks both."""
+    keras = keras_env.keras()
+    keras_env.seed_everything(0)
+    train, test = digits
+    inputs = keras.Input((8, 8, 1))
+    x = keras.layers.Flatten()(keras.layers.Conv2D(8, 3, padding="same", activation="relu")(inputs))
+    model = keras.Model(inputs, [keras.layers.Dense(10, activation="softmax", name="digit")(x),
+                                 keras.layers.Dense(1, name="ink")(x)])
+    model.compile("adam", ["sparse_categorical_crossentropy", "mse"])
+    model.fit(train.x, [train.y, train.x.mean(axis=(1, 2, 3))], epochs=5, verbose=0)
+    with pytest.raises(ModelError, match="QAT trains one labelled output; the model 'model' has 2") as refused:
+        qat(model, train, QatOptions(train=FAST))  # labels are for one output
+    assert refused.value.hint.endswith("QAT can learn every output of the float model: --targets teacher")
+    result = qat(model, train, QatOptions(train=FAST, targets="teacher"))
+    assert result.summary()["applied"] and result.summary()["trained_on"] == "teacher"
+    assert result.accuracy_after is None
+    converted = convert(result.model, train, ConvertOptions(samples=100))
+    assert converted.proof.ok
+    float_digit, float_ink = model.predict(test.x, verbose=0)
+    with HostSession(converted.tflite) as session:
+        out = session.predict([test.x])
+    digit, ink = out["digit"], out["ink"]  # the float model's output names
+    assert np.mean(digit.argmax(axis=1) == float_digit.argmax(axis=1)) > 0.95
+    assert np.corrcoef(ink.ravel(), float_ink.ravel())[0, 1] > 0.95
