@@ -19,28 +19,30 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/edgeconv demo -o out/demo --force
 
+# As root with apt-get: install Debian packages, reading the package lists first when a fresh
+# image has none (otherwise the install finds nothing and the tests that need them skip)
+APT_INSTALL := command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
+  { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$packages >/dev/null 2>&1 || \
+    { apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$packages >/dev/null; }; }
+
 # openssh-server lets the ssh-target tests run a real server on 127.0.0.1 (skipped without it);
 # chromium renders the demo report in the report test (skipped without it); postgresql's server runs the
 # tune database tests on a loopback port (skipped without it)
 test-deps:
-	@test -x /usr/sbin/sshd || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssh-server >/dev/null; } || \
+	@test -x /usr/sbin/sshd || { packages="openssh-server"; $(APT_INSTALL); } || \
 	  echo "openssh-server not installed: the ssh-target tests will be skipped"
-	@test -x /usr/bin/chromium || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
+	@test -x /usr/bin/chromium || { packages="chromium"; $(APT_INSTALL); } || \
 	  echo "chromium not installed: the report browser test will be skipped"
-	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; } || \
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { packages="postgresql"; $(APT_INSTALL); } || \
 	  echo "postgresql not installed: the tune database tests will be skipped"
 
 # espeak-ng and sox synthesise the keyword-spotting task's speech (benchmarks/tasks/speech.py);
 # without them that task and its tests are skipped
 bench-deps:
-	@{ command -v espeak-ng && command -v sox; } >/dev/null || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng sox >/dev/null; } || \
+	@{ command -v espeak-ng && command -v sox; } >/dev/null || { packages="espeak-ng sox"; $(APT_INSTALL); } || \
 	  echo "espeak-ng/sox not installed: the keyword-spotting task will be skipped"
 
-# the suite runs in 2 processes (pytest-xdist; a test file stays in one): 7.4 min instead of 10.6 on 2 cores
+# the suite runs in 2 processes (pytest-xdist; a test file stays in one) on 2 cores
 TEST_JOBS ?= 2
 
 test: $(STAMP) test-deps bench-deps

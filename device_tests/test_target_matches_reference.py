@@ -22,7 +22,9 @@ def test_outputs_match_reference_kernels(target, int8_model):
     x = _inputs(int8_model)
     with target.open(int8_model) as session, HostRuntime(kernels="reference").open(int8_model) as reference:
         got, want = session.predict(x), reference.predict(x)
-    steps = 0 if target.name == "micro" else 2  # TFLM is bit-exact with reference kernels; XNNPACK within 2 LSB
+    # The model ends in FULLY_CONNECTED, which TFLM rounds up to 2 LSB off the reference kernel
+    # (tests/integration/test_micro.py); XNNPACK's kernels reach 4 LSB over seeds of the model.
+    steps = 2 if target.name == "micro" else 4
     for name, lsb in _lsb(int8_model).items():
         assert np.max(np.abs(got[name] - want[name])) <= steps * lsb + 1e-9, name
 

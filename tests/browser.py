@@ -137,7 +137,8 @@ def _page_socket(profile: Path, proc, timeout: float = 30) -> str:
             raise RuntimeError(f"chromium exited with {proc.returncode} before it listened")
         if port_file.is_file() and port_file.read_text().strip():
             port = port_file.read_text().split()[0]
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=5) as response:
+            no_proxy = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # an http_proxy must not take it
+            with no_proxy.open(f"http://127.0.0.1:{port}/json/list", timeout=5) as response:
                 pages = [t for t in json.load(response) if t["type"] == "page"]
             if pages:
                 return pages[0]["webSocketDebuggerUrl"]

@@ -16,7 +16,7 @@ def free_size(tmp_path_factory):
     keras, tf = keras_env.keras(), keras_env.tf()
     keras.utils.set_random_seed(0)
     root = tmp_path_factory.mktemp("free_size")
-    inputs = keras.Input((None, None, 3))
+    inputs = keras.Input((None, None, 3), name="image")
     x = keras.layers.Conv2D(4, 3, activation="relu")(inputs)
     model = keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(keras.layers.GlobalAveragePooling2D()(x)))
     model.save(root / "free.keras")
@@ -37,7 +37,7 @@ def test_validate_runs_a_free_size_model_at_the_datas_size(free_size, size):
     assert doc["sections"]["validation"]["agreement"] == 1.0
     assert doc["sections"]["validation"]["outputs"][0]["cosine"] > 0.9999
     assert "latency" not in doc["sections"] and "memory" not in doc["sections"]
-    assert doc["warnings"][0].startswith("input(s) input_1 have a free size: accuracy was measured at the data's size")
+    assert doc["warnings"][0].startswith("input(s) image have a free size: accuracy was measured at the data's size")
 
 
 def test_bench_of_a_free_size_model_says_what_to_do(free_size):

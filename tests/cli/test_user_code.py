@@ -78,6 +78,7 @@ BUILD = textwrap.dedent('''
     from converter import keras_env
     import layers_k3
     k3 = keras_env.keras3()
+    k3.utils.set_random_seed(0)
     i = k3.Input((8, 8, 1))
     x = k3.layers.Conv2D(4, 3, padding="same", activation="relu")(layers_k3.Gain(0.5, name="gain")(i))
     k3.Model(i, k3.layers.Dense(10, activation="softmax")(k3.layers.Flatten()(x))).save("custom_k3.keras")

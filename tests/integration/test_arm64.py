@@ -1,4 +1,5 @@
-"""Emulated arm64: real aarch64 LiteRT kernels under qemu, bit-identical to the host's."""
+"""Emulated arm64: real aarch64 LiteRT kernels under qemu: the reference kernels bit-identical
+to the host's, XNNPACK's (other SIMD code paths) within 1 LSB."""
 import numpy as np
 import pytest
 
@@ -6,6 +7,7 @@ from converter.errors import ConverterError
 from converter.targets import arm64_emu
 from converter.targets.arm64_emu import Arm64EmuRuntime
 from converter.targets.host import HostRuntime
+from converter.tflite.reader import read_model
 
 ready = Arm64EmuRuntime().availability().ok
 
@@ -17,7 +19,10 @@ def test_outputs_bit_identical_to_host(chain, digits, kernels):
     x = [digits[1].x[:20]]
     got = Arm64EmuRuntime(kernels=kernels).open(model).predict(x)
     want = HostRuntime(kernels=kernels).open(model).predict(x)
-    assert all(np.array_equal(got[k], want[k]) for k in want)
+    main = read_model(model).main
+    lsb = main.tensor(main.outputs[0]).scales[0]
+    steps = 0 if kernels == "reference" else 1  # seen: 1 of 200 outputs 1 LSB apart, on a chain of another seed
+    assert all(np.max(np.abs(got[k] - want[k])) <= steps * lsb + 1e-9 for k in want)
 
 
 @pytest.mark.skipif(not ready, reason="run `edgeconv targets setup arm64` first")

