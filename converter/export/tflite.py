@@ -12,7 +12,7 @@ from .. import keras_env
 from ..inputs.data import Dataset, calibration_indices, check_fits
 from ..errors import ConversionError
 from ..settings import SettingError
-from ..inputs.models import input_names, input_shapes
+from ..inputs.models import input_names, input_shapes, output_names
 from ..inputs.preprocess import Preprocess
 from ..tflite.integer_check import IntegerProof, prove_integer
 from ..tflite.kernel_limits import aborting_ops
@@ -161,14 +161,6 @@ def signature_input_names(model, count: int) -> list[str]:
     return input_names(model) or [f"input_{i}" for i in range(count)]
 
 
-def signature_output_names(model) -> list[str]:
-    """The Keras output names. A QAT model's are its float layers' (TFMOT renames each layer it
-    wraps quant_<name>), so the int8 model's outputs match the float model's by name."""
-    wrapped = {layer.name: layer.layer.name for layer in getattr(model, "layers", [])
-               if type(layer).__name__.startswith("Quantize") and hasattr(layer, "layer")}
-    return [wrapped.get(name, name) for name in getattr(model, "output_names", None) or []]
-
-
 def make_converter(model, options: ConvertOptions, shapes: list[tuple]):
     """Trace the model as a concrete function with a fixed batch and named outputs. This works
     for Sequential, Functional and subclassed models alike and keeps the Keras output names as
@@ -176,7 +168,7 @@ def make_converter(model, options: ConvertOptions, shapes: list[tuple]):
     tf = keras_env.tf()
     in_names = signature_input_names(model, len(shapes))
     specs = [tf.TensorSpec((options.batch_size, *s[1:]), tf.float32, name=n) for s, n in zip(shapes, in_names)]
-    out_names = signature_output_names(model)
+    out_names = output_names(model)
 
     def serve(*xs):
         outs = tf.nest.flatten(model(xs[0] if len(xs) == 1 else list(xs), training=False))

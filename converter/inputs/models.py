@@ -199,6 +199,14 @@ def scales_its_input(model) -> bool:
     return bool(input_scaling_layers(model))
 
 
+def output_names(model) -> list[str]:
+    """The Keras output names. A QAT model's are its float layers' (TFMOT renames each layer it
+    wraps quant_<name>), so the int8 model's outputs match the float model's by name."""
+    wrapped = {layer.name: layer.layer.name for layer in getattr(model, "layers", [])
+               if type(layer).__name__.startswith("Quantize") and hasattr(layer, "layer")}
+    return [wrapped.get(name, name) for name in getattr(model, "output_names", None) or []]
+
+
 def input_shapes(model) -> list[tuple]:
     """Input shapes including the batch dimension (None when free). Subclassed models have no
     `inputs`; their shapes come from the spec Keras recorded at their first call."""

@@ -84,10 +84,12 @@ class Preprocess:
         return cls(**d)
 
 
-def range_warning(x: np.ndarray, spec: Preprocess, model_scales_input: bool = False) -> str | None:
+def range_warning(x: np.ndarray, spec: Preprocess, scaled: np.ndarray | None = None,
+                  scaling: str = "") -> str | None:
     """A warning when calibration data looks wrong: quantization ranges are computed from these
     values, so constant data, huge values or raw pixels fed to a model trained on [0, 1] ruin
-    the int8 model. A model whose first layer rescales its input takes raw pixels by design."""
+    the int8 model. `scaled`: a sample of `x` through the model's own leading `scaling` layers
+    (Rescaling, Normalization), which decide whether the values are what it expects."""
     lo, hi = float(np.min(x)), float(np.max(x))
     if lo == hi:
         return (f"every data value is {lo:g}: constant data gives quantization no ranges to calibrate, so the "
@@ -95,7 +97,23 @@ def range_warning(x: np.ndarray, spec: Preprocess, model_scales_input: bool = Fa
     if max(abs(lo), abs(hi)) > 65535:
         return (f"data values span {lo:g}..{hi:g}, far beyond pixels or normalised inputs; int8 ranges this wide "
                 "lose all precision: check the data and its preprocessing")
-    if spec.is_identity and not model_scales_input and hi > 2.0 and lo >= 0 and np.allclose(x, np.round(x)):
+    if scaled is not None:
+        return _scaled_range_warning(lo, hi, scaled, scaling)
+    if spec.is_identity and hi > 2.0 and lo >= 0 and np.allclose(x, np.round(x)):
         return (f"data values span {lo:g}..{hi:g} in whole numbers, like raw pixels; if the model was trained on "
                 "normalised inputs, pass --scale (e.g. 1/255) or --mean/--std")
     return None
+
+
+NORMALISED_LIMIT = 20.0  # beyond this, the output of a model's own Rescaling/Normalization is not normalised
+
+
+def _scaled_range_warning(lo: float, hi: float, scaled: np.ndarray, scaling: str) -> str | None:
+    """A model that rescales its input takes raw pixels by design (EfficientNet, MobileNetV3):
+    only data its layers leave far from normalised (they expected [0, 1], say) is wrong."""
+    s_lo, s_hi = float(np.min(scaled)), float(np.max(scaled))
+    if max(abs(s_lo), abs(s_hi)) <= NORMALISED_LIMIT:
+        return None
+    return (f"data values span {lo:g}..{hi:g}, which the model's own {scaling} maps to {s_lo:g}..{s_hi:g}, far from "
+            "normalised: those layers expect smaller values (e.g. pixels in [0, 1]); pass --scale (e.g. 1/255) "
+            "or check the preprocessing")

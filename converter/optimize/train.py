@@ -36,8 +36,11 @@ def check_trainable(model, step: str, labels: bool = True, several_outputs: bool
     if len(outputs) > 1 and (labels or not several_outputs):
         raise ModelError(f"{step} trains one labelled output; the model '{model.name}' has {len(outputs)}",
                          hint="convert it without this step, or train a single-output version of it" +
-                              ("; QAT can learn every output of the float model: --targets teacher"
-                               if several_outputs else ""))
+                              ("; it can learn every output of the float model instead: targets teacher "
+                               "(--targets teacher, or qat: {targets: teacher} in a recipe)" if several_outputs else ""))
+    if not labels and isinstance(getattr(model, "output", None), dict):  # teacher targets follow predict's list
+        raise ModelError(f"{step} learns a list of outputs; the model '{model.name}' returns a dict of them",
+                         hint="convert it without this step, or rebuild it with its outputs as a list")
     shape = tuple(outputs[0].shape[1:]) if outputs else ()
     if labels and len(shape) > 1:
         raise ModelError(f"{step} fine-tunes on one class label per sample, but the model's output {shape} is one per "

@@ -84,7 +84,7 @@ class HostSession(ClosingSession):
         return {name: np.concatenate(r)[:n] for name, r in zip(self.output_names, results)}
 
     def _run(self, chunk: list[np.ndarray], index: int) -> list[np.ndarray]:
-        if self._reset:
+        if self._reset and self._sized:  # a model allocated at this batch starts from its initial state
             self._reset()  # each sample starts from the model's initial state
         self._fit_shapes(chunk)
         for detail, x in zip(self._inputs, chunk):
@@ -109,14 +109,16 @@ class HostSession(ClosingSession):
             except RuntimeError as e:
                 shapes = ", ".join(str(x.shape[1:]) for x in chunk)
                 raise ModelError(f"LiteRT cannot run the model on samples of shape {shapes}: {str(e).strip()[:300]}",
-                                 hint="give data of the size the model was built for") from None
+                                 hint="give samples of a size the model's layers take (large enough for its "
+                                      "kernels and strides)") from None
             self._sized = True
             self._inputs = self._interp.get_input_details()
             self._outputs = self._interp.get_output_details()
 
     def benchmark(self, runs: int = 100, warmup: int = 10) -> LatencyStats:
         if not self._sized:
-            raise _load_error(self.info, "its input size is free, so it has no size to time")
+            raise ModelError("the model's input size is free, so there is no size to time it at",
+                             hint=_load_hint(self.info))
         rng = np.random.default_rng(0)
         for detail in self._inputs:
             self._interp.set_tensor(detail["index"], _random_input(detail, rng))

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..inputs.models import output_names
 from .base import ClosingSession, Memory
 
 
@@ -12,7 +13,7 @@ class KerasSession(ClosingSession):
         self.batch_size = batch_size
         # Subclassed models have no named inputs/outputs; TFLite calls them output_0, ...
         self.input_names = [t.name.split(":")[0] for t in model.inputs or []]
-        self.output_names = list(model.output_names or [])
+        self.output_names = output_names(model)  # as the converted model names them
         self.failures = []  # Keras raises instead of failing one sample
 
     def predict(self, inputs: list[np.ndarray]) -> dict[str, np.ndarray]:

@@ -51,6 +51,19 @@ def test_a_model_that_rescales_its_input_takes_raw_pixels_without_warning(digit_
     assert "like raw pixels" not in result.stderr
 
 
+def test_raw_pixels_warn_when_the_models_own_scaling_expects_zero_to_one(digit_pngs, tmp_path):
+    """Normalization adapted on x/255: 0..255 comes out of it far from normalised."""
+    keras = keras_env.keras()
+    keras.utils.set_random_seed(0)
+    normalize = keras.layers.Normalization()
+    normalize.adapt(np.random.default_rng(0).random((64, 8, 8, 1)))
+    keras.Sequential([keras.Input((8, 8, 1)), normalize, keras.layers.Flatten(),
+                      keras.layers.Dense(10, activation="softmax")]).save(tmp_path / "n.keras")
+    result = run("convert", tmp_path / "n.keras", "--data", digit_pngs, "-o", tmp_path / "m.tflite")
+    assert result.exit_code == 0, result.output
+    assert "Warning: data values span 0..255, which the model's own Normalization maps to" in result.stderr
+
+
 @pytest.mark.parametrize("application, scaling", [("MobileNetV3Small", ["Rescaling"]),
                                                   ("EfficientNetB0", ["Rescaling", "Normalization"]),
                                                   ("ConvNeXtTiny", ["Normalization"]), ("MobileNetV2", [])])

@@ -179,7 +179,7 @@ def test_teacher_qat_learns_every_output_of_a_two_headed_model(digits):
     model.fit(train.x, [train.y, train.x.mean(axis=(1, 2, 3))], epochs=5, verbose=0)
     with pytest.raises(ModelError, match="QAT trains one labelled output; the model 'two_heads' has 2") as refused:
         qat(model, train, QatOptions(train=FAST))  # labels are for one output
-    assert refused.value.hint.endswith("QAT can learn every output of the float model: --targets teacher")
+    assert refused.value.hint.endswith("targets teacher (--targets teacher, or qat: {targets: teacher} in a recipe)")
     result = qat(model, train, QatOptions(train=FAST, targets="teacher"))
     assert result.summary()["applied"] and result.summary()["trained_on"] == "teacher"
     assert result.accuracy_after is None
@@ -189,5 +189,17 @@ def test_teacher_qat_learns_every_output_of_a_two_headed_model(digits):
     with HostSession(converted.tflite) as session:
         out = session.predict([test.x])
     digit, ink = out["digit"], out["ink"]  # the float model's output names
+    from converter.targets.keras import KerasSession
+
+    assert KerasSession(result.model).output_names == ["digit", "ink"]  # the QAT model as a reference matches
     assert np.mean(digit.argmax(axis=1) == float_digit.argmax(axis=1)) > 0.95
     assert np.corrcoef(ink.ravel(), float_ink.ravel())[0, 1] > 0.95
+
+
+def test_teacher_qat_refuses_dict_outputs_clearly(digits):
+    keras = keras_env.keras()
+    inputs = keras.Input((8, 8, 1))
+    x = keras.layers.Flatten()(inputs)
+    model = keras.Model(inputs, {"digit": keras.layers.Dense(10)(x), "ink": keras.layers.Dense(1)(x)}, name="dict_heads")
+    with pytest.raises(ModelError, match="QAT learns a list of outputs; the model 'dict_heads' returns a dict of them"):
+        qat(model, Dataset(digits[0].x, None, "unlabelled"), QatOptions(train=FAST, targets="teacher"))

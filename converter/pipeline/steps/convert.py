@@ -203,14 +203,26 @@ def _pruning_proof(context: Context, tflite: bytes) -> None:
 
 
 def warn_about_data(context: Context) -> None:
-    from ...inputs.models import scales_its_input
+    from ...inputs.models import input_scaling_layers
     from ...inputs.preprocess import range_warning
 
-    model_scales_input = scales_its_input(context.model)
-    for x in context.calibration.inputs:
-        message = range_warning(x, context.preprocess, model_scales_input)
+    inputs = context.calibration.inputs
+    # with several inputs, which one the leading layers scale is not known: each is judged raw
+    scaling = input_scaling_layers(context.model) if len(inputs) == 1 else []
+    names = ", ".join(type(layer).__name__ for layer in scaling)
+    for x in inputs:
+        message = range_warning(x, context.preprocess, _through(scaling, x[:256]) if scaling else None, names)
         if message:
             context.report.warn(message)
+
+
+def _through(layers, x):
+    """A sample through the model's own leading scaling layers."""
+    import numpy as np
+
+    for layer in layers:
+        x = layer(x)
+    return np.asarray(x)
 
 
 CONFIG = ConvertConfig

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from ...errors import ModelError
 from ...settings import normalise, setting
 from ..context import Artifact, Context
 
@@ -42,11 +43,16 @@ def run(context: Context, config: ValidateConfig, names: list[str] | None = None
 
     runtime = open_runtime(config)
     tflite = context.tflite.read()
+    free = read_model(tflite).free_size_inputs()  # its figures would be for placeholder sizes
+    if free and runtime.name != "host":
+        raise ModelError(f"input(s) {', '.join(free)} have a free size, which only the host runtime sizes to the data",
+                         hint="convert the Keras model with `edgeconv convert`, which fixes the size from the data, "
+                              "or validate on the host")
     with reference_session(context) as reference, runtime.open(tflite) as candidate:
         v = compare(reference, candidate, context.validation, names)
         _warn_on_other_input_names(context.report, reference, candidate)
     _report(context, v, config)
-    if free := read_model(tflite).free_size_inputs():  # its figures would be for placeholder sizes
+    if free:
         context.report.warn(f"input(s) {', '.join(free)} have a free size: accuracy was measured at the data's size, "
                             "but latency, arena and MACs are not; `edgeconv convert` fixes the size from the data")
         return v
