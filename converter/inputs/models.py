@@ -204,7 +204,9 @@ def output_names(model) -> list[str]:
     wraps quant_<name>), so the int8 model's outputs match the float model's by name."""
     wrapped = {layer.name: layer.layer.name for layer in getattr(model, "layers", [])
                if type(layer).__name__.startswith("Quantize") and hasattr(layer, "layer")}
-    return [wrapped.get(name, name) for name in getattr(model, "output_names", None) or []]
+    keras_names = list(getattr(model, "output_names", None) or [])
+    names = [wrapped.get(name, name) for name in keras_names]
+    return names if len(set(names)) == len(names) else keras_names  # never two outputs under one name
 
 
 def input_shapes(model) -> list[tuple]:

@@ -54,7 +54,8 @@ def run(context: Context, config: ValidateConfig, names: list[str] | None = None
     _report(context, v, config)
     if free:
         context.report.warn(f"input(s) {', '.join(free)} have a free size: accuracy was measured at the data's size, "
-                            "but latency, arena and MACs are not; `edgeconv convert` fixes the size from the data")
+                            "but latency, arena and MACs were not (the file holds only placeholder sizes); "
+                            "`edgeconv convert` fixes the size from the data")
         return v
     on_host = runtime.name == "host"
     if not on_host or not context.report.model_figures("latency", kind_of(tflite)):  # once on the host
